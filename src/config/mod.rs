@@ -1,0 +1,203 @@
+//! Pipeline files: the YAML schema, loading with positions, and validation.
+//!
+//! [`load`] reads a pipeline file and either returns a [`LoadedPipeline`]
+//! whose paths are resolved against the file's directory and whose defaults
+//! are filled in, or every [`Problem`] found, each with `file:line:col`.
+//! Loading happens in four steps:
+//!
+//! 1. YAML syntax (serde_yaml); a syntax error stops here.
+//! 2. A position index from yaml-rust2's marked events ([`positions`]).
+//! 3. Each section and each stage deserialized on its own ([`sections`]).
+//! 4. Rules on the meaning of the values ([`validate`], [`codec_rules`]).
+//!
+//! Later phases (opening models, finding encoders) report their own
+//! problems against the same file with [`LoadedPipeline::problem`].
+//!
+//! Key paths name a place in the file: `input.path`, `stages[1]`,
+//! `stages[1].restore.tile`, `encode.crf`; the empty path is the root.
+
+mod codec_rules;
+mod device;
+mod input_filter;
+mod paths;
+mod positions;
+mod problem;
+mod schema;
+mod sections;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use codec_rules::{X26X_MAX_CRF, X26X_PRESETS};
+pub use device::{Device, ParseDeviceError, DEVICE_EXPECTED};
+pub use input_filter::{
+    compile_glob, media_kind, GlobList, InputFilter, InvalidGlob, MediaKind, IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+};
+pub use problem::{Location, Problem, Problems};
+pub use schema::{
+    Container, EncodeSpec, Existing, ImageFormat, InputSpec, OutputSpec, Pipeline, RestoreSpec,
+    StageSpec, StreamPolicy, DEFAULT_CODEC, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, MIN_TILE,
+    STAGE_NAMES, TOP_LEVEL_FIELDS,
+};
+
+use paths::{base_dir, resolve};
+use positions::{child_path, item_path, PositionIndex};
+use sections::{read_sections, Sections};
+
+/// A pipeline that passed every check, with what is needed to report later
+/// problems at the right place in its file.
+#[derive(Debug, Clone)]
+pub struct LoadedPipeline {
+    /// The pipeline, paths resolved and defaults applied.
+    pub pipeline: Pipeline,
+    /// The file it came from, as the user named it.
+    pub file: PathBuf,
+    index: PositionIndex,
+}
+
+impl LoadedPipeline {
+    /// Where the value at `key_path` starts (for a section, its first
+    /// key or opening bracket); `None` when the file does not write it.
+    #[must_use]
+    pub fn locate(&self, key_path: &str) -> Option<Location> {
+        self.index.value(key_path)
+    }
+
+    /// Where the key naming `key_path` starts; `None` for list items, the
+    /// root, and keys the file does not write.
+    #[must_use]
+    pub fn locate_key(&self, key_path: &str) -> Option<Location> {
+        self.index.key(key_path)
+    }
+
+    /// A problem about `key_path` in this pipeline's file. A setting left to
+    /// its default is not in the file, so the problem points at the nearest
+    /// enclosing section that is (or the start of the file).
+    pub fn problem(&self, key_path: &str, message: impl Into<String>) -> Problem {
+        Problem::new(
+            self.file.clone(),
+            self.index.value_or_ancestor(key_path),
+            message,
+        )
+    }
+}
+
+impl StageSpec {
+    /// The key path of this stage's body, for the stage at `position` in
+    /// `stages`: `stages[1].restore`. Append `.model` and the like to
+    /// address its fields.
+    #[must_use]
+    pub fn key_path(&self, position: usize) -> String {
+        child_path(&item_path("stages", position), self.name())
+    }
+}
+
+/// Reads, parses and checks the pipeline file at `path`.
+///
+/// # Errors
+///
+/// Returns every problem found: an unreadable file, YAML syntax, unknown or
+/// missing fields, wrong types, and values that break a rule (paths that do
+/// not exist, out-of-range numbers, malformed globs, ...).
+pub fn load(path: &Path) -> Result<LoadedPipeline, Problems> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| Problem::new(path, None, format!("cannot read pipeline file: {error}")))?;
+    load_str(&text, path)
+}
+
+/// Parses and checks pipeline `text` as if it were read from `file`:
+/// relative paths resolve against `file`'s directory, which must exist for
+/// path checks to pass, and problems name `file`.
+///
+/// # Errors
+///
+/// As [`load`], less the reading.
+pub fn load_str(text: &str, file: &Path) -> Result<LoadedPipeline, Problems> {
+    let index = PositionIndex::build(text);
+    let root: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|error| syntax_problems(file, &error, &index))?;
+    let mut problems = Problems::new();
+    let sections = read_sections(&root, file, &index, &mut problems);
+    let base = base_dir(file);
+    for finding in validate::check_sections(&sections, base) {
+        let location = index.value_or_ancestor(&finding.path);
+        problems.push(Problem::new(file, location, finding.message));
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        return Err(problems);
+    }
+    match assemble(sections, base) {
+        Some(pipeline) => Ok(LoadedPipeline {
+            pipeline,
+            file: file.to_path_buf(),
+            index,
+        }),
+        // Every way a section can be absent or unreadable records a
+        // problem, so this is only reached if that ever stops being true.
+        None => Err(Problem::new(file, None, "pipeline is incomplete").into()),
+    }
+}
+
+fn syntax_problems(file: &Path, error: &serde_yaml::Error, index: &PositionIndex) -> Problems {
+    let duplicates = index.duplicates();
+    if duplicates.is_empty() || !error.to_string().contains("duplicate entry") {
+        return syntax_problem(file, error).into();
+    }
+    // serde_yaml stops at the first repeated key and places it at the start
+    // of its mapping; the index knows every repeat and where it is.
+    let problems = duplicates.iter().map(|duplicate| {
+        let message = format!(
+            "duplicate field `{}` (first given at {})",
+            duplicate.name, duplicate.first
+        );
+        Problem::new(file, Some(duplicate.again), message)
+    });
+    Problems(problems.collect())
+}
+
+fn syntax_problem(file: &Path, error: &serde_yaml::Error) -> Problem {
+    let location = error
+        .location()
+        .map(|at| Location::new(at.line(), at.column()));
+    let mut message = error.to_string();
+    if let Some(at) = location {
+        // The position is already in the `file:line:col` prefix.
+        message = message.replacen(&format!(" at line {} column {}", at.line, at.column), "", 1);
+    }
+    Problem::new(file, location, format!("invalid YAML: {message}"))
+}
+
+/// Builds the pipeline from fully read sections, resolving relative paths
+/// against `base` and filling in defaults.
+fn assemble(sections: Sections, base: &Path) -> Option<Pipeline> {
+    let mut input = sections.input?;
+    input.path = resolve(base, &input.path);
+    let mut output = sections.output?;
+    output.path = resolve(base, &output.path);
+    let stages = sections
+        .stages?
+        .into_iter()
+        .map(|stage| {
+            stage.map(|stage| match stage {
+                StageSpec::Restore(mut restore) => {
+                    restore.model = resolve(base, &restore.model);
+                    StageSpec::Restore(restore)
+                }
+                other @ StageSpec::Filter(_) => other,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Pipeline {
+        name: sections.name,
+        input,
+        output,
+        device: sections.device.unwrap_or_default(),
+        stages,
+        encode: sections.encode.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

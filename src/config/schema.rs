@@ -1,0 +1,252 @@
+//! The pipeline file format, version 1, as serde types.
+//!
+//! Every struct denies unknown fields so that a typo is an error rather than
+//! a silently ignored setting. `flatten` and `untagged` are avoided because
+//! they lose the field path that positions are recovered from. Defaults live
+//! here, next to the fields they belong to.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::device::Device;
+
+/// The keys a pipeline file may have at its top level, in schema order.
+pub const TOP_LEVEL_FIELDS: &[&str] = &["name", "input", "output", "device", "stages", "encode"];
+
+/// The stage names a `stages` item may use, in schema order.
+pub const STAGE_NAMES: &[&str] = &["filter", "restore"];
+
+/// The tile edge used when neither the pipeline nor the model's sidecar
+/// gives one.
+pub const DEFAULT_TILE: u32 = 256;
+
+/// The smallest tile edge accepted; smaller tiles spend most of their work
+/// on the overlap.
+pub const MIN_TILE: u32 = 32;
+
+/// Pixels shared by neighbouring tiles when the pipeline does not say.
+pub const DEFAULT_TILE_OVERLAP: u32 = 16;
+
+/// The encoder used when `encode.codec` is not given.
+pub const DEFAULT_CODEC: &str = "libx264";
+
+/// A whole pipeline, with relative paths already resolved against the
+/// directory of the pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline {
+    /// A label for reports; `None` when the file gives none.
+    pub name: Option<String>,
+    /// What to read.
+    pub input: InputSpec,
+    /// Where to write.
+    pub output: OutputSpec,
+    /// Where to run inference.
+    pub device: Device,
+    /// The work done on every frame, in order; never empty.
+    pub stages: Vec<StageSpec>,
+    /// How results are written.
+    pub encode: EncodeSpec,
+}
+
+/// The `input` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with `path`")]
+pub struct InputSpec {
+    /// A media file or a directory walked for media files.
+    pub path: PathBuf,
+    /// Globs a file (relative to `path`) must match; `None` selects the
+    /// built-in media extensions (see [`super::input_filter`]).
+    #[serde(default)]
+    pub include: Option<Vec<String>>,
+    /// Globs that drop a file even when it is included.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// The `output` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with `path`")]
+pub struct OutputSpec {
+    /// The directory under which the input tree is mirrored.
+    pub path: PathBuf,
+    /// What to do when an output file is already there.
+    #[serde(default)]
+    pub existing: Existing,
+}
+
+/// What to do when an output file already exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Existing {
+    /// Leave it and count the item as done, which makes reruns resume.
+    #[default]
+    Skip,
+    /// Write over it.
+    Overwrite,
+    /// Report the item as failed.
+    Fail,
+}
+
+/// One item of `stages`, written as a mapping with exactly one key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageSpec {
+    /// A libavfilter graph, such as `yadif=mode=send_frame`.
+    Filter(String),
+    /// Image-to-image restoration with an ONNX model.
+    Restore(RestoreSpec),
+}
+
+impl StageSpec {
+    /// The key that names this stage in the file.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Filter(_) => "filter",
+            Self::Restore(_) => "restore",
+        }
+    }
+}
+
+/// The body of a `restore` stage.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with `model`")]
+pub struct RestoreSpec {
+    /// The `.onnx` model file.
+    pub model: PathBuf,
+    /// Tile edge in input pixels: `Some(0)` runs the whole frame at once,
+    /// `None` takes the model sidecar's default, else [`DEFAULT_TILE`].
+    #[serde(default)]
+    pub tile: Option<u32>,
+    /// Pixels shared by neighbouring tiles, hiding seams.
+    #[serde(default = "default_tile_overlap")]
+    pub tile_overlap: u32,
+}
+
+fn default_tile_overlap() -> u32 {
+    DEFAULT_TILE_OVERLAP
+}
+
+/// The `encode` section; every field has a default, and so does the section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a mapping")]
+pub struct EncodeSpec {
+    /// The container of video outputs.
+    pub container: Container,
+    /// The ffmpeg encoder name.
+    pub codec: String,
+    /// Constant rate factor; `None` keeps the encoder's default.
+    pub crf: Option<u8>,
+    /// Encoder speed preset; `None` keeps the encoder's default.
+    pub preset: Option<String>,
+    /// `None` keeps the source's pixel format when the codec supports it.
+    pub pixel_format: Option<String>,
+    /// What to do with audio streams.
+    pub audio: StreamPolicy,
+    /// What to do with subtitle streams.
+    pub subtitles: StreamPolicy,
+    /// The file format of image outputs.
+    pub image_format: ImageFormat,
+}
+
+impl Default for EncodeSpec {
+    fn default() -> Self {
+        Self {
+            container: Container::default(),
+            codec: DEFAULT_CODEC.to_owned(),
+            crf: None,
+            preset: None,
+            pixel_format: None,
+            audio: StreamPolicy::default(),
+            subtitles: StreamPolicy::default(),
+            image_format: ImageFormat::default(),
+        }
+    }
+}
+
+/// The container of video outputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    /// Matroska, which holds any codec and subtitle format.
+    #[default]
+    Mkv,
+    /// MPEG-4.
+    Mp4,
+    /// The container of each source file.
+    Same,
+}
+
+/// Whether streams other than video are carried over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamPolicy {
+    /// Copy the packets unchanged.
+    #[default]
+    Copy,
+    /// Leave them out.
+    Drop,
+}
+
+/// The file format of image outputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    /// Lossless PNG.
+    #[default]
+    Png,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+        let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        T::deserialize(value).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn encode_defaults_match_the_schema() {
+        let encode: EncodeSpec = parse("{}").unwrap();
+        assert_eq!(encode, EncodeSpec::default());
+        assert_eq!(encode.codec, "libx264");
+        assert_eq!(encode.container, Container::Mkv);
+        assert_eq!(encode.audio, StreamPolicy::Copy);
+        assert_eq!(encode.image_format, ImageFormat::Png);
+    }
+
+    #[test]
+    fn restore_defaults_leave_tile_to_the_model() {
+        let restore: RestoreSpec = parse("model: m.onnx").unwrap();
+        assert_eq!(restore.tile, None);
+        assert_eq!(restore.tile_overlap, DEFAULT_TILE_OVERLAP);
+    }
+
+    #[test]
+    fn output_existing_defaults_to_skip() {
+        let output: OutputSpec = parse("path: out").unwrap();
+        assert_eq!(output.existing, Existing::Skip);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let error = parse::<RestoreSpec>("model: m.onnx\ntilee: 3").unwrap_err();
+        assert_eq!(
+            error,
+            "unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`"
+        );
+    }
+
+    #[test]
+    fn stage_names_match_the_stage_enum() {
+        for name in STAGE_NAMES {
+            let tagged = format!("!{name} {{model: m.onnx}}");
+            let error = parse::<StageSpec>(&tagged).err().unwrap_or_default();
+            assert!(!error.contains("unknown variant"), "{name}: {error}");
+        }
+        let error = parse::<StageSpec>("!denoise x").unwrap_err();
+        assert!(error.contains("unknown variant"), "{error}");
+    }
+}

@@ -1,0 +1,161 @@
+//! Finding the work: walking `input.path` in a stable order, applying the include and
+//! exclude globs, and mapping each file to its output path in the mirrored tree.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::config::{media_kind, Container, InputFilter, MediaKind, Pipeline};
+use crate::job::Job;
+use crate::process::output_file::TEMP_MARKER;
+
+/// The discovered jobs and the files that could not even be looked at.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub jobs: Vec<Job>,
+    /// `(path, reason)` for unreadable entries and output collisions.
+    pub rejected: Vec<(PathBuf, String)>,
+}
+
+/// Walks the input of `pipeline`.
+///
+/// # Errors
+/// The input path itself cannot be read (a missing file or directory is caught when the
+/// pipeline is loaded, but it may vanish in between).
+pub fn discover(pipeline: &Pipeline) -> Result<Discovery, std::io::Error> {
+    let filter = InputFilter::new(&pipeline.input)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let root = &pipeline.input.path;
+    let metadata = std::fs::metadata(root)?;
+    let output_root = absolute(&pipeline.output.path);
+    let mut discovery = Discovery::default();
+    let mut claimed: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut consider = |path: PathBuf, relative: PathBuf, discovery: &mut Discovery| {
+        if !filter.matches(&relative) || is_temporary(&relative) {
+            return;
+        }
+        let kind = media_kind(&relative).unwrap_or(MediaKind::Video);
+        let output = output_path(
+            &pipeline.output.path,
+            &relative,
+            kind,
+            pipeline.encode.container,
+        );
+        if let Some(first) = claimed.get(&output) {
+            discovery.rejected.push((
+                path,
+                format!(
+                    "its output {} is already written from {}; rename one of them",
+                    output.display(),
+                    first.display()
+                ),
+            ));
+            return;
+        }
+        claimed.insert(output.clone(), path.clone());
+        discovery.jobs.push(Job {
+            input: path,
+            relative,
+            output,
+            kind,
+        });
+    };
+    if metadata.is_file() {
+        let name = PathBuf::from(root.file_name().unwrap_or(root.as_os_str()));
+        consider(root.clone(), name, &mut discovery);
+        return Ok(discovery);
+    }
+    let walker = WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        // Never read our own outputs when the output tree lies inside the input tree.
+        .filter_entry(|entry| absolute(entry.path()) != output_root);
+    for entry in walker {
+        match entry {
+            Ok(entry) if entry.file_type().is_file() => {
+                let relative = entry
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap_or(entry.path())
+                    .to_path_buf();
+                consider(entry.path().to_path_buf(), relative, &mut discovery);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let path = error.path().map_or_else(|| root.clone(), Path::to_path_buf);
+                let reason = match error.loop_ancestor() {
+                    Some(ancestor) => format!("symlink loop back to {}", ancestor.display()),
+                    None => error
+                        .io_error()
+                        .map_or_else(|| error.to_string(), std::string::ToString::to_string),
+                };
+                discovery.rejected.push((path, reason));
+            }
+        }
+    }
+    Ok(discovery)
+}
+
+/// Where the output of `relative` goes.
+pub fn output_path(
+    output_root: &Path,
+    relative: &Path,
+    kind: MediaKind,
+    container: Container,
+) -> PathBuf {
+    let mirrored = output_root.join(relative);
+    match kind {
+        MediaKind::Image => mirrored.with_extension("png"),
+        MediaKind::Video => match container {
+            Container::Mkv => mirrored.with_extension("mkv"),
+            Container::Mp4 => mirrored.with_extension("mp4"),
+            Container::Same => mirrored,
+        },
+    }
+}
+
+fn is_temporary(relative: &Path) -> bool {
+    relative
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().contains(TEMP_MARKER))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_mirror_the_tree_with_the_container_extension() {
+        let root = Path::new("/out");
+        assert_eq!(
+            output_path(root, Path::new("a/b.mp4"), MediaKind::Video, Container::Mkv),
+            PathBuf::from("/out/a/b.mkv")
+        );
+        assert_eq!(
+            output_path(
+                root,
+                Path::new("a/b.mp4"),
+                MediaKind::Video,
+                Container::Same
+            ),
+            PathBuf::from("/out/a/b.mp4")
+        );
+        assert_eq!(
+            output_path(root, Path::new("s/c.jpg"), MediaKind::Image, Container::Mp4),
+            PathBuf::from("/out/s/c.png")
+        );
+    }
+
+    #[test]
+    fn temporary_files_are_not_inputs() {
+        assert!(is_temporary(Path::new("x/.a.mkv.frameforge-tmp.mkv")));
+        assert!(!is_temporary(Path::new("x/a.mkv")));
+    }
+}

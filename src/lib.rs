@@ -1,0 +1,12 @@
+//! FrameForge: batch restoration of film, video and image archives with YAML pipelines,
+//! ffmpeg and ONNX Runtime.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod discover;
+pub mod job;
+pub mod media;
+pub mod model;
+pub mod process;
+pub mod stage;

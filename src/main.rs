@@ -1,0 +1,25 @@
+//! The `frameforge` binary: parse arguments, run, map the result to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use frameforge::app;
+use frameforge::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ort=error")),
+        )
+        .without_time()
+        .with_target(false)
+        .init();
+    let code = match &cli.command {
+        Command::Run(args) => app::run(args),
+        Command::Validate(args) => app::validate(args),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,271 @@
+//! Encoding restored RGB frames: conversion back to YUV with the source's colour matrix
+//! (tagged on the output so players agree), then the chosen video encoder.
+
+use std::str::FromStr;
+
+use ffmpeg_next::format::Pixel;
+use ffmpeg_next::util::frame::video::Video as VideoFrame;
+use ffmpeg_next::{codec, encoder, filter, Dictionary, Packet, Rational};
+use image::RgbImage;
+
+use super::color::{without_jpeg_alias, ColorInfo};
+use super::error::{FfmpegContext, MediaError};
+use super::filter_graph::{is_again, linear_graph, node, GraphInput};
+
+/// Encoder choices from the pipeline.
+#[derive(Debug, Clone)]
+pub struct EncodeSettings {
+    pub codec: String,
+    pub crf: Option<u8>,
+    pub preset: Option<String>,
+    pub pixel_format: Option<String>,
+    /// Encoder threads; 0 lets the encoder decide.
+    pub threads: usize,
+}
+
+/// The stream the encoder produces.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodeTarget {
+    pub width: u32,
+    pub height: u32,
+    pub time_base: Rational,
+    pub frame_rate: Rational,
+    pub sample_aspect_ratio: Rational,
+    pub color: ColorInfo,
+    pub source_format: Pixel,
+    /// The container wants codec headers out of band (mp4, mkv).
+    pub global_header: bool,
+}
+
+/// An open video encoder fed with RGB frames.
+pub struct VideoEncoder {
+    encoder: encoder::video::Encoder,
+    graph: filter::Graph,
+    time_base: Rational,
+}
+
+/// Looks up an encoder by name and the pixel format it will be given.
+///
+/// # Errors
+/// The encoder is unknown, or the pixel format is unknown or not supported by it.
+pub fn resolve_encoder(
+    settings: &EncodeSettings,
+    source_format: Pixel,
+) -> Result<(ffmpeg_next::Codec, Pixel), MediaError> {
+    super::init();
+    let codec = encoder::find_by_name(&settings.codec).ok_or_else(|| {
+        MediaError::Unsupported(format!("unknown video encoder `{}`", settings.codec))
+    })?;
+    let video = codec.video().map_err(|_| {
+        MediaError::Unsupported(format!("`{}` is not a video encoder", settings.codec))
+    })?;
+    let supported: Vec<Pixel> = video.formats().map(Iterator::collect).unwrap_or_default();
+    let accepts = |p: Pixel| supported.is_empty() || supported.contains(&p);
+    let format = match &settings.pixel_format {
+        Some(name) => {
+            let format = Pixel::from_str(name)
+                .map_err(|_| MediaError::Unsupported(format!("unknown pixel format `{name}`")))?;
+            if !accepts(format) {
+                return Err(MediaError::Unsupported(format!(
+                    "pixel format `{name}` is not supported by {} (supported: {})",
+                    settings.codec,
+                    supported
+                        .iter()
+                        .map(|p| pixel_name(*p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            format
+        }
+        None => {
+            let preferred = without_jpeg_alias(source_format);
+            if accepts(preferred) && !is_rgb_like(preferred) {
+                preferred
+            } else {
+                supported.first().copied().unwrap_or(Pixel::YUV420P)
+            }
+        }
+    };
+    Ok((codec, format))
+}
+
+/// ffmpeg's name of a pixel format (`yuv420p`).
+pub fn pixel_name(format: Pixel) -> &'static str {
+    format.descriptor().map_or("unknown", |d| d.name())
+}
+
+fn is_rgb_like(format: Pixel) -> bool {
+    format.descriptor().is_some_and(|d| {
+        d.name().contains("rgb") || d.name().contains("bgr") || d.name().starts_with("gbr")
+    })
+}
+
+impl VideoEncoder {
+    /// Opens the encoder for `target`.
+    ///
+    /// # Errors
+    /// The encoder or pixel format is not available, or the encoder refuses the settings.
+    pub fn open(settings: &EncodeSettings, target: EncodeTarget) -> Result<Self, MediaError> {
+        let (codec, format) = resolve_encoder(settings, target.source_format)?;
+        let mut context = codec::context::Context::new_with_codec(codec);
+        if target.global_header {
+            context.set_flags(codec::Flags::GLOBAL_HEADER);
+        }
+        let mut video = context
+            .encoder()
+            .video()
+            .context(|| format!("cannot set up encoder {}", settings.codec))?;
+        video.set_width(target.width);
+        video.set_height(target.height);
+        video.set_format(format);
+        video.set_time_base(target.time_base);
+        video.set_frame_rate(Some(target.frame_rate));
+        if target.sample_aspect_ratio.numerator() > 0 {
+            video.set_aspect_ratio(target.sample_aspect_ratio);
+        }
+        video.set_colorspace(target.color.space());
+        video.set_color_range(target.color.range_tag());
+        video.set_color_primaries(target.color.primaries);
+        video.set_color_transfer_characteristic(target.color.transfer);
+        let encoder = video
+            .open_with(encoder_options(settings))
+            .context(|| format!("encoder {} refused the settings", settings.codec))?;
+        let graph = build_graph(&target, format)?;
+        Ok(Self {
+            encoder,
+            graph,
+            time_base: target.time_base,
+        })
+    }
+
+    /// The open encoder, for the muxer's stream parameters.
+    pub fn encoder(&self) -> &encoder::video::Encoder {
+        &self.encoder
+    }
+
+    /// Time base of the packets this encoder emits.
+    pub fn time_base(&self) -> Rational {
+        self.time_base
+    }
+
+    /// Encodes one frame; finished packets are appended to `out`.
+    ///
+    /// # Errors
+    /// Conversion or encoding fails.
+    pub fn push(
+        &mut self,
+        image: &RgbImage,
+        pts: Option<i64>,
+        out: &mut Vec<Packet>,
+    ) -> Result<(), MediaError> {
+        let mut frame = VideoFrame::new(Pixel::RGB24, image.width(), image.height());
+        let stride = frame.stride(0);
+        let row_bytes = image.width() as usize * 3;
+        let raw = image.as_raw();
+        let data = frame.data_mut(0);
+        for y in 0..image.height() as usize {
+            data[y * stride..y * stride + row_bytes]
+                .copy_from_slice(&raw[y * row_bytes..(y + 1) * row_bytes]);
+        }
+        frame.set_pts(pts);
+        self.graph_node("in")?
+            .source()
+            .add(&frame)
+            .context(|| "colour conversion failed".into())?;
+        self.pull_converted(out)
+    }
+
+    /// Flushes everything still inside the converter and the encoder.
+    ///
+    /// # Errors
+    /// The encoder fails while draining.
+    pub fn finish(&mut self, out: &mut Vec<Packet>) -> Result<(), MediaError> {
+        self.graph_node("in")?
+            .source()
+            .flush()
+            .context(|| "colour conversion failed".into())?;
+        self.pull_converted(out)?;
+        self.encoder
+            .send_eof()
+            .context(|| "encoder flush failed".into())?;
+        self.receive_packets(out)
+    }
+
+    fn pull_converted(&mut self, out: &mut Vec<Packet>) -> Result<(), MediaError> {
+        let mut converted = VideoFrame::empty();
+        loop {
+            match self.graph_node("out")?.sink().frame(&mut converted) {
+                Ok(()) => {
+                    self.encoder
+                        .send_frame(&converted)
+                        .context(|| "encoding failed".into())?;
+                    self.receive_packets(out)?;
+                }
+                Err(e) if is_again(&e) => return Ok(()),
+                Err(source) => {
+                    return Err(MediaError::Ffmpeg {
+                        context: "colour conversion failed".into(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    fn receive_packets(&mut self, out: &mut Vec<Packet>) -> Result<(), MediaError> {
+        loop {
+            let mut packet = Packet::empty();
+            match self.encoder.receive_packet(&mut packet) {
+                Ok(()) => out.push(packet),
+                Err(e) if is_again(&e) => return Ok(()),
+                Err(source) => {
+                    return Err(MediaError::Ffmpeg {
+                        context: "encoding failed".into(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    fn graph_node(&mut self, name: &str) -> Result<filter::Context, MediaError> {
+        node(&mut self.graph, name)
+    }
+}
+
+fn encoder_options(settings: &EncodeSettings) -> Dictionary<'static> {
+    let mut options = Dictionary::new();
+    let x26x = matches!(settings.codec.as_str(), "libx264" | "libx265");
+    if x26x {
+        if let Some(crf) = settings.crf {
+            options.set("crf", &crf.to_string());
+        }
+        if let Some(preset) = &settings.preset {
+            options.set("preset", preset);
+        }
+    }
+    if settings.codec == "libx265" {
+        options.set("x265-params", "log-level=error");
+    }
+    if settings.threads > 0 {
+        options.set("threads", &settings.threads.to_string());
+    }
+    options
+}
+
+fn build_graph(target: &EncodeTarget, format: Pixel) -> Result<filter::Graph, MediaError> {
+    let spec = format!(
+        "scale={}:flags=bicubic+accurate_rnd+full_chroma_int,format={}",
+        target.color.from_rgb_options(),
+        pixel_name(format)
+    );
+    let input = GraphInput {
+        width: target.width,
+        height: target.height,
+        format: Pixel::RGB24,
+        time_base: target.time_base,
+        sample_aspect_ratio: target.sample_aspect_ratio,
+    };
+    linear_graph(input, &spec, &spec)
+}

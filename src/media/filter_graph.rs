@@ -1,0 +1,83 @@
+//! Linear libavfilter graphs (`buffer → chain → buffersink`), used for the user's filters
+//! and for colour conversion in both directions.
+
+use ffmpeg_next::format::Pixel;
+use ffmpeg_next::{filter, Rational};
+
+use super::error::{FfmpegContext, MediaError};
+
+/// The frames entering a graph.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphInput {
+    pub width: u32,
+    pub height: u32,
+    pub format: Pixel,
+    pub time_base: Rational,
+    pub sample_aspect_ratio: Rational,
+}
+
+/// Builds `in → spec → out` and configures it.
+///
+/// # Errors
+/// A filter is missing or `spec` is not a valid chain for this input; `describe` names
+/// the chain in the message.
+pub fn linear_graph(
+    input: GraphInput,
+    spec: &str,
+    describe: &str,
+) -> Result<filter::Graph, MediaError> {
+    let mut graph = filter::Graph::new();
+    let sar = if input.sample_aspect_ratio.numerator() > 0
+        && input.sample_aspect_ratio.denominator() > 0
+    {
+        input.sample_aspect_ratio
+    } else {
+        Rational::new(1, 1)
+    };
+    let format: ffmpeg_next::ffi::AVPixelFormat = input.format.into();
+    let args = format!(
+        "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}",
+        input.width,
+        input.height,
+        format as i32,
+        input.time_base.numerator(),
+        input.time_base.denominator().max(1),
+        sar.numerator(),
+        sar.denominator()
+    );
+    let find = |name: &str| {
+        filter::find(name)
+            .ok_or_else(|| MediaError::Unsupported(format!("ffmpeg has no `{name}` filter")))
+    };
+    graph
+        .add(&find("buffer")?, "in", &args)
+        .context(|| format!("cannot create the filter input ({args})"))?;
+    graph
+        .add(&find("buffersink")?, "out", "")
+        .context(|| "cannot create the filter output".into())?;
+    graph
+        .output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(spec))
+        .context(|| format!("invalid filter graph `{describe}`"))?;
+    graph
+        .validate()
+        .context(|| format!("invalid filter graph `{describe}`"))?;
+    Ok(graph)
+}
+
+/// A graph node by name (`in` or `out`).
+///
+/// # Errors
+/// Never for graphs made by [`linear_graph`]; reported rather than assumed.
+pub fn node(graph: &mut filter::Graph, name: &str) -> Result<filter::Context, MediaError> {
+    graph
+        .get(name)
+        .ok_or_else(|| MediaError::Unsupported(format!("filter graph has no `{name}` node")))
+}
+
+/// Whether an ffmpeg error only means "nothing more for now".
+pub fn is_again(error: &ffmpeg_next::Error) -> bool {
+    matches!(error, ffmpeg_next::Error::Other { errno } if *errno == ffmpeg_next::util::error::EAGAIN)
+        || matches!(error, ffmpeg_next::Error::Eof)
+}

@@ -1,0 +1,162 @@
+//! Still images in and out: any format the `image` crate reads, split into RGB (8 or
+//! 16 bits) and an optional alpha plane, and written back as PNG.
+
+use std::path::Path;
+
+use image::{DynamicImage, GrayImage, ImageBuffer, Luma, RgbImage};
+
+use super::error::MediaError;
+
+/// 16-bit RGB.
+pub type Rgb16Image = ImageBuffer<image::Rgb<u16>, Vec<u16>>;
+/// 16-bit single channel.
+pub type Gray16Image = ImageBuffer<Luma<u16>, Vec<u16>>;
+
+/// Colour samples of a still image.
+pub enum Colour {
+    Eight(RgbImage),
+    Sixteen(Rgb16Image),
+}
+
+/// Alpha samples of a still image.
+pub enum Alpha {
+    Eight(GrayImage),
+    Sixteen(Gray16Image),
+}
+
+/// A still image split for restoration.
+pub struct Still {
+    pub colour: Colour,
+    pub alpha: Option<Alpha>,
+    /// The source had one colour channel; the result is written as grayscale too.
+    pub grayscale: bool,
+}
+
+impl Still {
+    /// Width and height.
+    pub fn dimensions(&self) -> (u32, u32) {
+        match &self.colour {
+            Colour::Eight(i) => i.dimensions(),
+            Colour::Sixteen(i) => i.dimensions(),
+        }
+    }
+}
+
+/// Reads an image, keeping its bit depth (8 or 16) and alpha.
+///
+/// # Errors
+/// The file cannot be read or decoded.
+pub fn read_still(path: &Path) -> Result<Still, MediaError> {
+    let image_error = |source| MediaError::Image {
+        context: "cannot decode image".into(),
+        source,
+    };
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| MediaError::Io {
+            context: "cannot open image".into(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|source| MediaError::Io {
+            context: "cannot read image".into(),
+            source,
+        })?;
+    let decoded = reader.decode().map_err(image_error)?;
+    Ok(split(decoded))
+}
+
+fn split(decoded: DynamicImage) -> Still {
+    let color = decoded.color();
+    let grayscale = color.channel_count() <= 2;
+    let deep = color.bytes_per_pixel() / color.channel_count() > 1;
+    let alpha = color.has_alpha().then(|| {
+        if deep {
+            Alpha::Sixteen(alpha_plane(&decoded.to_rgba16()))
+        } else {
+            Alpha::Eight(alpha_plane(&decoded.to_rgba8()))
+        }
+    });
+    let colour = if deep {
+        Colour::Sixteen(decoded.to_rgb16())
+    } else {
+        Colour::Eight(decoded.to_rgb8())
+    };
+    Still {
+        colour,
+        alpha,
+        grayscale,
+    }
+}
+
+fn alpha_plane<S: image::Primitive>(
+    rgba: &ImageBuffer<image::Rgba<S>, Vec<S>>,
+) -> ImageBuffer<Luma<S>, Vec<S>>
+where
+    image::Rgba<S>: image::Pixel<Subpixel = S>,
+    Luma<S>: image::Pixel<Subpixel = S>,
+{
+    ImageBuffer::from_fn(rgba.width(), rgba.height(), |x, y| {
+        Luma([rgba.get_pixel(x, y).0[3]])
+    })
+}
+
+/// Scales an alpha plane to the restored size (Catmull-Rom, like the colour's detail).
+pub fn resize_alpha(alpha: &Alpha, width: u32, height: u32) -> Alpha {
+    let filter = image::imageops::FilterType::CatmullRom;
+    match alpha {
+        Alpha::Eight(a) => Alpha::Eight(image::imageops::resize(a, width, height, filter)),
+        Alpha::Sixteen(a) => Alpha::Sixteen(image::imageops::resize(a, width, height, filter)),
+    }
+}
+
+/// Joins colour and alpha back into one image in the source's channel layout.
+pub fn join(still: Still) -> DynamicImage {
+    let colour = match still.colour {
+        Colour::Eight(i) => DynamicImage::ImageRgb8(i),
+        Colour::Sixteen(i) => DynamicImage::ImageRgb16(i),
+    };
+    match (still.alpha, still.grayscale) {
+        (None, false) => colour,
+        (None, true) => match colour {
+            DynamicImage::ImageRgb16(_) => DynamicImage::ImageLuma16(colour.to_luma16()),
+            _ => DynamicImage::ImageLuma8(colour.to_luma8()),
+        },
+        (Some(Alpha::Eight(a)), grayscale) => {
+            let mut rgba = colour.to_rgba8();
+            for (pixel, alpha) in rgba.pixels_mut().zip(a.pixels()) {
+                pixel.0[3] = alpha.0[0];
+            }
+            let joined = DynamicImage::ImageRgba8(rgba);
+            if grayscale {
+                DynamicImage::ImageLumaA8(joined.to_luma_alpha8())
+            } else {
+                joined
+            }
+        }
+        (Some(Alpha::Sixteen(a)), grayscale) => {
+            let mut rgba = colour.to_rgba16();
+            for (pixel, alpha) in rgba.pixels_mut().zip(a.pixels()) {
+                pixel.0[3] = alpha.0[0];
+            }
+            let joined = DynamicImage::ImageRgba16(rgba);
+            if grayscale {
+                DynamicImage::ImageLumaA16(joined.to_luma_alpha16())
+            } else {
+                joined
+            }
+        }
+    }
+}
+
+/// Writes `image` as PNG to `path`.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_png(image: &DynamicImage, path: &Path) -> Result<(), MediaError> {
+    image
+        .save_with_format(path, image::ImageFormat::Png)
+        .map_err(|source| MediaError::Image {
+            context: "cannot write PNG".into(),
+            source,
+        })
+}

@@ -1,0 +1,29 @@
+//! Everything that talks to ffmpeg: opening and decoding inputs, colour conversion,
+//! encoding, muxing with copied streams, and still-image input and output.
+
+pub mod color;
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod filter_graph;
+pub mod image_io;
+
+pub mod layout;
+pub mod mux;
+
+pub use error::MediaError;
+
+use std::sync::Once;
+
+static INIT: Once = Once::new();
+
+/// Initialises ffmpeg once per process and keeps its own log quiet: problems reach the
+/// user through our errors, which carry ffmpeg's message.
+pub fn init() {
+    INIT.call_once(|| {
+        // Registration cannot fail with the system libraries; an error here would only
+        // mean a broken installation, which the first open reports anyway.
+        let _ = ffmpeg_next::init();
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
+    });
+}

@@ -1,0 +1,8 @@
+//! Everything that talks to ONNX Runtime: the library and environment, sessions per
+//! device, restoration models, and tiled inference.
+
+pub mod restore_model;
+pub mod runtime;
+pub mod session;
+pub mod sidecar;
+pub mod tile;

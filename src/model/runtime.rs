@@ -1,0 +1,181 @@
+//! ONNX Runtime start-up: finding the shared library, creating the one process-wide
+//! environment, and turning the pipeline's `device` into execution providers.
+//!
+//! The library is loaded at run time (`load-dynamic`), so a missing or wrong library is a
+//! clear error instead of a link failure or a panic.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+
+/// Environment variable that names the ONNX Runtime library explicitly.
+pub const DYLIB_ENV: &str = "ORT_DYLIB_PATH";
+
+/// The ONNX Runtime release this build is made for (`ort`'s `api-31`).
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// Where the setup script installs the library, below the user's data directory.
+const DATA_SUBDIR: &str = "frameforge/onnxruntime";
+
+/// Errors while loading ONNX Runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "ONNX Runtime library not found (looked in: {searched}); install it with \
+         `bash tools/setup.sh` or point {DYLIB_ENV} at libonnxruntime.so.{ORT_VERSION}"
+    )]
+    NotFound { searched: String },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{DYLIB_ENV}={path} does not exist")]
+    EnvPathMissing { path: String },
+    #[error("cannot load ONNX Runtime from {path}: {source}")]
+    Load {
+        path: String,
+        #[source]
+        source: ort::Error,
+    },
+}
+
+/// Which hardware runs the models, as asked by the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceRequest {
+    Auto,
+    Cpu,
+    Cuda(u32),
+}
+
+/// What a session was actually built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    Cuda(u32),
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+
+/// The process-wide ONNX Runtime environment, created on first use.
+///
+/// # Errors
+/// The library cannot be found or loaded (the message says where it looked).
+pub fn environment() -> Result<&'static Environment, RuntimeError> {
+    // ONNX Runtime can be loaded once per process, so a failed first attempt is final and
+    // every later caller gets the same explanation.
+    ENVIRONMENT
+        .get_or_init(|| create_environment().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|message| RuntimeError::Unavailable(message.clone()))
+}
+
+fn create_environment() -> Result<Environment, RuntimeError> {
+    let path = locate_library()?;
+    let display = path.display().to_string();
+    let builder = ort::init_from(&path).map_err(|e| RuntimeError::Load {
+        path: display.clone(),
+        source: ort::Error::new(e.to_string()),
+    })?;
+    builder
+        .with_name("frameforge")
+        .build()
+        .map_err(|source| RuntimeError::Load {
+            path: display,
+            source,
+        })
+}
+
+/// Finds the ONNX Runtime shared library: `ORT_DYLIB_PATH`, then the setup script's
+/// install directory, then the system library directories.
+///
+/// # Errors
+/// `ORT_DYLIB_PATH` names a missing file, or no candidate exists.
+pub fn locate_library() -> Result<PathBuf, RuntimeError> {
+    if let Some(explicit) = std::env::var_os(DYLIB_ENV).filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(explicit);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(RuntimeError::EnvPathMissing {
+                path: path.display().to_string(),
+            })
+        };
+    }
+    let dirs = candidate_dirs();
+    for dir in &dirs {
+        if let Some(found) = library_in(dir) {
+            return Ok(found);
+        }
+    }
+    Err(RuntimeError::NotFound {
+        searched: dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// The directory the setup script installs the library into.
+pub fn install_dir() -> Option<PathBuf> {
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data_home.join(DATA_SUBDIR))
+}
+
+fn candidate_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = install_dir().into_iter().collect();
+    dirs.extend(
+        ["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu"]
+            .iter()
+            .map(PathBuf::from),
+    );
+    dirs
+}
+
+/// The best library file in `dir`: the exact version this build targets, else the plain
+/// `libonnxruntime.so`.
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    [
+        format!("libonnxruntime.so.{ORT_VERSION}"),
+        "libonnxruntime.so.1".to_string(),
+        "libonnxruntime.so".to_string(),
+    ]
+    .into_iter()
+    .map(|name| dir.join(name))
+    .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_in_prefers_the_exact_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("libonnxruntime.so"), b"").unwrap();
+        assert_eq!(
+            library_in(dir.path()).unwrap(),
+            dir.path().join("libonnxruntime.so")
+        );
+        let exact = dir.path().join(format!("libonnxruntime.so.{ORT_VERSION}"));
+        std::fs::write(&exact, b"").unwrap();
+        assert_eq!(library_in(dir.path()).unwrap(), exact);
+    }
+
+    #[test]
+    fn empty_dir_has_no_library() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(library_in(dir.path()).is_none());
+    }
+}

@@ -1,0 +1,125 @@
+//! Creating ONNX Runtime sessions for one device with a fixed thread count.
+//!
+//! Each inference worker owns its own session (`Session::run` takes `&mut self`), so the
+//! thread budget is `workers × intra_threads`; inter-op parallelism stays off.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+
+use super::runtime::{environment, Device, DeviceRequest, RuntimeError};
+
+/// How to build a session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    pub device: DeviceRequest,
+    pub intra_threads: usize,
+}
+
+/// Errors while creating a session.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(
+        "device cuda:{0} was asked for, but this build has no CUDA support \
+         (rebuild with `--features cuda`)"
+    )]
+    CudaNotBuilt(u32),
+    #[error("device cuda:{device} is not available: {reason}")]
+    CudaUnavailable { device: u32, reason: String },
+    #[error("cannot load model {path}: {message}")]
+    Load { path: String, message: String },
+}
+
+static AUTO_FALLBACK_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Opens `model` for the requested device. `auto` tries CUDA when the build and the
+/// library support it and falls back to the CPU with a single warning per process.
+///
+/// # Errors
+/// ONNX Runtime is missing, the model cannot be loaded, or CUDA was asked for explicitly
+/// and cannot be used.
+pub fn open_session(
+    model: &Path,
+    config: SessionConfig,
+) -> Result<(Session, Device), SessionError> {
+    match config.device {
+        DeviceRequest::Cpu => Ok((build(model, config, None)?, Device::Cpu)),
+        DeviceRequest::Cuda(id) => Ok((build(model, config, Some(id))?, Device::Cuda(id))),
+        DeviceRequest::Auto => {
+            if cfg!(feature = "cuda") {
+                match build(model, config, Some(0)) {
+                    Ok(session) => return Ok((session, Device::Cuda(0))),
+                    Err(SessionError::CudaUnavailable { reason, .. }) => {
+                        if !AUTO_FALLBACK_WARNED.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(
+                                "device auto: CUDA unavailable ({reason}); running on the CPU"
+                            );
+                        }
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Ok((build(model, config, None)?, Device::Cpu))
+        }
+    }
+}
+
+fn build(model: &Path, config: SessionConfig, cuda: Option<u32>) -> Result<Session, SessionError> {
+    let env = environment()?;
+    let load_error = |e: ort::Error| SessionError::Load {
+        path: model.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut builder = Session::builder(env)
+        .map_err(load_error)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| load_error(e.into()))?
+        .with_intra_threads(config.intra_threads.max(1))
+        .map_err(|e| load_error(e.into()))?
+        .with_inter_threads(1)
+        .map_err(|e| load_error(e.into()))?
+        // Spinning threads steal cycles from decode/encode threads and from other workers.
+        .with_intra_op_spinning(false)
+        .map_err(|e| load_error(e.into()))?;
+    if let Some(device) = cuda {
+        builder = with_cuda(builder, device)?;
+    }
+    builder.commit_from_file(model).map_err(load_error)
+}
+
+#[cfg(feature = "cuda")]
+fn with_cuda(
+    builder: ort::session::builder::SessionBuilder,
+    device: u32,
+) -> Result<ort::session::builder::SessionBuilder, SessionError> {
+    use ort::ep::ExecutionProvider;
+    let unavailable = |reason: String| SessionError::CudaUnavailable { device, reason };
+    match ort::ep::CUDA::is_available() {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(unavailable(
+                "the loaded ONNX Runtime library has no CUDA execution provider".into(),
+            ))
+        }
+        Err(e) => return Err(unavailable(e.to_string())),
+    }
+    let id = i32::try_from(device).map_err(|_| unavailable("device index too large".into()))?;
+    builder
+        .with_execution_providers([ort::ep::CUDA::default()
+            .with_device_id(id)
+            .build()
+            .error_on_failure()])
+        .map_err(|e| unavailable(ort::Error::<()>::from(e).to_string()))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn with_cuda(
+    _builder: ort::session::builder::SessionBuilder,
+    device: u32,
+) -> Result<ort::session::builder::SessionBuilder, SessionError> {
+    Err(SessionError::CudaNotBuilt(device))
+}

@@ -1,0 +1,21 @@
+//! Why one file could not be processed.
+
+use crate::media::MediaError;
+use crate::stage::StageError;
+
+/// A failure of one file; its message is printed as `path: message`.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a processing thread stopped unexpectedly")]
+    ThreadPanicked,
+}

@@ -1,0 +1,114 @@
+//! Writing an output under a temporary name in its final directory and renaming it only
+//! when complete, so no half-written file ever carries a final name.
+
+use std::path::{Path, PathBuf};
+
+use super::ProcessError;
+
+/// A temporary output that is removed unless committed.
+pub struct PendingOutput {
+    temp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl PendingOutput {
+    /// Prepares `target`'s directory and a temporary sibling with the same extension
+    /// (so format guessing still works): `dir/.name.ext.frameforge-tmp.ext`.
+    ///
+    /// # Errors
+    /// The directory cannot be created.
+    pub fn new(target: &Path) -> Result<Self, ProcessError> {
+        let dir = target.parent().unwrap_or_else(|| Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| ProcessError::Io {
+            context: format!("cannot create output directory {}", dir.display()),
+            source,
+        })?;
+        Ok(Self {
+            temp: temp_path_for(target),
+            target: target.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// Where to write.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Gives the finished file its final name.
+    ///
+    /// # Errors
+    /// The rename fails.
+    pub fn commit(mut self) -> Result<(), ProcessError> {
+        std::fs::rename(&self.temp, &self.target).map_err(|source| ProcessError::Io {
+            context: format!(
+                "cannot move the finished output to {}",
+                self.target.display()
+            ),
+            source,
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PendingOutput {
+    fn drop(&mut self) {
+        if !self.committed {
+            // The file may not exist yet; nothing else to do about a failed removal.
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Marker in temporary file names, so leftovers of a killed run can be recognised.
+pub const TEMP_MARKER: &str = ".frameforge-tmp";
+
+/// The temporary name used while `target` is written.
+pub fn temp_path_for(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = target
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}{TEMP_MARKER}{ext}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_name_is_hidden_and_keeps_the_extension() {
+        assert_eq!(
+            temp_path_for(Path::new("out/a/reel.mkv")),
+            PathBuf::from("out/a/.reel.mkv.frameforge-tmp.mkv")
+        );
+    }
+
+    #[test]
+    fn uncommitted_output_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sub/x.png");
+        let pending = PendingOutput::new(&target).unwrap();
+        std::fs::write(pending.temp_path(), b"partial").unwrap();
+        let temp = pending.temp_path().to_path_buf();
+        drop(pending);
+        assert!(!temp.exists());
+        assert!(!target.exists());
+    }
+
+    #[test]
+    fn committed_output_has_its_final_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("x.png");
+        let pending = PendingOutput::new(&target).unwrap();
+        std::fs::write(pending.temp_path(), b"done").unwrap();
+        pending.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"done");
+    }
+}
