@@ -87,6 +87,7 @@ impl Visitor<'_> for DeviceVisitor {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

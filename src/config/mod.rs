@@ -6,9 +6,9 @@
 //! Loading happens in four steps:
 //!
 //! 1. YAML syntax (serde_yaml); a syntax error stops here.
-//! 2. A position index from yaml-rust2's marked events ([`positions`]).
-//! 3. Each section and each stage deserialized on its own ([`sections`]).
-//! 4. Rules on the meaning of the values ([`validate`], [`codec_rules`]).
+//! 2. A position index from yaml-rust2's marked events (`positions.rs`).
+//! 3. Each section and each stage deserialized on its own (`sections.rs`).
+//! 4. Rules on the meaning of the values (`validate.rs`, `codec_rules.rs`).
 //!
 //! Later phases (opening models, finding encoders) report their own
 //! problems against the same file with [`LoadedPipeline::problem`].
@@ -42,7 +42,7 @@ pub use schema::{
 };
 
 use paths::{base_dir, resolve};
-use positions::{child_path, item_path, PositionIndex};
+use positions::PositionIndex;
 use sections::{read_sections, Sections};
 
 /// A pipeline that passed every check, with what is needed to report later
@@ -83,16 +83,6 @@ impl LoadedPipeline {
     }
 }
 
-impl StageSpec {
-    /// The key path of this stage's body, for the stage at `position` in
-    /// `stages`: `stages[1].restore`. Append `.model` and the like to
-    /// address its fields.
-    #[must_use]
-    pub fn key_path(&self, position: usize) -> String {
-        child_path(&item_path("stages", position), self.name())
-    }
-}
-
 /// Reads, parses and checks the pipeline file at `path`.
 ///
 /// # Errors
@@ -115,8 +105,12 @@ pub fn load(path: &Path) -> Result<LoadedPipeline, Problems> {
 /// As [`load`], less the reading.
 pub fn load_str(text: &str, file: &Path) -> Result<LoadedPipeline, Problems> {
     let index = PositionIndex::build(text);
-    let root: serde_yaml::Value =
+    let mut root: serde_yaml::Value =
         serde_yaml::from_str(text).map_err(|error| syntax_problems(file, &error, &index))?;
+    // Merge keys (`<<: *defaults`) are a YAML convention, not core syntax;
+    // without this they would be reported as unknown fields.
+    root.apply_merge()
+        .map_err(|error| Problems::from(syntax_problem(file, &error)))?;
     let mut problems = Problems::new();
     let sections = read_sections(&root, file, &index, &mut problems);
     let base = base_dir(file);
@@ -200,4 +194,5 @@ fn assemble(sections: Sections, base: &Path) -> Option<Pipeline> {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests;

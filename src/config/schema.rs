@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::device::Device;
+use super::positions::{child_path, item_path};
 
 /// The keys a pipeline file may have at its top level, in schema order.
 pub const TOP_LEVEL_FIELDS: &[&str] = &["name", "input", "output", "device", "stages", "encode"];
@@ -56,7 +57,7 @@ pub struct InputSpec {
     /// A media file or a directory walked for media files.
     pub path: PathBuf,
     /// Globs a file (relative to `path`) must match; `None` selects the
-    /// built-in media extensions (see [`super::input_filter`]).
+    /// built-in media extensions (see [`super::VIDEO_EXTENSIONS`], [`super::IMAGE_EXTENSIONS`]).
     #[serde(default)]
     pub include: Option<Vec<String>>,
     /// Globs that drop a file even when it is included.
@@ -106,6 +107,14 @@ impl StageSpec {
             Self::Filter(_) => "filter",
             Self::Restore(_) => "restore",
         }
+    }
+
+    /// The key path of this stage's body, for the stage at `position` in
+    /// `stages`: `stages[1].restore`. Append `.model` and the like to
+    /// address its fields.
+    #[must_use]
+    pub fn key_path(&self, position: usize) -> String {
+        child_path(&item_path("stages", position), self.name())
     }
 }
 
@@ -199,6 +208,7 @@ pub enum ImageFormat {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

@@ -49,7 +49,7 @@ pub(crate) fn read_sections(
 }
 
 /// "one of `a`, `b`" for a list of names, as serde words it.
-pub(crate) fn one_of(names: &[&str]) -> String {
+fn one_of(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     format!("one of {}", quoted.join(", "))
 }
@@ -181,26 +181,69 @@ impl Reader<'_> {
     }
 
     /// Deserializes `value` (found at key path `path`) as `T`, recording a
-    /// positioned problem on failure.
+    /// positioned problem for every field that fails.
+    ///
+    /// serde stops at the first bad field, so after each failure that field
+    /// is taken out and the rest is read again. The result is `Some` only
+    /// when what was read is what the file says: dropping an unknown field
+    /// changes nothing else, but dropping a bad value would let its default
+    /// stand in and mislead later rules (a `crf` judged against a defaulted
+    /// codec), so such a section is returned as `None`.
     fn section<T: DeserializeOwned>(&mut self, value: &Value, path: &str) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(parsed) => Some(parsed),
-            Err(error) => {
-                let full_path = extend_path(path, error.path());
-                let message = clean_message(&error.inner().to_string());
-                // Unknown fields are the key's fault; everything else (wrong
-                // type, bad value, missing field) is about the value, or for
-                // a missing field the mapping that lacks it.
-                let location = if message.starts_with("unknown field `") {
-                    self.at_key(&full_path)
-                } else {
-                    self.at_value(&full_path)
-                };
-                self.report(location, message);
-                None
+        let mut value = value.clone();
+        let mut faithful = true;
+        loop {
+            let error = match serde_path_to_error::deserialize::<_, T>(&value) {
+                Ok(parsed) => return faithful.then_some(parsed),
+                Err(error) => error,
+            };
+            let full_path = extend_path(path, error.path());
+            let message = clean_message(&error.inner().to_string());
+            let unknown_field = message.starts_with("unknown field `");
+            // Unknown fields are the key's fault; everything else (wrong
+            // type, bad value, missing field) is about the value, or for a
+            // missing field the mapping that lacks it.
+            let location = if unknown_field {
+                self.at_key(&full_path)
+            } else {
+                self.at_value(&full_path)
+            };
+            self.report(location, message);
+            let (field, whole_field) = failing_field(error.path())?;
+            if !remove_field(&mut value, &field) {
+                return None;
             }
+            faithful &= unknown_field && whole_field;
         }
     }
+}
+
+/// The field of a section that an error path runs through, and whether the
+/// error is about that field as a whole (not something inside it). A stage's
+/// leading variant segment is skipped: the field is in the stage's body.
+fn failing_field(path: &serde_path_to_error::Path) -> Option<(String, bool)> {
+    let mut segments = path.iter().peekable();
+    if let Some(Segment::Enum { .. }) = segments.peek() {
+        segments.next();
+    }
+    match segments.next() {
+        Some(Segment::Map { key }) => Some((key.clone(), segments.next().is_none())),
+        _ => None,
+    }
+}
+
+/// Takes `field` out of a section's mapping (or a stage body's); `false`
+/// when there was nothing to take, so retrying would fail the same way.
+fn remove_field(section: &mut Value, field: &str) -> bool {
+    let mapping = match section {
+        Value::Mapping(mapping) => mapping,
+        Value::Tagged(tagged) => match &mut tagged.value {
+            Value::Mapping(mapping) => mapping,
+            _ => return false,
+        },
+        _ => return false,
+    };
+    mapping.remove(field).is_some()
 }
 
 fn extend_path(base: &str, path: &serde_path_to_error::Path) -> String {
@@ -278,4 +321,61 @@ fn invalid_type(found: &Value, expected: &str) -> String {
         Value::Tagged(_) => Unexpected::Other("tagged value"),
     };
     format!("invalid type: {unexpected}, expected {expected}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_of_quotes_every_name() {
+        assert_eq!(one_of(&["filter", "restore"]), "one of `filter`, `restore`");
+    }
+
+    #[test]
+    fn hand_made_type_errors_read_like_serde_ones() {
+        let found = Value::String("film".to_owned());
+        assert_eq!(
+            invalid_type(&found, "a mapping"),
+            "invalid type: string \"film\", expected a mapping"
+        );
+        assert_eq!(
+            invalid_type(&Value::from(-3), "a list"),
+            "invalid type: integer `-3`, expected a list"
+        );
+        assert_eq!(
+            invalid_type(&Value::Null, "a list"),
+            "invalid type: unit value, expected a list"
+        );
+    }
+
+    #[test]
+    fn value_deserializer_wording_is_replaced() {
+        assert_eq!(
+            clean_message("invalid type: integer `5`, expected a Value::Tagged enum"),
+            "invalid type: integer `5`, expected a string"
+        );
+    }
+
+    #[test]
+    fn failing_field_skips_the_stage_variant() {
+        let mut track = serde_path_to_error::Track::new();
+        let value: Value =
+            serde_yaml::from_str("!restore {model: m, tilee: 1}").unwrap_or_default();
+        let deserializer = serde_path_to_error::Deserializer::new(&value, &mut track);
+        let result: Result<StageSpec, _> = serde::Deserialize::deserialize(deserializer);
+        assert!(result.is_err());
+        let path = track.path();
+        assert_eq!(extend_path("stages[0]", &path), "stages[0].restore.tilee");
+        assert_eq!(failing_field(&path), Some(("tilee".to_owned(), true)));
+    }
+
+    #[test]
+    fn remove_field_reaches_into_stage_bodies() {
+        let mut value: Value =
+            serde_yaml::from_str("!restore {model: m, tilee: 1}").unwrap_or_default();
+        assert!(remove_field(&mut value, "tilee"));
+        assert!(!remove_field(&mut value, "tilee"));
+        assert!(!remove_field(&mut Value::from(1), "tilee"));
+    }
 }

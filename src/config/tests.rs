@@ -279,3 +279,63 @@ fn loaded_pipeline_locates_values_and_places_later_problems() {
     assert_eq!(problem.location, Some(Location::new(1, 1)));
     assert_eq!(problem.file, work.file());
 }
+
+#[test]
+fn every_bad_field_of_one_section_is_reported() {
+    let work = Workspace::new();
+    let text =
+        format!("{MINIMAL}encode:\n  container: avi\n  codec: 5\n  audio: mute\n  extra: 1\n");
+    assert_eq!(
+        work.problems(&text),
+        vec![
+            "9:14: unknown variant `avi`, expected one of `mkv`, `mp4`, `same`",
+            "10:10: invalid type: integer `5`, expected a string",
+            "11:10: unknown variant `mute`, expected `copy` or `drop`",
+            "12:3: unknown field `extra`, expected one of `container`, `codec`, `crf`, `preset`, `pixel_format`, `audio`, `subtitles`, `image_format`",
+        ]
+    );
+}
+
+#[test]
+fn a_section_with_only_unknown_fields_is_still_checked() {
+    let work = Workspace::new();
+    let text = "input:\n  path: nowhere\n  inclde: []\noutput: {path: out}\nstages:\n  - restore: {model: m.onnx, tilee: 1, tile: 8}\n";
+    assert_eq!(
+        work.problems(text),
+        vec![
+            "2:9: input path does not exist: nowhere",
+            "3:3: unknown field `inclde`, expected one of `path`, `include`, `exclude`",
+            "6:30: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`",
+            "6:46: tile 8 is too small (expected 0 for whole frame, or >= 32)",
+        ]
+    );
+}
+
+#[test]
+fn a_bad_value_keeps_its_section_out_of_rule_checks() {
+    // With `codec` unreadable, judging `crf` against the default codec
+    // would report a problem the file does not have.
+    let work = Workspace::new();
+    let text = format!("{MINIMAL}encode: {{codec: [x], crf: 60}}\n");
+    assert_eq!(
+        work.problems(&text),
+        vec!["8:17: invalid type: sequence, expected a string"]
+    );
+}
+
+#[test]
+fn merge_keys_share_settings_between_stages() {
+    let work = Workspace::new();
+    let text = "\
+input: {path: film}
+output: {path: out}
+x-tiles: &tiles {tile: 128, tile_overlap: 8}
+stages:
+  - restore: {<<: *tiles, model: m.onnx}
+";
+    // Only the anchor's holder is foreign; the merged stage reads normally.
+    assert_eq!(
+        work.problems(text),
+        vec!["3:1: unknown field `x-tiles`, expected one of `name`, `input`, `output`, `device`, `stages`, `encode`"]
+    );
+}

@@ -195,6 +195,7 @@ fn check_encode(encode: &EncodeSpec, findings: &mut Vec<Finding>) {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
     use std::path::PathBuf;
