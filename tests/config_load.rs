@@ -5,7 +5,7 @@
 //! must load. Paths are relative to the crate root, where cargo runs
 //! integration tests, so messages name the files as a user would type them.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,10 @@
 //! Still-image restoration against the committed goldens (the ncnn original's output),
 //! tiling seams, and bit depth, grayscale and alpha handling.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 mod util;
 
@@ -106,7 +111,10 @@ fn alpha_is_carried_through() {
     let source = image::open(ws.path("in/alpha.png")).unwrap().to_rgba8();
     let out = image::open(ws.path("out/alpha.png")).unwrap().to_rgba8();
     let alpha_in: Vec<u8> = source.pixels().map(|p| p.0[3]).collect();
-    assert!(alpha_in.iter().any(|a| *a < 250) && alpha_in.iter().any(|a| *a > 5), "fixture alpha varies");
+    assert!(
+        alpha_in.iter().any(|a| *a < 250) && alpha_in.iter().any(|a| *a > 5),
+        "fixture alpha varies"
+    );
     let resized = image::imageops::resize(
         &image::GrayImage::from_raw(source.width(), source.height(), alpha_in).unwrap(),
         out.width(),

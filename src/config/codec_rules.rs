@@ -77,7 +77,6 @@ pub(crate) fn check_codec_named(codec: &str) -> Option<CodecFinding> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

@@ -87,7 +87,6 @@ impl Visitor<'_> for DeviceVisitor {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

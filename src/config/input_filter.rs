@@ -146,7 +146,6 @@ fn build_set(list: GlobList, globs: &[String]) -> Result<GlobSet, InvalidGlob> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
     use std::path::PathBuf;

@@ -194,5 +194,4 @@ fn assemble(sections: Sections, base: &Path) -> Option<Pipeline> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests;

@@ -329,13 +329,17 @@ fn merge_keys_share_settings_between_stages() {
     let text = "\
 input: {path: film}
 output: {path: out}
-x-tiles: &tiles {tile: 128, tile_overlap: 8}
 stages:
-  - restore: {<<: *tiles, model: m.onnx}
+  - restore: &base {model: m.onnx, tile: 128}
+  - restore: {<<: *base, tile_overlap: 8}
 ";
-    // Only the anchor's holder is foreign; the merged stage reads normally.
+    let stages = work.load(text).unwrap().pipeline.stages;
     assert_eq!(
-        work.problems(text),
-        vec!["3:1: unknown field `x-tiles`, expected one of `name`, `input`, `output`, `device`, `stages`, `encode`"]
+        stages[1],
+        StageSpec::Restore(RestoreSpec {
+            model: work.dir.path().join("m.onnx"),
+            tile: Some(128),
+            tile_overlap: 8,
+        })
     );
 }

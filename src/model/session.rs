@@ -72,7 +72,7 @@ fn build(model: &Path, config: SessionConfig, cuda: Option<u32>) -> Result<Sessi
     let env = environment()?;
     let load_error = |e: ort::Error| SessionError::Load {
         path: model.display().to_string(),
-        message: e.to_string(),
+        message: without_path_prefix(&e.to_string()),
     };
     let mut builder = Session::builder(env)
         .map_err(load_error)?
@@ -89,6 +89,15 @@ fn build(model: &Path, config: SessionConfig, cuda: Option<u32>) -> Result<Sessi
         builder = with_cuda(builder, device)?;
     }
     builder.commit_from_file(model).map_err(load_error)
+}
+
+/// ONNX Runtime prefixes load errors with `Load model from PATH failed:`; the path is
+/// already in our message.
+fn without_path_prefix(message: &str) -> String {
+    match message.split_once(" failed:") {
+        Some((head, tail)) if head.starts_with("Load model from") => tail.trim().to_string(),
+        _ => message.to_string(),
+    }
 }
 
 #[cfg(feature = "cuda")]

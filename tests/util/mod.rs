@@ -62,8 +62,14 @@ impl Workspace {
     pub fn pipeline(&self, body: &str) -> PathBuf {
         std::fs::create_dir_all(self.path("in")).unwrap();
         let body = body
-            .replace("{x2}", &model("realesr-animevideov3-x2.onnx").display().to_string())
-            .replace("{x4}", &model("realesr-animevideov3-x4.onnx").display().to_string());
+            .replace(
+                "{x2}",
+                &model("realesr-animevideov3-x2.onnx").display().to_string(),
+            )
+            .replace(
+                "{x4}",
+                &model("realesr-animevideov3-x4.onnx").display().to_string(),
+            );
         let text = format!("input:\n  path: in\noutput:\n  path: out\n{body}");
         let path = self.path("pipeline.yaml");
         std::fs::write(&path, text).unwrap();
@@ -121,14 +127,24 @@ pub fn streams_of(probe: &serde_json::Value, kind: &str) -> Vec<serde_json::Valu
 pub fn frame_times(path: &Path) -> Vec<f64> {
     let json = probe_with(
         path,
-        &["-select_streams", "v:0", "-show_entries", "frame=pts_time,best_effort_timestamp_time", "-show_frames"],
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=pts_time,best_effort_timestamp_time",
+            "-show_frames",
+        ],
     );
     json["frames"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| {
-            let t = if f["pts_time"].is_string() { &f["pts_time"] } else { &f["best_effort_timestamp_time"] };
+            let t = if f["pts_time"].is_string() {
+                &f["pts_time"]
+            } else {
+                &f["best_effort_timestamp_time"]
+            };
             t.as_str().unwrap().parse::<f64>().unwrap()
         })
         .collect()
@@ -139,14 +155,33 @@ pub fn frame_times(path: &Path) -> Vec<f64> {
 pub fn decode_rgb(path: &Path) -> Vec<RgbImage> {
     let json = probe(path);
     let video = &streams_of(&json, "video")[0];
-    let (w, h) = (video["width"].as_u64().unwrap() as u32, video["height"].as_u64().unwrap() as u32);
+    let (w, h) = (
+        video["width"].as_u64().unwrap() as u32,
+        video["height"].as_u64().unwrap() as u32,
+    );
     let output = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(path)
-        .args(["-map", "0:v:0", "-vsync", "passthrough", "-sws_flags", "bicubic+accurate_rnd+full_chroma_int", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .args([
+            "-map",
+            "0:v:0",
+            "-vsync",
+            "passthrough",
+            "-sws_flags",
+            "bicubic+accurate_rnd+full_chroma_int",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
         .output()
         .expect("ffmpeg runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     output
         .stdout
         .chunks_exact((w * h * 3) as usize)
@@ -175,5 +210,9 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
 
 /// Largest absolute difference between samples.
 pub fn max_diff(a: &[u8], b: &[u8]) -> u8 {
-    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
 }

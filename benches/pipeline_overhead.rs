@@ -1,0 +1,175 @@
+//! Pipeline overhead: end-to-end frames per second of a video job (decode, filters,
+//! inference workers, reorder, encode, mux) divided by pure inference frames per second
+//! on the same decoded frames, with the same model, workers and threads.
+//!
+//! `cargo bench --bench pipeline_overhead -- [CLIP] [--workers N] [--threads N] [--tile N]`
+//! (without CLIP, a 320×240 48-frame clip is generated with the ffmpeg CLI).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crossbeam_channel::unbounded;
+use frameforge::config::{self, StreamPolicy};
+use frameforge::media::decode::{SourceItem, VideoSource};
+use frameforge::media::encode::EncodeSettings;
+use frameforge::media::layout::CopyPolicy;
+use frameforge::model::runtime::DeviceRequest;
+use frameforge::model::session::SessionConfig;
+use frameforge::process::video::{restore_video, VideoSettings};
+use frameforge::stage::StagePlan;
+
+struct Options {
+    clip: Option<PathBuf>,
+    workers: usize,
+    threads: usize,
+    tile: u32,
+}
+
+fn parse_options() -> Options {
+    let mut options = Options {
+        clip: None,
+        workers: 2,
+        threads: 2,
+        tile: 256,
+    };
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    while let Some(arg) = args.next() {
+        let mut number = || args.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        match arg.as_str() {
+            "--workers" => options.workers = number().max(1),
+            "--threads" => options.threads = number().max(1),
+            "--tile" => options.tile = number() as u32,
+            other => options.clip = Some(PathBuf::from(other)),
+        }
+    }
+    options
+}
+
+fn generated_clip(dir: &Path) -> PathBuf {
+    let clip = dir.join("bench-320x240.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=24:duration=2",
+        ])
+        .args(["-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p"])
+        .arg(&clip)
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "ffmpeg could not make the clip"
+    );
+    clip
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let options = parse_options();
+    let scratch = tempfile::tempdir()?;
+    let clip = options
+        .clip
+        .clone()
+        .unwrap_or_else(|| generated_clip(scratch.path()));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let yaml = format!(
+        "input:\n  path: {}\noutput:\n  path: {}\ndevice: cpu\nstages:\n  - restore:\n      model: {}\n      tile: {}\n",
+        clip.display(),
+        scratch.path().join("out").display(),
+        root.join("models/realesr-animevideov3-x2.onnx").display(),
+        options.tile
+    );
+    let pipeline_file = scratch.path().join("bench.yaml");
+    std::fs::write(&pipeline_file, yaml)?;
+    let loaded = config::load(&pipeline_file).map_err(|p| p.to_string())?;
+    let intra = (options.threads / options.workers).max(1);
+    let session = SessionConfig {
+        device: DeviceRequest::Cpu,
+        intra_threads: intra,
+    };
+    let plan = StagePlan::check(&loaded, session).map_err(|p| p.to_string())?;
+
+    // Pure inference: frames decoded beforehand, workers pull from a queue.
+    let (mut source, _) = VideoSource::open(
+        &clip,
+        plan.filters(),
+        CopyPolicy {
+            audio: false,
+            subtitles: false,
+        },
+    )?;
+    let mut frames = Vec::new();
+    while let Some(item) = source.next_item()? {
+        if let SourceItem::Frame(frame) = item {
+            frames.push(frame.image);
+        }
+    }
+    let count = frames.len();
+    let (tx, rx) = unbounded();
+    for frame in frames {
+        tx.send(frame)?;
+    }
+    drop(tx);
+    let mut stage_sets = (0..options.workers)
+        .map(|_| plan.instantiate())
+        .collect::<Result<Vec<_>, _>>()?;
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for stages in &mut stage_sets {
+            let rx = rx.clone();
+            scope.spawn(move || {
+                for frame in rx {
+                    let mut image = frame;
+                    for stage in stages.iter_mut() {
+                        image = stage
+                            .process(&image)
+                            .unwrap_or_else(|e| panic!("inference failed: {e}"));
+                    }
+                }
+            });
+        }
+    });
+    let pure = started.elapsed().as_secs_f64();
+
+    // End to end through the real video job.
+    let encode = EncodeSettings {
+        codec: loaded.pipeline.encode.codec.clone(),
+        crf: loaded.pipeline.encode.crf,
+        preset: loaded.pipeline.encode.preset.clone(),
+        pixel_format: None,
+        threads: 0,
+    };
+    let settings = VideoSettings {
+        plan: &plan,
+        encode: &encode,
+        policy: CopyPolicy {
+            audio: loaded.pipeline.encode.audio == StreamPolicy::Copy,
+            subtitles: true,
+        },
+        format: "matroska",
+        workers: options.workers,
+    };
+    let started = Instant::now();
+    let summary = restore_video(&clip, &scratch.path().join("out.mkv"), &settings, &|_| {})?;
+    let end_to_end = started.elapsed().as_secs_f64();
+    assert_eq!(summary.frames as usize, count, "frame counts differ");
+
+    let pure_fps = count as f64 / pure;
+    let e2e_fps = count as f64 / end_to_end;
+    println!(
+        "clip {} ({count} frames), workers {} × {intra} threads, tile {}",
+        clip.display(),
+        options.workers,
+        options.tile
+    );
+    println!("pure inference: {pure:.2} s, {pure_fps:.2} frames/s");
+    println!("end to end:     {end_to_end:.2} s, {e2e_fps:.2} frames/s");
+    println!(
+        "overhead ratio (end-to-end / pure): {:.3}",
+        e2e_fps / pure_fps
+    );
+    Ok(())
+}

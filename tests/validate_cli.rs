@@ -1,0 +1,114 @@
+//! The command line around validation: `validate` and `run` on broken pipelines and
+//! models exit 2 with every problem at its `file:line:col`, and decode nothing.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod util;
+
+use util::{frameforge, root, Workspace};
+
+const INVALID_MODELS: &str = "fixtures/pipelines/invalid_models";
+
+#[test]
+fn models_that_do_not_fit_a_restore_stage_are_reported_at_the_model_line() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join(INVALID_MODELS)).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let relative = format!(
+            "{INVALID_MODELS}/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        let expected = std::fs::read_to_string(path.with_extension("expected")).unwrap();
+        let output = frameforge()
+            .current_dir(root())
+            .args(["validate", &relative])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{relative}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            expected,
+            "{relative}"
+        );
+        assert!(output.stdout.is_empty(), "{relative}");
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+}
+
+#[test]
+fn run_with_an_invalid_pipeline_exits_2_and_writes_nothing() {
+    let ws = Workspace::new();
+    ws.input(&[("video/ffv1.mkv", "a.mkv")]);
+    let pipeline = ws.pipeline(
+        "stages:\n  - restore:\n      model: {x2}\n      tilee: 64\nencode:\n  crf: 99\n",
+    );
+    let output = frameforge().arg("run").arg(&pipeline).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].ends_with(
+            ":8:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].ends_with(":10:8: crf 99 is out of range for libx264 (expected 0..=51)"),
+        "{stderr}"
+    );
+    assert!(!ws.path("out").exists(), "nothing may be written");
+}
+
+#[test]
+fn the_shipped_pipeline_validates() {
+    frameforge()
+        .current_dir(root())
+        .args(["validate", "pipelines/restore-film.yaml"])
+        .assert()
+        .success()
+        .stdout("pipelines/restore-film.yaml: ok (2 stage(s), scale ×2, device cpu)\n");
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let output = frameforge().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        "0    every item",
+        "1    finished, but some items failed",
+        "2    usage or pipeline error",
+    ] {
+        assert!(text.contains(line), "{text}");
+    }
+    frameforge()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(format!("frameforge {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn a_missing_onnx_runtime_is_a_clear_error_not_a_panic() {
+    let ws = Workspace::new();
+    let pipeline = ws.pipeline("stages:\n  - restore:\n      model: {x2}\n");
+    let output = frameforge()
+        .env("ORT_DYLIB_PATH", ws.path("nowhere/libonnxruntime.so"))
+        .args(["validate"])
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ORT_DYLIB_PATH=") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
