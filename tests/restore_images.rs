@@ -136,3 +136,19 @@ fn ws_name(name: &str) -> &'static str {
         _ => "rocket.tiff",
     }
 }
+
+/// A model without a sidecar gets its scale from a probe run.
+#[test]
+fn scale_is_probed_when_the_model_has_no_sidecar() {
+    let ws = Workspace::new();
+    ws.input(&[("golden/chelsea_61x47.png", "c.png")]);
+    let bare = ws.path("bare-x4.onnx");
+    std::fs::copy(util::model("realesr-animevideov3-x4.onnx"), &bare).unwrap();
+    let pipeline = ws.pipeline(&format!(
+        "stages:\n  - restore:\n      model: {}\n",
+        bare.display()
+    ));
+    frameforge().arg("run").arg(&pipeline).assert().success();
+    let out = image::open(ws.path("out/c.png")).unwrap();
+    assert_eq!((out.width(), out.height()), (61 * 4, 47 * 4));
+}

@@ -112,3 +112,38 @@ fn a_missing_onnx_runtime_is_a_clear_error_not_a_panic() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Without the `cuda` feature, asking for CUDA is a configuration error at the model.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_cuda_support_is_a_clear_error() {
+    let ws = Workspace::new();
+    let pipeline = ws.pipeline("device: cuda:1\nstages:\n  - restore:\n      model: {x2}\n");
+    let output = frameforge()
+        .arg("validate")
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.trim_end().ends_with(
+            ":8:14: device cuda:1 was asked for, but this build has no CUDA support (rebuild with `--features cuda`)"
+        ),
+        "{stderr}"
+    );
+}
+
+/// `device: auto` quietly runs on the CPU when the build has no CUDA support.
+#[test]
+fn auto_device_runs_on_the_cpu_here() {
+    let ws = Workspace::new();
+    let pipeline = ws.pipeline("device: auto\nstages:\n  - restore:\n      model: {x2}\n");
+    let output = frameforge()
+        .arg("validate")
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with("device cpu)\n"));
+}

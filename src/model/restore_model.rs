@@ -95,6 +95,11 @@ impl RestoreModel {
         Ok(model)
     }
 
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The integer upscaling factor.
     pub fn scale(&self) -> u32 {
         self.scale
@@ -132,9 +137,9 @@ impl RestoreModel {
             .into_dimensionality::<Ix4>()
             .map_err(|e| run_error(format!("output is not 4-dimensional: {e}")))?
             .to_owned();
-        let (n, c, h, w) = input.dim();
+        let (n, _, h, w) = input.dim();
         let expected = (n, 3, h * self.scale as usize, w * self.scale as usize);
-        if result.dim() != expected && c == 3 {
+        if result.dim() != expected {
             return Err(run_error(format!(
                 "output shape {:?} does not match input {:?} × scale {}",
                 result.dim(),

@@ -4,7 +4,7 @@ use image::RgbImage;
 
 use crate::media::image_io::Rgb16Image;
 use crate::model::restore_model::{RestoreModel, RestoreModelError};
-use crate::model::tile::{restore_tiled, TileLayout};
+use crate::model::tile::{restore_tiled, RgbImageOf, Sample, TileLayout};
 
 use super::{FrameStage, StageError};
 
@@ -21,10 +21,25 @@ impl RestoreStage {
     }
 }
 
-fn shape_error(message: String) -> RestoreModelError {
-    RestoreModelError::Run {
-        path: String::new(),
-        message,
+impl RestoreStage {
+    fn run<S: Sample>(&mut self, frame: &RgbImageOf<S>) -> Result<RgbImageOf<S>, StageError>
+    where
+        image::Rgb<S>: image::Pixel<Subpixel = S>,
+    {
+        let scale = self.model.scale();
+        let path = self.model.path().display().to_string();
+        let model = &mut self.model;
+        let shape_error = |message| RestoreModelError::Run {
+            path: path.clone(),
+            message,
+        };
+        Ok(restore_tiled(
+            frame,
+            scale,
+            self.layout,
+            |batch| model.infer(batch),
+            shape_error,
+        )?)
     }
 }
 
