@@ -45,27 +45,11 @@ impl RestoreStage {
 
 impl FrameStage for RestoreStage {
     fn process(&mut self, frame: &RgbImage) -> Result<RgbImage, StageError> {
-        let scale = self.model.scale();
-        let model = &mut self.model;
-        Ok(restore_tiled(
-            frame,
-            scale,
-            self.layout,
-            |batch| model.infer(batch),
-            shape_error,
-        )?)
+        self.run(frame)
     }
 
     fn process16(&mut self, frame: &Rgb16Image) -> Result<Rgb16Image, StageError> {
-        let scale = self.model.scale();
-        let model = &mut self.model;
-        Ok(restore_tiled(
-            frame,
-            scale,
-            self.layout,
-            |batch| model.infer(batch),
-            shape_error,
-        )?)
+        self.run(frame)
     }
 
     fn scale(&self) -> u32 {
