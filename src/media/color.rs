@@ -29,6 +29,10 @@ pub struct ColorInfo {
     /// Whether the stream said which matrix it uses (otherwise it was inferred from the
     /// frame height, as players do).
     pub matrix_tagged: bool,
+    /// The stream's own matrix tag when it had one. Several tags share a conversion
+    /// (`bt470bg` and `smpte170m`, the two BT.2020 ones), and the output keeps the
+    /// source's exact tag rather than a canonical one.
+    pub space_tag: Option<color::Space>,
     pub primaries: color::Primaries,
     pub transfer: color::TransferCharacteristic,
 }
@@ -62,6 +66,7 @@ impl ColorInfo {
             matrix,
             range,
             matrix_tagged: tagged.is_some(),
+            space_tag: tagged.map(|_| space),
             primaries,
             transfer,
         }
@@ -85,8 +90,12 @@ impl ColorInfo {
         )
     }
 
-    /// The tag written on the output so players read it with the matrix used here.
+    /// The tag written on the output so players read it with the matrix used here: the
+    /// source's own tag when it had one, else the tag of the matrix that was assumed.
     pub fn space(&self) -> color::Space {
+        if let Some(tag) = self.space_tag {
+            return tag;
+        }
         match self.matrix {
             Matrix::Bt601 => color::Space::SMPTE170M,
             Matrix::Bt709 => color::Space::BT709,
@@ -197,6 +206,19 @@ mod tests {
         );
         assert_eq!((sd.matrix, hd.matrix), (Matrix::Bt601, Matrix::Bt709));
         assert!(!sd.matrix_tagged);
+    }
+
+    #[test]
+    fn the_source_matrix_tag_is_kept_exactly() {
+        let jpeg = info(color::Space::BT470BG, color::Range::JPEG, Pixel::YUVJ420P, 64);
+        assert_eq!((jpeg.matrix, jpeg.space()), (Matrix::Bt601, color::Space::BT470BG));
+        let untagged = info(
+            color::Space::Unspecified,
+            color::Range::Unspecified,
+            Pixel::YUV420P,
+            64,
+        );
+        assert_eq!(untagged.space(), color::Space::SMPTE170M);
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! pre-restoration filters and converting to RGB with the stream's own colour matrix.
 //! Packets of copied streams are handed out as they are read so the muxer gets them in
 //! file order.
+//!
+//! A file whose data cannot be read to its end (cut short, or with corrupt packets) is
+//! an error, not a shorter output: the demuxer's complaint is reported with how far the
+//! file got, so the user learns that the input itself is incomplete.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -57,8 +61,10 @@ pub struct VideoSource {
     finished_input: bool,
     finished: bool,
     info: VideoInfo,
-    /// Corrupt packets the demuxer skipped.
-    pub skipped_packets: u64,
+    /// Where reading got to, in seconds: the time of the last packet read.
+    reached: Option<f64>,
+    /// How long the file says it lasts, in seconds.
+    stated_duration: Option<f64>,
 }
 
 impl VideoSource {
@@ -75,7 +81,20 @@ impl VideoSource {
     ) -> Result<(Self, StreamLayout), MediaError> {
         super::init();
         let name = path.display().to_string();
-        let input = ffmpeg_next::format::input(&path).context(|| "cannot open input".into())?;
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(MediaError::Unsupported(
+                "cannot open input: the file is empty (0 bytes)".into(),
+            ));
+        }
+        let input = ffmpeg_next::format::input(&path).map_err(|source| MediaError::Ffmpeg {
+            context: match source {
+                ffmpeg_next::Error::InvalidData => "cannot open input: not a media file ffmpeg \
+                                                   recognises, or its header is damaged or missing"
+                    .into(),
+                _ => "cannot open input".into(),
+            },
+            source,
+        })?;
         let stream = input
             .streams()
             .best(media::Type::Video)
@@ -116,6 +135,8 @@ impl VideoSource {
             stream_frames,
         };
         let copied = layout.copied.iter().map(|s| s.input_index).collect();
+        let stated_duration = (input.duration() > 0)
+            .then(|| input.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE));
         Ok((
             Self {
                 name,
@@ -128,7 +149,8 @@ impl VideoSource {
                 finished_input: false,
                 finished: false,
                 info,
-                skipped_packets: 0,
+                reached: None,
+                stated_duration,
             },
             layout,
         ))
@@ -168,18 +190,38 @@ impl VideoSource {
                 self.finished_input = true;
                 return Ok(());
             }
-            Err(ffmpeg_next::Error::InvalidData) => {
-                self.skipped_packets += 1;
-                return Ok(());
+            // The demuxer cannot find the data its index promises (`partial file`) or
+            // cannot parse what is there: the rest of the file is missing or damaged.
+            Err(source @ ffmpeg_next::Error::InvalidData) => {
+                return Err(MediaError::Ffmpeg {
+                    context: self.damage(&format!("unreadable data after {}", self.position())),
+                    source,
+                })
             }
             Err(source) => {
                 return Err(MediaError::Ffmpeg {
-                    context: "read error".into(),
+                    context: format!("read error after {}", self.position()),
                     source,
                 })
             }
         }
         let index = packet.stream();
+        let wanted = index == self.video_index || self.copied.contains(&index);
+        if wanted {
+            if let Some(stream) = self.input.stream(index) {
+                let time_base = f64::from(stream.time_base());
+                let time = packet.pts().or(packet.dts()).map(|t| t as f64 * time_base);
+                self.reached = time.or(self.reached);
+            }
+        }
+        if wanted && packet.is_corrupt() {
+            // A packet cut short by the end of the file (or flagged by the demuxer's
+            // checks): decoding it would hide the damage behind a decoder error.
+            return Err(MediaError::Unsupported(self.damage(&format!(
+                "corrupt packet in stream {index} at {}",
+                self.position()
+            ))));
+        }
         if index == self.video_index {
             self.decoder
                 .send_packet(&packet)
@@ -189,6 +231,22 @@ impl VideoSource {
             self.pending.push_back(SourceItem::Packet(index, packet));
         }
         Ok(())
+    }
+
+    /// `input is truncated or damaged: {what}`.
+    fn damage(&self, what: &str) -> String {
+        format!("input is truncated or damaged: {what}")
+    }
+
+    /// How far reading got, against the length the file states: `0.917 s of 2.000 s`.
+    fn position(&self) -> String {
+        let reached = self
+            .reached
+            .map_or_else(|| "the start".to_string(), |t| format!("{t:.3} s"));
+        match self.stated_duration {
+            Some(total) => format!("{reached} of {total:.3} s"),
+            None => reached,
+        }
     }
 
     fn drain_decoder_and_graph(&mut self) -> Result<(), MediaError> {

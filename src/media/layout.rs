@@ -45,6 +45,9 @@ pub struct StreamLayout {
     pub video_metadata: Vec<(String, String)>,
     pub video_side_data: Vec<(SideDataType, Vec<u8>)>,
     pub chapters: Vec<Chapter>,
+    /// The earliest start time, in seconds, of the streams that go into the output
+    /// (`None` when no stream says).
+    pub earliest_start: Option<f64>,
 }
 
 /// Which stream kinds to copy.
@@ -60,8 +63,16 @@ impl StreamLayout {
         let mut copied = Vec::new();
         let mut video_metadata = Vec::new();
         let mut video_side_data = Vec::new();
+        let mut earliest_start: Option<f64> = None;
+        let mut note_start = |stream: &ffmpeg_next::format::stream::Stream<'_>| {
+            if stream.start_time() != ffmpeg_next::ffi::AV_NOPTS_VALUE {
+                let start = stream.start_time() as f64 * f64::from(stream.time_base());
+                earliest_start = Some(earliest_start.map_or(start, |e| e.min(start)));
+            }
+        };
         for stream in input.streams() {
             if stream.index() == video_index {
+                note_start(&stream);
                 video_metadata = kept_metadata(stream.metadata().iter());
                 video_side_data = stream
                     .side_data()
@@ -76,6 +87,7 @@ impl StreamLayout {
                 _ => false,
             };
             if wanted {
+                note_start(&stream);
                 copied.push(CopiedStream {
                     input_index: stream.index(),
                     kind,
@@ -102,6 +114,7 @@ impl StreamLayout {
             video_metadata,
             video_side_data,
             chapters,
+            earliest_start,
         }
     }
 

@@ -3,26 +3,51 @@
 //!
 //! The header can only be written once the video encoder is open (its parameters go into
 //! it), so copied packets that arrive earlier wait in a small queue.
+//!
+//! Source timestamps are written as they are (see [`header_options`]); where the
+//! container cannot hold something of the source (a display rotation in Matroska), the
+//! muxer says so through [`Muxer::unstorable_rotation`] instead of dropping it silently.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use ffmpeg_next::format::context::Output;
-use ffmpeg_next::{codec, encoder, media, Dictionary, Packet, Rational};
+use ffmpeg_next::{codec, encoder, media, Dictionary, Packet, Rational, Rescale};
 
 use super::encode::VideoEncoder;
 use super::error::{FfmpegContext, MediaError};
-use super::layout::StreamLayout;
+use super::layout::{CopiedStream, StreamLayout};
 
 /// Index of the video stream in every output.
 const VIDEO_STREAM: usize = 0;
+
+/// Containers, as the pipeline names them, that a refused stream may fit instead.
+const ALTERNATIVE_CONTAINERS: &[(&str, &str)] = &[("matroska", "mkv"), ("mp4", "mp4")];
+
+/// Muxers that write a video stream's display matrix (the `tkhd` matrix of the
+/// QuickTime family). ffmpeg 5.1's Matroska muxer has no such field (writing
+/// `ProjectionPoseRoll` came with ffmpeg 6.1), and the others ignore it.
+const DISPLAY_MATRIX_MUXERS: &[&str] = &["mov", "mp4", "3gp", "3g2", "ipod", "ismv", "psp", "f4v"];
+
+/// How far before zero a Matroska output may start: block times are signed 16-bit
+/// milliseconds relative to a cluster that cannot start before zero.
+const MATROSKA_NEGATIVE_LIMIT_S: f64 = 30.0;
+
+/// Where the packets of one copied stream go.
+#[derive(Debug, Clone, Copy)]
+struct CopyTarget {
+    out_index: usize,
+    in_time_base: Rational,
+    /// Added to the packets' timestamps (input time base); see [`priming_offset`].
+    offset: i64,
+}
 
 /// An output file being written.
 pub struct Muxer {
     output: Output,
     layout: StreamLayout,
-    /// Input stream index → (output stream index, input time base).
-    copy_map: HashMap<usize, (usize, Rational)>,
+    /// Input stream index → how its packets are written.
+    copy_map: HashMap<usize, CopyTarget>,
     video_time_base: Rational,
     started: bool,
     waiting: Vec<(usize, Packet)>,
@@ -96,8 +121,12 @@ impl Muxer {
                 (*(*raw).codecpar).codec_tag = 0;
                 (*raw).disposition = copied.disposition;
             }
-            self.copy_map
-                .insert(copied.input_index, (stream.index(), copied.time_base));
+            let target = CopyTarget {
+                out_index: stream.index(),
+                in_time_base: copied.time_base,
+                offset: priming_offset(self.output.format().name(), copied),
+            };
+            self.copy_map.insert(copied.input_index, target);
         }
         for chapter in &self.layout.chapters {
             self.output
@@ -112,8 +141,9 @@ impl Muxer {
         }
         self.output
             .set_metadata(dictionary(&self.layout.container_metadata));
+        let options = header_options(self.output.format().name(), &self.layout);
         self.output
-            .write_header()
+            .write_header_with(options)
             .context(|| "cannot write the container header".into())?;
         self.started = true;
         for (index, packet) in std::mem::take(&mut self.waiting) {
@@ -135,12 +165,16 @@ impl Muxer {
             self.waiting.push((input_index, packet));
             return Ok(());
         }
-        let Some(&(out_index, in_time_base)) = self.copy_map.get(&input_index) else {
+        let Some(&target) = self.copy_map.get(&input_index) else {
             return Ok(());
         };
-        let out_time_base = self.stream_time_base(out_index);
-        packet.set_stream(out_index);
-        packet.rescale_ts(in_time_base, out_time_base);
+        if target.offset != 0 {
+            packet.set_pts(packet.pts().map(|t| t + target.offset));
+            packet.set_dts(packet.dts().map(|t| t + target.offset));
+        }
+        let out_time_base = self.stream_time_base(target.out_index);
+        packet.set_stream(target.out_index);
+        packet.rescale_ts(target.in_time_base, out_time_base);
         packet.set_position(-1);
         packet
             .write_interleaved(&mut self.output)
@@ -174,11 +208,77 @@ impl Muxer {
             .context(|| "cannot finish the container".into())
     }
 
+    /// The display rotation of the source (degrees, as ffprobe prints it) when this
+    /// container cannot store it, so the output will play unrotated.
+    pub fn unstorable_rotation(&self) -> Option<f64> {
+        if DISPLAY_MATRIX_MUXERS.contains(&self.output.format().name()) {
+            return None;
+        }
+        self.layout
+            .video_side_data
+            .iter()
+            .find(|(kind, data)| {
+                *kind == codec::packet::side_data::Type::DisplayMatrix && data.len() >= 36
+            })
+            .map(|(_, data)| {
+                // SAFETY: a display matrix is nine 32-bit integers; the length is checked
+                // above and read_unaligned copies them out of the byte buffer.
+                let matrix: [i32; 9] = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
+                // SAFETY: `matrix` is a valid 3×3 display matrix for the call's duration.
+                unsafe { ffmpeg_next::ffi::av_display_rotation_get(matrix.as_ptr()) }
+            })
+            .filter(|angle| angle.is_finite() && angle.abs() > 0.5)
+    }
+
     fn stream_time_base(&self, index: usize) -> Rational {
         self.output
             .stream(index)
             .map_or(Rational::new(1, 1), |s| s.time_base())
     }
+}
+
+/// Muxer options for the header.
+///
+/// Matroska by default shifts every stream so that the first packet it sees is at zero
+/// or later ("make_non_negative"). ffmpeg 5.1 does so even for the small negative start
+/// that audio priming gives (an MP4's AAC starts at -21 ms, Opus at -7 ms), which
+/// moved every video frame of such a file 21 ms (or 7 ms) later than its source. So we
+/// keep the timestamps as they are: Matroska stores a block's time as a signed offset
+/// from its cluster, and demuxers read a slightly negative start back. Only a start far
+/// before zero, which those offsets cannot reach, keeps the shift. Other muxers keep
+/// their own default (MP4 already writes negative times through an edit list).
+fn header_options(muxer: &str, layout: &StreamLayout) -> Dictionary<'static> {
+    let mut options = Dictionary::new();
+    let matroska = muxer == "matroska" || muxer == "webm";
+    let reachable = layout
+        .earliest_start
+        .is_none_or(|start| start > -MATROSKA_NEGATIVE_LIMIT_S);
+    if matroska && reachable {
+        options.set("avoid_negative_ts", "disabled");
+    }
+    options
+}
+
+/// The shift that keeps a primed audio stream's times when it is written to Matroska.
+///
+/// A stream with encoder priming (Opus pre-skip: `initial_padding` samples) is read from
+/// Matroska with its times moved back by that much, so its first packet is slightly
+/// negative (-7 ms for a usual Opus stream). ffmpeg 5.1's Matroska muxer writes the
+/// `CodecDelay` but not the matching shift of the blocks, so the copied stream came back
+/// another 7 ms early on every pass. Adding the priming back restores the source times.
+fn priming_offset(muxer: &str, copied: &CopiedStream) -> i64 {
+    if !(muxer == "matroska" || muxer == "webm") || copied.kind != media::Type::Audio {
+        return 0;
+    }
+    // SAFETY: the parameters are owned by `copied` and valid while it lives.
+    let (padding, sample_rate) = unsafe {
+        let raw = copied.parameters.as_ptr();
+        ((*raw).initial_padding, (*raw).sample_rate)
+    };
+    if padding <= 0 || sample_rate <= 0 {
+        return 0;
+    }
+    i64::from(padding).rescale(Rational::new(1, sample_rate), copied.time_base)
 }
 
 fn dictionary(entries: &[(String, String)]) -> Dictionary<'static> {
@@ -232,12 +332,43 @@ fn check_container_accepts(
             } else {
                 "subtitles"
             };
+            // Suggest only containers that can hold the stream and are not the one that
+            // just refused it (mov_text must not be sent back to `container: mkv`).
+            let mut advice: Vec<String> = ALTERNATIVE_CONTAINERS
+                .iter()
+                .filter(|(muxer, _)| *muxer != output.format().name())
+                .filter(|(muxer, _)| accepts(muxer, id))
+                .map(|(_, name)| format!("`container: {name}`"))
+                .collect();
+            advice.push(format!("`{policy}: drop`"));
             return Err(MediaError::Unsupported(format!(
-                "{kind} stream {} ({}) cannot be stored in {format}; use `container: mkv` or `{policy}: drop`",
+                "{kind} stream {} ({}) cannot be stored in {format}; use {}",
                 copied.input_index,
-                copied.parameters.id().name()
+                copied.parameters.id().name(),
+                advice.join(" or ")
             )));
         }
     }
     Ok(())
+}
+
+/// Whether the muxer called `muxer` can store codec `id`.
+fn accepts(muxer: &str, id: ffmpeg_next::ffi::AVCodecID) -> bool {
+    let Ok(name) = std::ffi::CString::new(muxer) else {
+        return false;
+    };
+    // SAFETY: av_guess_format only reads the name; the returned format is static.
+    unsafe {
+        let format = ffmpeg_next::ffi::av_guess_format(
+            name.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+        );
+        !format.is_null()
+            && ffmpeg_next::ffi::avformat_query_codec(
+                format,
+                id,
+                ffmpeg_next::ffi::FF_COMPLIANCE_NORMAL,
+            ) > 0
+    }
 }

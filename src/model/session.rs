@@ -76,7 +76,7 @@ fn build(model: &Path, config: SessionConfig, cuda: Option<u32>) -> Result<Sessi
     };
     let mut builder = Session::builder(env)
         .map_err(load_error)?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(|e| load_error(e.into()))?
         .with_intra_threads(config.intra_threads.max(1))
         .map_err(|e| load_error(e.into()))?

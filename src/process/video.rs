@@ -67,6 +67,15 @@ pub fn restore_video(
     let info = source.info();
     let pending = PendingOutput::new(target)?;
     let muxer = Muxer::create(pending.temp_path(), settings.format, layout)?;
+    if let Some(angle) = muxer.unstorable_rotation() {
+        // Not an error: the pictures are all there, only the player's turn is lost.
+        tracing::warn!(
+            "{}: its display rotation ({angle}°) cannot be stored in {} by this ffmpeg, \
+             so the output plays unrotated; use `container: same` (or `mp4`) to keep it",
+            input.display(),
+            settings.format
+        );
+    }
     let workers = settings.workers.max(1);
     let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * FRAMES_PER_WORKER);
     let (packet_tx, packet_rx) = bounded::<(usize, Packet)>(PACKET_QUEUE);

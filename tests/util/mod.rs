@@ -124,30 +124,26 @@ pub fn streams_of(probe: &serde_json::Value, kind: &str) -> Vec<serde_json::Valu
 }
 
 /// Presentation timestamps (seconds) of every frame of the first video stream.
+///
+/// A frame ffprobe gives no time at all (the last frame of an MPEG-PS stream, whose
+/// B-frame packet has no PTS) is placed one frame duration after the previous one.
 pub fn frame_times(path: &Path) -> Vec<f64> {
     let json = probe_with(
         path,
-        &[
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "frame=pts_time,best_effort_timestamp_time",
-            "-show_frames",
-        ],
+        &["-select_streams", "v:0", "-show_entries", "frame=pts_time,best_effort_timestamp_time,pkt_duration_time"],
     );
-    json["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let t = if f["pts_time"].is_string() {
-                &f["pts_time"]
-            } else {
-                &f["best_effort_timestamp_time"]
-            };
-            t.as_str().unwrap().parse::<f64>().unwrap()
-        })
-        .collect()
+    let seconds = |v: &serde_json::Value| v.as_str().and_then(|t| t.parse::<f64>().ok());
+    let mut times: Vec<f64> = Vec::new();
+    let mut previous_duration = None;
+    for f in json["frames"].as_array().unwrap() {
+        let t = seconds(&f["pts_time"])
+            .or_else(|| seconds(&f["best_effort_timestamp_time"]))
+            .or_else(|| Some(times.last()? + previous_duration?))
+            .unwrap_or_else(|| panic!("{}: a frame without any time", path.display()));
+        times.push(t);
+        previous_duration = seconds(&f["pkt_duration_time"]);
+    }
+    times
 }
 
 /// Every frame of the first video stream as RGB, converted by ffmpeg with the stream's

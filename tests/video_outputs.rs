@@ -1,0 +1,707 @@
+//! Restored videos checked at the ffprobe level: size, frame count and duration for
+//! every codec fixture, source timestamps (VFR and non-zero starts), copied audio and
+//! subtitle streams with their metadata and chapters, rotation and pixel aspect, the
+//! encode options, and colour (matrix and range) round trips.
+//!
+//! Every test runs the real binary on committed fixtures in a temporary workspace and
+//! compares the output with its source through ffprobe/ffmpeg, with tolerances.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod util;
+
+use std::path::Path;
+
+use serde_json::Value;
+use util::{decode_rgb, fixture, frame_times, frameforge, probe, probe_with, streams_of, Workspace};
+
+/// The stage list of every run: the ×2 model on whole frames (fast on small clips).
+const RESTORE_X2: &str = "stages:\n  - restore:\n      model: {x2}\n      tile: 0\n";
+
+/// The result of one `frameforge run`.
+struct Run {
+    ws: Workspace,
+    code: i32,
+    stderr: String,
+}
+
+impl Run {
+    /// Copies `files` (fixture path, name under `in/`) and runs `stages` + `extra` YAML.
+    fn new(files: &[(&str, &str)], stages: &str, extra: &str) -> Self {
+        let ws = Workspace::new();
+        ws.input(files);
+        let pipeline = ws.pipeline(&format!("{stages}{extra}"));
+        let output = frameforge().arg("run").arg(&pipeline).output().unwrap();
+        Self {
+            ws,
+            code: output.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Restores `files` with the ×2 model and `extra` YAML, expecting every file to finish.
+    fn restore(files: &[(&str, &str)], extra: &str) -> Self {
+        let run = Self::new(files, RESTORE_X2, extra);
+        assert_eq!(run.code, 0, "frameforge failed:\n{}", run.stderr);
+        run
+    }
+
+    fn input(&self, name: &str) -> std::path::PathBuf {
+        self.ws.path(&format!("in/{name}"))
+    }
+
+    fn output(&self, name: &str) -> std::path::PathBuf {
+        self.ws.path(&format!("out/{name}"))
+    }
+}
+
+/// The first video stream of a probe.
+fn video(probe: &Value) -> Value {
+    streams_of(probe, "video").into_iter().next().expect("a video stream")
+}
+
+fn size(stream: &Value) -> (u64, u64) {
+    (
+        stream["width"].as_u64().unwrap(),
+        stream["height"].as_u64().unwrap(),
+    )
+}
+
+/// `"num/den"` as a number; `None` for `0/0` or anything unparsable.
+fn ratio(text: &Value) -> Option<f64> {
+    let (n, d) = text.as_str()?.split_once('/')?;
+    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+    (n > 0.0 && d > 0.0).then(|| n / d)
+}
+
+/// The nominal frame rate of a video stream: the average, else ffprobe's base rate.
+fn frame_rate(stream: &Value) -> f64 {
+    ratio(&stream["avg_frame_rate"])
+        .or_else(|| ratio(&stream["r_frame_rate"]))
+        .expect("a frame rate")
+}
+
+/// Seconds of one tick of a stream's time base.
+fn tick(stream: &Value) -> f64 {
+    ratio(&stream["time_base"]).expect("a time base")
+}
+
+fn seconds(value: &Value) -> Option<f64> {
+    value.as_str()?.parse().ok()
+}
+
+/// How long the first video stream lasts: from its first frame to the end of its last
+/// (the last frame's own duration, else one nominal frame).
+fn video_duration(path: &Path) -> f64 {
+    let times = frame_times(path);
+    let json = probe_with(
+        path,
+        &["-select_streams", "v:0", "-show_entries", "frame=pkt_duration_time"],
+    );
+    let durations: Vec<Option<f64>> = json["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| seconds(&f["pkt_duration_time"]).filter(|d| *d > 0.0))
+        .collect();
+    assert_eq!(durations.len(), times.len());
+    let nominal = 1.0 / frame_rate(&video(&probe(path)));
+    let first = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let (last, _) = times
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap();
+    times[last] + durations[last].unwrap_or(nominal) - first
+}
+
+/// Packets of one stream: (pts seconds, duration seconds, size bytes), in file order.
+fn packets(path: &Path, stream_index: u64) -> Vec<(f64, f64, u64)> {
+    let json = probe_with(
+        path,
+        &[
+            "-select_streams",
+            &stream_index.to_string(),
+            "-show_entries",
+            "packet=pts_time,duration_time,size",
+            "-show_packets",
+        ],
+    );
+    json["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                seconds(&p["pts_time"]).unwrap_or(f64::NAN),
+                seconds(&p["duration_time"]).unwrap_or(0.0),
+                p["size"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn tag<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value["tags"][key].as_str()
+}
+
+fn display_rotation(stream: &Value) -> Option<f64> {
+    stream["side_data_list"]
+        .as_array()?
+        .iter()
+        .find_map(|sd| sd["rotation"].as_f64())
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Codec matrix: size ×2, every frame, same duration.
+
+/// Restores one fixture into mkv and checks size, frame count and duration against it.
+fn check_codec(fixture_path: &str) {
+    let name = Path::new(fixture_path).file_name().unwrap().to_str().unwrap();
+    let stem = Path::new(name).file_stem().unwrap().to_str().unwrap();
+    let run = Run::restore(&[(fixture_path, name)], "");
+    let (source, output) = (run.input(name), run.output(&format!("{stem}.mkv")));
+    let (source_probe, output_probe) = (probe(&source), probe(&output));
+    assert!(
+        output_probe["format"]["format_name"].as_str().unwrap().contains("matroska"),
+        "{name}: output is not Matroska"
+    );
+    let (source_video, output_video) = (video(&source_probe), video(&output_probe));
+    let (w, h) = size(&source_video);
+    assert_eq!(size(&output_video), (2 * w, 2 * h), "{name}: output size");
+
+    let (source_times, output_times) = (frame_times(&source), frame_times(&output));
+    assert_eq!(
+        output_times.len(),
+        source_times.len(),
+        "{name}: decoded frame count"
+    );
+
+    // Colour tags the source states are kept as they are (an untagged source gets the
+    // tags of the matrix that was assumed, so only stated ones are compared).
+    for key in COLOUR_TAGS {
+        if source_video[key].is_string() && source_video[key] != "unknown" {
+            assert_eq!(output_video[key], source_video[key], "{name}: {key}");
+        }
+    }
+
+    let frame = 1.0 / frame_rate(&source_video);
+    let (source_duration, output_duration) = (video_duration(&source), video_duration(&output));
+    println!(
+        "{name}: {}x{} -> {}x{}, {} frames, video {source_duration:.4} s -> {output_duration:.4} s",
+        w,
+        h,
+        2 * w,
+        2 * h,
+        output_times.len()
+    );
+    assert!(
+        (output_duration - source_duration).abs() <= frame + 1e-6,
+        "{name}: video lasts {output_duration:.4} s, source {source_duration:.4} s (one frame = {frame:.4} s)"
+    );
+}
+
+#[test]
+fn codec_matrix_mpeg2_interlaced_program_stream() {
+    check_codec("video/mpeg2.mpg");
+}
+
+#[test]
+fn codec_matrix_h264_with_audio_subtitles_and_chapters() {
+    check_codec("video/h264_aac_subs_chapters.mkv");
+}
+
+#[test]
+fn codec_matrix_mjpeg_full_range_avi() {
+    check_codec("video/mjpeg.avi");
+}
+
+#[test]
+fn codec_matrix_vp9_with_opus_webm() {
+    check_codec("video/vp9.webm");
+}
+
+#[test]
+fn codec_matrix_lossless_ffv1() {
+    check_codec("video/ffv1.mkv");
+}
+
+#[test]
+fn codec_matrix_odd_size_241x135() {
+    check_codec("video/odd_241x135.mkv");
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Timestamps: every frame keeps its source PTS.
+
+/// Frame-by-frame PTS comparison; the tolerance is 1 ms or one tick of the output's
+/// time base, whichever is larger.
+fn assert_same_frame_times(source: &Path, output: &Path) {
+    let (expected, actual) = (frame_times(source), frame_times(output));
+    assert_eq!(actual.len(), expected.len(), "frame count of {}", output.display());
+    let tolerance = 0.001f64.max(tick(&video(&probe(output)))) + 1e-9;
+    let mut worst = 0.0f64;
+    for (index, (e, a)) in expected.iter().zip(&actual).enumerate() {
+        worst = worst.max((e - a).abs());
+        assert!(
+            (e - a).abs() <= tolerance,
+            "frame {index}: source PTS {e:.6} s, output {a:.6} s (tolerance {tolerance:.6})\n\
+             source {expected:?}\noutput {actual:?}"
+        );
+    }
+    println!(
+        "{}: {} frames, largest PTS difference {:.3} ms, first frame at {:.6} s",
+        output.display(),
+        actual.len(),
+        worst * 1000.0,
+        actual[0]
+    );
+}
+
+/// The gaps between frames are not all the same: a VFR clip stayed VFR.
+fn assert_still_variable(output: &Path) {
+    let times = frame_times(output);
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    let shortest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    let longest = gaps.iter().copied().fold(0.0, f64::max);
+    assert!(
+        longest > 2.0 * shortest,
+        "frame gaps of {} are no longer variable: {gaps:?}",
+        output.display()
+    );
+}
+
+#[test]
+fn vfr_mkv_keeps_every_frame_pts() {
+    let run = Run::restore(&[("video/vfr.mkv", "vfr.mkv")], "");
+    assert_same_frame_times(&run.input("vfr.mkv"), &run.output("vfr.mkv"));
+    assert_still_variable(&run.output("vfr.mkv"));
+}
+
+#[test]
+fn vfr_mp4_keeps_every_frame_pts_in_mkv() {
+    let run = Run::restore(&[("video/vfr.mp4", "vfr.mp4")], "");
+    assert_same_frame_times(&run.input("vfr.mp4"), &run.output("vfr.mkv"));
+    assert_still_variable(&run.output("vfr.mkv"));
+}
+
+#[test]
+fn vfr_mp4_keeps_every_frame_pts_in_mp4() {
+    let run = Run::restore(&[("video/vfr.mp4", "vfr.mp4")], "encode:\n  container: mp4\n");
+    assert_same_frame_times(&run.input("vfr.mp4"), &run.output("vfr.mp4"));
+    assert_still_variable(&run.output("vfr.mp4"));
+}
+
+#[test]
+fn start_offset_keeps_its_ten_second_start() {
+    let run = Run::restore(&[("video/start_offset.mp4", "start.mp4")], "");
+    let output = run.output("start.mkv");
+    assert_same_frame_times(&run.input("start.mp4"), &output);
+    let first = frame_times(&output)[0];
+    assert!((first - 10.0).abs() < 0.001, "first frame at {first} s, not 10 s");
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Copied streams, metadata and chapters.
+
+/// Checks that `kind` (audio/subtitle) was copied: same codec, same packets (count,
+/// pts and duration within 1 ms, sizes).
+fn assert_stream_copied(source: &Path, output: &Path, kind: &str) {
+    let (sp, op) = (probe(source), probe(output));
+    let (s, o) = (&streams_of(&sp, kind)[0], &streams_of(&op, kind)[0]);
+    assert_eq!(o["codec_name"], s["codec_name"], "{kind} codec");
+    let source_packets = packets(source, s["index"].as_u64().unwrap());
+    let output_packets = packets(output, o["index"].as_u64().unwrap());
+    assert_eq!(
+        output_packets.len(),
+        source_packets.len(),
+        "{kind} packet count"
+    );
+    for (index, (s, o)) in source_packets.iter().zip(&output_packets).enumerate() {
+        assert!(
+            (s.0 - o.0).abs() <= 0.001 + 1e-9,
+            "{kind} packet {index}: pts {} s, source {} s",
+            o.0,
+            s.0
+        );
+        assert!(
+            (s.1 - o.1).abs() <= 0.001 + 1e-9,
+            "{kind} packet {index}: duration {} s, source {} s",
+            o.1,
+            s.1
+        );
+        assert_eq!(o.2, s.2, "{kind} packet {index}: size");
+    }
+    println!(
+        "{kind} of {}: {} packets copied, pts/duration/size identical",
+        output.display(),
+        output_packets.len()
+    );
+}
+
+#[test]
+fn audio_and_subtitle_packets_are_copied_untouched() {
+    let name = "reel.mkv";
+    let run = Run::restore(&[("video/h264_aac_subs_chapters.mkv", name)], "");
+    assert_stream_copied(&run.input(name), &run.output(name), "audio");
+    assert_stream_copied(&run.input(name), &run.output(name), "subtitle");
+}
+
+#[test]
+fn languages_titles_and_chapters_are_kept() {
+    let name = "reel.mkv";
+    let run = Run::restore(&[("video/h264_aac_subs_chapters.mkv", name)], "");
+    let (source, output) = (probe(&run.input(name)), probe(&run.output(name)));
+    let audio = &streams_of(&output, "audio")[0];
+    let subtitle = &streams_of(&output, "subtitle")[0];
+    assert_eq!(tag(audio, "language"), Some("fra"));
+    assert_eq!(tag(subtitle, "language"), Some("eng"));
+    assert_eq!(tag(subtitle, "title"), Some("English"));
+    assert_eq!(tag(&output["format"], "title"), Some("Reel 1"));
+
+    let chapters = |p: &Value| -> Vec<(f64, f64, String)> {
+        p["chapters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    seconds(&c["start_time"]).unwrap(),
+                    seconds(&c["end_time"]).unwrap(),
+                    tag(c, "title").unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (expected, actual) = (chapters(&source), chapters(&output));
+    assert_eq!(expected.len(), 2, "fixture has two chapters");
+    assert_eq!(actual.len(), expected.len(), "chapters: {actual:?}");
+    for ((es, ee, et), (os, oe, ot)) in expected.iter().zip(&actual) {
+        assert_eq!(ot, et, "chapter title");
+        assert!((os - es).abs() < 0.001 && (oe - ee).abs() < 0.001, "chapter {et}: {os}–{oe}, source {es}–{ee}");
+    }
+}
+
+#[test]
+fn audio_drop_and_subtitles_drop_remove_the_streams() {
+    let name = "reel.mkv";
+    let files = [("video/h264_aac_subs_chapters.mkv", name)];
+    let no_audio = Run::restore(&files, "encode:\n  audio: drop\n");
+    let p = probe(&no_audio.output(name));
+    assert!(streams_of(&p, "audio").is_empty(), "audio: drop left an audio stream");
+    assert_eq!(streams_of(&p, "subtitle").len(), 1, "audio: drop also removed subtitles");
+
+    let no_subtitles = Run::restore(&files, "encode:\n  subtitles: drop\n");
+    let p = probe(&no_subtitles.output(name));
+    assert!(streams_of(&p, "subtitle").is_empty(), "subtitles: drop left a subtitle stream");
+    assert_eq!(streams_of(&p, "audio").len(), 1, "subtitles: drop also removed audio");
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Rotation and pixel aspect.
+
+#[test]
+fn mp4_to_mp4_keeps_rotation_sar_audio_and_subtitles() {
+    let name = "phone.mp4";
+    let run = Run::restore(
+        &[("video/h264_rotated_sar.mp4", name)],
+        "encode:\n  container: same\n",
+    );
+    let (source, output) = (run.input(name), run.output(name));
+    let (sp, op) = (probe(&source), probe(&output));
+    assert!(op["format"]["format_name"].as_str().unwrap().contains("mp4"));
+    let (sv, ov) = (video(&sp), video(&op));
+    assert_eq!(display_rotation(&sv), Some(90.0), "fixture rotation");
+    assert_eq!(display_rotation(&ov), display_rotation(&sv), "rotation");
+    assert_eq!(ov["sample_aspect_ratio"], "4:3", "SAR");
+    assert_stream_copied(&source, &output, "audio");
+    assert_stream_copied(&source, &output, "subtitle");
+    assert_eq!(tag(&streams_of(&op, "subtitle")[0], "language"), Some("eng"));
+}
+
+/// ffmpeg 5.1's Matroska muxer has no way to write a display matrix (it writes no
+/// `ProjectionPoseRoll`, and a plain `-c copy` to .mkv loses it too). So with the
+/// default mkv container the pixel aspect is kept and the lost rotation is a per-file
+/// warning that names the way to keep it. (mov_text cannot go into Matroska either, so
+/// this run drops the subtitles.)
+#[test]
+fn mkv_output_keeps_sar_and_warns_that_rotation_is_lost() {
+    let name = "phone.mp4";
+    let run = Run::restore(
+        &[("video/h264_rotated_sar.mp4", name)],
+        "encode:\n  subtitles: drop\n",
+    );
+    let op = probe(&run.output("phone.mkv"));
+    let ov = video(&op);
+    assert_eq!(ov["sample_aspect_ratio"], "4:3", "SAR");
+    assert_eq!(streams_of(&op, "audio").len(), 1, "audio copied");
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("rotation"))
+        .unwrap_or_else(|| panic!("no rotation warning in:\n{}", run.stderr));
+    assert!(
+        warning.contains(&run.input(name).display().to_string())
+            && warning.contains("90")
+            && warning.contains("container: same"),
+        "warning should name the file, the angle and the fix: {warning}"
+    );
+}
+
+/// A stream the output container cannot hold fails the file with advice that fits:
+/// mov_text in Matroska must not be told to use `container: mkv`.
+#[test]
+fn mov_text_into_mkv_fails_with_advice_that_fits() {
+    let name = "phone.mp4";
+    let run = Run::new(&[("video/h264_rotated_sar.mp4", name)], RESTORE_X2, "");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let prefix = format!("{}: ", run.input(name).display());
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no line for {name} in:\n{}", run.stderr));
+    assert!(line.contains("mov_text") && line.contains("subtitles: drop"), "{line}");
+    assert!(!line.contains("container: mkv"), "advice points at the container in use: {line}");
+    assert!(run.ws.files_under("out").is_empty(), "{:?}", run.ws.files_under("out"));
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Encode options.
+
+fn encode_ffv1_clip(encode: &str, output: &str) -> (Run, Value) {
+    let run = Run::restore(&[("video/ffv1.mkv", "clip.mkv")], &format!("encode:\n{encode}"));
+    let p = probe(&run.output(output));
+    let v = video(&p);
+    assert_eq!(
+        frame_times(&run.output(output)).len(),
+        frame_times(&run.input("clip.mkv")).len(),
+        "frame count"
+    );
+    (run, v)
+}
+
+#[test]
+fn codec_libx265_gives_hevc() {
+    let (_, v) = encode_ffv1_clip("  codec: libx265\n", "clip.mkv");
+    assert_eq!(v["codec_name"], "hevc");
+}
+
+#[test]
+fn codec_ffv1_gives_ffv1() {
+    let (_, v) = encode_ffv1_clip("  codec: ffv1\n", "clip.mkv");
+    assert_eq!(v["codec_name"], "ffv1");
+}
+
+/// x264 writes its settings into the stream (an SEI text), so crf and preset can be read
+/// back from the file.
+#[test]
+fn crf_and_preset_reach_libx264() {
+    let (run, v) = encode_ffv1_clip(
+        "  codec: libx264\n  crf: 30\n  preset: ultrafast\n",
+        "clip.mkv",
+    );
+    assert_eq!(v["codec_name"], "h264");
+    let bytes = std::fs::read(run.output("clip.mkv")).unwrap();
+    let marker = b"x264 - core";
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("x264 settings SEI");
+    let options = String::from_utf8_lossy(&bytes[at..(at + 2000).min(bytes.len())]);
+    assert!(options.contains("crf=30.0"), "crf not applied: {options}");
+    // ultrafast turns CABAC and subpixel refinement off; the default (medium) has both.
+    assert!(options.contains("cabac=0") && options.contains("subme=0"), "preset not applied: {options}");
+}
+
+#[test]
+fn pixel_format_yuv444p_is_used() {
+    let (_, v) = encode_ffv1_clip("  pixel_format: yuv444p\n", "clip.mkv");
+    assert_eq!(v["pix_fmt"], "yuv444p");
+}
+
+#[test]
+fn container_mp4_gives_an_mp4_file() {
+    let (run, v) = encode_ffv1_clip("  container: mp4\n", "clip.mp4");
+    assert_eq!(v["codec_name"], "h264");
+    let p = probe(&run.output("clip.mp4"));
+    assert!(p["format"]["format_name"].as_str().unwrap().contains("mp4"));
+}
+
+/// SubRip cannot be stored in MP4: that file fails with a message naming the stream and
+/// both ways out, and the rest of the batch still finishes.
+#[test]
+fn container_mp4_refuses_subrip_with_advice_and_the_batch_goes_on() {
+    let run = Run::new(
+        &[
+            ("video/h264_aac_subs_chapters.mkv", "reel.mkv"),
+            ("video/ffv1.mkv", "clip.mkv"),
+        ],
+        RESTORE_X2,
+        "encode:\n  container: mp4\n",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let prefix = format!("{}: ", run.input("reel.mkv").display());
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert_eq!(lines.len(), 1, "one line for the failed file:\n{}", run.stderr);
+    let line = lines[0];
+    assert!(
+        line.contains("subtitle stream 2")
+            && line.contains("subrip")
+            && line.contains("container: mkv")
+            && line.contains("subtitles: drop"),
+        "{line}"
+    );
+    assert_eq!(run.ws.files_under("out"), vec!["clip.mp4".to_string()]);
+    assert_eq!(video(&probe(&run.output("clip.mp4")))["codec_name"], "h264");
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Colour.
+//
+// The flat fixtures hold one colour, coded with the matrix and range their tags name.
+// Decoding with the wrong matrix or range is off by several levels: read as BT.601,
+// flat_bt709.mkv gives about (192, 118, 45) instead of (200, 120, 41); read as limited
+// range, flat_bt709_full.mkv gives about (213, 121, 30). `a_matrix_mix_up_is_several_levels`
+// measures that on the fixtures, so a 1-level tolerance really catches such a mix-up.
+//
+// The restoration model itself is not colour-neutral on a flat field (it lifts
+// (200, 120, 40) to about (204, 122, 42.5)). So the colour path is checked twice: with a
+// pass-through stage (`filter: "null"`, same size) against the source itself, and with
+// the ×2 model against the model's own output on the correctly decoded source frame,
+// run through the still-image path.
+
+/// Mean of each channel over every frame.
+fn channel_means(frames: &[image::RgbImage]) -> [f64; 3] {
+    let mut sums = [0.0f64; 3];
+    let mut count = 0.0;
+    for frame in frames {
+        for pixel in frame.pixels() {
+            for (sum, value) in sums.iter_mut().zip(pixel.0) {
+                *sum += f64::from(value);
+            }
+            count += 1.0;
+        }
+    }
+    sums.map(|s| s / count)
+}
+
+fn largest_gap(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+/// Channel means of a video decoded with a forced input matrix and range.
+fn means_decoded_as(path: &Path, matrix: &str, range: &str) -> [f64; 3] {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            "0:v:0",
+            "-vf",
+            &format!(
+                "scale=in_color_matrix={matrix}:in_range={range}:out_range=full:flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24"
+            ),
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let data = output.stdout;
+    let count = (data.len() / 3) as f64;
+    let mut sums = [0.0f64; 3];
+    for pixel in data.chunks_exact(3) {
+        for (sum, value) in sums.iter_mut().zip(pixel) {
+            *sum += f64::from(*value);
+        }
+    }
+    sums.map(|s| s / count)
+}
+
+const COLOUR_TAGS: [&str; 4] = ["color_space", "color_range", "color_primaries", "color_transfer"];
+
+fn assert_colour_tags_kept(source: &Path, output: &Path) {
+    let (s, o) = (video(&probe(source)), video(&probe(output)));
+    for key in COLOUR_TAGS {
+        assert_eq!(o[key], s[key], "{key} of {}", output.display());
+    }
+}
+
+/// Decode → RGB → encode with a pass-through stage: the colours match the source.
+fn check_colour_round_trip(fixture_path: &str) -> [f64; 3] {
+    let name = Path::new(fixture_path).file_name().unwrap().to_str().unwrap();
+    let run = Run::new(&[(fixture_path, name)], "stages:\n  - filter: \"null\"\n", "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (source, output) = (run.input(name), run.output(name));
+    let (expected, actual) = (channel_means(&decode_rgb(&source)), channel_means(&decode_rgb(&output)));
+    let gap = largest_gap(expected, actual);
+    println!("{name} pass-through: source means {expected:.3?}, output {actual:.3?}, largest gap {gap:.3}");
+    assert!(gap < 1.0, "{name}: output means {actual:?}, source {expected:?}");
+    assert_colour_tags_kept(&source, &output);
+    [actual[0] - expected[0], actual[1] - expected[1], actual[2] - expected[2]]
+}
+
+/// Restored with ×2: the colours match the model's own output on the decoded source.
+fn check_colour_restored(fixture_path: &str) {
+    let name = Path::new(fixture_path).file_name().unwrap().to_str().unwrap();
+    let run = Run::restore(&[(fixture_path, name)], "");
+    let (source, output) = (run.input(name), run.output(name));
+    assert_colour_tags_kept(&source, &output);
+
+    // The model's answer for the correctly decoded source frame, through the image path.
+    let reference = Workspace::new();
+    std::fs::create_dir_all(reference.path("in")).unwrap();
+    decode_rgb(&source)[0].save(reference.path("in/frame.png")).unwrap();
+    let pipeline = reference.pipeline(RESTORE_X2);
+    frameforge().arg("run").arg(&pipeline).assert().success();
+    let model_out = image::open(reference.path("out/frame.png")).unwrap().to_rgb8();
+
+    let (expected, actual) = (channel_means(&[model_out]), channel_means(&decode_rgb(&output)));
+    let gap = largest_gap(expected, actual);
+    let source_means = channel_means(&decode_rgb(&source));
+    println!(
+        "{name} x2: source means {source_means:.3?}, model on the source frame {expected:.3?}, \
+         restored video {actual:.3?}, largest gap to the model {gap:.3}"
+    );
+    assert!(
+        gap < 1.0,
+        "{name}: restored video means {actual:?}, model on the source frame {expected:?}"
+    );
+}
+
+#[test]
+fn colour_bt709_limited_round_trips() {
+    check_colour_round_trip("video/flat_bt709.mkv");
+    check_colour_restored("video/flat_bt709.mkv");
+}
+
+#[test]
+fn colour_bt601_limited_round_trips() {
+    check_colour_round_trip("video/flat_bt601.mkv");
+    check_colour_restored("video/flat_bt601.mkv");
+}
+
+#[test]
+fn colour_bt709_full_range_round_trips() {
+    check_colour_round_trip("video/flat_bt709_full.mkv");
+    check_colour_restored("video/flat_bt709_full.mkv");
+}
+
+/// The negative control: decoding with the other matrix (or range) is several levels off,
+/// far outside the 1-level tolerance of the round-trip tests.
+#[test]
+fn a_matrix_mix_up_is_several_levels() {
+    let bt709 = fixture("video/flat_bt709.mkv");
+    let right = means_decoded_as(&bt709, "bt709", "limited");
+    let wrong = means_decoded_as(&bt709, "bt601", "limited");
+    println!("flat_bt709 as bt709 {right:.2?}, as bt601 {wrong:.2?}");
+    assert!(largest_gap(right, wrong) >= 3.0, "bt709 as bt601: {right:?} vs {wrong:?}");
+
+    let full = fixture("video/flat_bt709_full.mkv");
+    let right = means_decoded_as(&full, "bt709", "full");
+    let wrong = means_decoded_as(&full, "bt709", "limited");
+    println!("flat_bt709_full as full {right:.2?}, as limited {wrong:.2?}");
+    assert!(largest_gap(right, wrong) >= 3.0, "full as limited: {right:?} vs {wrong:?}");
+}
