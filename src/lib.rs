@@ -2,6 +2,7 @@
 //! ffmpeg and ONNX Runtime.
 
 pub mod app;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod discover;

@@ -3,9 +3,11 @@
 //! [`FrameStage`] instance (and one model session) per worker.
 
 pub mod plan;
+pub mod pool;
 pub mod restore;
 
 pub use plan::{StageError, StagePlan};
+pub use pool::StagePool;
 
 use image::RgbImage;
 

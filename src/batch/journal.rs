@@ -1,0 +1,315 @@
+//! The journal of finished work: an SQLite database in the output directory that records
+//! each finished item by input path, size, modification time and the hash of the pipeline
+//! that made it, so a rerun skips what is done and redoes what changed.
+//!
+//! Each shard writes its own file (`journal.sqlite`, `journal-2-of-4.sqlite`…) so copies
+//! running over shared storage never write the same database; lookups read them all.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use rusqlite::{params, Connection};
+
+/// Directory under the output root that holds the journal and the lock.
+pub const STATE_DIR: &str = ".frameforge";
+
+/// Errors of the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("journal {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What identifies an input's content cheaply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputStamp {
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+impl InputStamp {
+    /// Reads the stamp of a file.
+    ///
+    /// # Errors
+    /// The file cannot be examined.
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        let metadata = std::fs::metadata(path)?;
+        let mtime_ns = metadata
+            .modified()?
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        Ok(Self {
+            size: metadata.len(),
+            mtime_ns,
+        })
+    }
+}
+
+/// A finished item as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub stamp: InputStamp,
+    pub pipeline_hash: String,
+    pub outputs: Vec<PathBuf>,
+}
+
+/// The journal of one run.
+pub struct Journal {
+    path: PathBuf,
+    connection: Connection,
+    /// Records of every journal file in the state directory, read at open.
+    known: HashMap<String, Finished>,
+}
+
+impl Journal {
+    /// Opens (creating if needed) this run's journal file `name` under `output_root`, and
+    /// reads the records of every journal there.
+    ///
+    /// # Errors
+    /// The state directory or a database cannot be created or read.
+    pub fn open(output_root: &Path, name: &str) -> Result<Self, JournalError> {
+        let dir = output_root.join(STATE_DIR);
+        std::fs::create_dir_all(&dir).map_err(|source| JournalError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = dir.join(name);
+        let connection = open_database(&path)?;
+        let mut known = HashMap::new();
+        let entries = std::fs::read_dir(&dir).map_err(|source| JournalError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| is_journal_file(p))
+            .collect();
+        // Our own file last, so its records win over older shards' ones.
+        files.sort_by_key(|p| *p == path);
+        for file in files {
+            let reader = if file == path {
+                None
+            } else {
+                Some(open_database(&file)?)
+            };
+            read_all(reader.as_ref().unwrap_or(&connection), &file, &mut known)?;
+        }
+        Ok(Self {
+            path,
+            connection,
+            known,
+        })
+    }
+
+    /// The record of `key` (an input path relative to the input root), if finished.
+    pub fn finished(&self, key: &str) -> Option<&Finished> {
+        self.known.get(key)
+    }
+
+    /// Records `key` as finished.
+    ///
+    /// # Errors
+    /// The database cannot be written (disk full, for example).
+    pub fn record(&mut self, key: &str, finished: Finished) -> Result<(), JournalError> {
+        let outputs = finished
+            .outputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.connection
+            .execute(
+                "INSERT INTO finished (input, size, mtime_ns, pipeline, outputs, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now'))
+                 ON CONFLICT(input) DO UPDATE SET size = ?2, mtime_ns = ?3, pipeline = ?4,
+                   outputs = ?5, finished_at = strftime('%s','now')",
+                params![
+                    key,
+                    i64::try_from(finished.stamp.size).unwrap_or(i64::MAX),
+                    finished.stamp.mtime_ns,
+                    finished.pipeline_hash,
+                    outputs
+                ],
+            )
+            .map_err(|source| self.error(source))?;
+        self.known.insert(key.to_string(), finished);
+        Ok(())
+    }
+
+    fn error(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Sqlite {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// The journal file name for a shard (`None`: the whole set).
+pub fn journal_name(shard: Option<(u32, u32)>) -> String {
+    match shard {
+        None => "journal.sqlite".into(),
+        Some((index, count)) => format!("journal-{index}-of-{count}.sqlite"),
+    }
+}
+
+fn is_journal_file(path: &Path) -> bool {
+    path.file_name()
+        .map(|n| n.to_string_lossy())
+        .is_some_and(|n| n.starts_with("journal") && n.ends_with(".sqlite"))
+}
+
+fn open_database(path: &Path) -> Result<Connection, JournalError> {
+    let error = |source| JournalError::Sqlite {
+        path: path.display().to_string(),
+        source,
+    };
+    let connection = Connection::open(path).map_err(error)?;
+    // Each record is committed on its own, and WAL keeps a kill -9 from losing or
+    // corrupting what was committed.
+    connection
+        .pragma_update(None, "journal_mode", "WAL")
+        .map_err(error)?;
+    connection
+        .pragma_update(None, "synchronous", "NORMAL")
+        .map_err(error)?;
+    connection
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS finished (
+                input TEXT PRIMARY KEY,
+                size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL,
+                pipeline TEXT NOT NULL,
+                outputs TEXT NOT NULL,
+                finished_at INTEGER NOT NULL
+            )",
+        )
+        .map_err(error)?;
+    Ok(connection)
+}
+
+fn read_all(
+    connection: &Connection,
+    path: &Path,
+    into: &mut HashMap<String, Finished>,
+) -> Result<(), JournalError> {
+    let error = |source| JournalError::Sqlite {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut statement = connection
+        .prepare("SELECT input, size, mtime_ns, pipeline, outputs FROM finished")
+        .map_err(error)?;
+    let rows = statement
+        .query_map([], |row| {
+            let outputs: String = row.get(4)?;
+            Ok((
+                row.get::<_, String>(0)?,
+                Finished {
+                    stamp: InputStamp {
+                        size: u64::try_from(row.get::<_, i64>(1)?).unwrap_or_default(),
+                        mtime_ns: row.get(2)?,
+                    },
+                    pipeline_hash: row.get(3)?,
+                    outputs: outputs.lines().map(PathBuf::from).collect(),
+                },
+            ))
+        })
+        .map_err(error)?;
+    for row in rows {
+        let (key, finished) = row.map_err(error)?;
+        into.insert(key, finished);
+    }
+    Ok(())
+}
+
+/// Whether `key` needs no work: finished with the same input and pipeline, and every
+/// output still there.
+pub fn is_up_to_date(record: Option<&Finished>, stamp: InputStamp, pipeline_hash: &str) -> bool {
+    record.is_some_and(|r| {
+        r.stamp == stamp && r.pipeline_hash == pipeline_hash && r.outputs.iter().all(|o| o.exists())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(dir: &Path, hash: &str) -> Finished {
+        let output = dir.join("out.mkv");
+        std::fs::write(&output, b"x").unwrap();
+        Finished {
+            stamp: InputStamp {
+                size: 10,
+                mtime_ns: 5,
+            },
+            pipeline_hash: hash.into(),
+            outputs: vec![output],
+        }
+    }
+
+    #[test]
+    fn records_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(dir.path(), &journal_name(None)).unwrap();
+        journal
+            .record("a/b.mp4", finished(dir.path(), "h1"))
+            .unwrap();
+        drop(journal);
+        let journal = Journal::open(dir.path(), &journal_name(None)).unwrap();
+        let record = journal.finished("a/b.mp4").unwrap();
+        assert!(is_up_to_date(
+            Some(record),
+            InputStamp {
+                size: 10,
+                mtime_ns: 5
+            },
+            "h1"
+        ));
+    }
+
+    #[test]
+    fn changed_input_pipeline_or_missing_output_means_redo() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = finished(dir.path(), "h1");
+        let stamp = record.stamp;
+        assert!(!is_up_to_date(
+            Some(&record),
+            InputStamp { size: 11, ..stamp },
+            "h1"
+        ));
+        assert!(!is_up_to_date(
+            Some(&record),
+            InputStamp {
+                mtime_ns: 6,
+                ..stamp
+            },
+            "h1"
+        ));
+        assert!(!is_up_to_date(Some(&record), stamp, "h2"));
+        std::fs::remove_file(&record.outputs[0]).unwrap();
+        assert!(!is_up_to_date(Some(&record), stamp, "h1"));
+        assert!(!is_up_to_date(None, stamp, "h1"));
+    }
+
+    #[test]
+    fn other_shards_journals_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shard = Journal::open(dir.path(), &journal_name(Some((1, 2)))).unwrap();
+        shard.record("x.png", finished(dir.path(), "h")).unwrap();
+        drop(shard);
+        let journal = Journal::open(dir.path(), &journal_name(Some((2, 2)))).unwrap();
+        assert!(journal.finished("x.png").is_some());
+    }
+}

@@ -1,0 +1,8 @@
+//! Running a batch safely: the journal of finished work, the output lock, shards, the
+//! pipeline fingerprint and two-step interruption.
+
+pub mod cancel;
+pub mod fingerprint;
+pub mod journal;
+pub mod lock;
+pub mod shard;
