@@ -10,4 +10,5 @@ pub mod job;
 pub mod media;
 pub mod model;
 pub mod process;
+pub mod report;
 pub mod stage;

@@ -155,6 +155,7 @@ mod tests {
             path: PathBuf::from("in"),
             include: include.map(|globs| globs.iter().map(|g| (*g).to_owned()).collect()),
             exclude: exclude.iter().map(|g| (*g).to_owned()).collect(),
+            on_decode_error: crate::config::DecodeErrorPolicy::Fail,
         }
     }
 

@@ -36,7 +36,8 @@ pub use input_filter::{
 };
 pub use problem::{Location, Problem, Problems};
 pub use schema::{
-    Container, EncodeSpec, Existing, ImageFormat, InputSpec, OutputSpec, Pipeline, RestoreSpec,
+    Container, DecodeErrorPolicy, EncodeSpec, Existing, ImageFormat, InputSpec, OutputSpec,
+    Pipeline, RestoreSpec, RunSpec,
     StageSpec, StreamPolicy, DEFAULT_CODEC, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, MIN_TILE,
     STAGE_NAMES, TOP_LEVEL_FIELDS,
 };
@@ -190,6 +191,7 @@ fn assemble(sections: Sections, base: &Path) -> Option<Pipeline> {
         device: sections.device.unwrap_or_default(),
         stages,
         encode: sections.encode.unwrap_or_default(),
+        run: sections.run.unwrap_or_default(),
     })
 }
 

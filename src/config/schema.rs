@@ -13,7 +13,7 @@ use super::device::Device;
 use super::positions::{child_path, item_path};
 
 /// The keys a pipeline file may have at its top level, in schema order.
-pub const TOP_LEVEL_FIELDS: &[&str] = &["name", "input", "output", "device", "stages", "encode"];
+pub const TOP_LEVEL_FIELDS: &[&str] = &["name", "input", "output", "device", "stages", "encode", "run"];
 
 /// The stage names a `stages` item may use, in schema order.
 pub const STAGE_NAMES: &[&str] = &["filter", "restore"];
@@ -48,6 +48,18 @@ pub struct Pipeline {
     pub stages: Vec<StageSpec>,
     /// How results are written.
     pub encode: EncodeSpec,
+    /// Parallelism defaults for this pipeline (command-line flags win).
+    pub run: RunSpec,
+}
+
+/// The `run` section: parallelism defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a mapping")]
+pub struct RunSpec {
+    /// Files processed at once; `None`: as many as inference threads.
+    pub jobs: Option<u32>,
+    /// Inference threads in all; `None`: every core.
+    pub threads: Option<u32>,
 }
 
 /// The `input` section.
@@ -63,6 +75,22 @@ pub struct InputSpec {
     /// Globs that drop a file even when it is included.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// What a video decode error in the middle of a stream does.
+    #[serde(default)]
+    pub on_decode_error: DecodeErrorPolicy,
+}
+
+/// What to do when a frame cannot be decoded in the middle of a video.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecodeErrorPolicy {
+    /// The file fails.
+    #[default]
+    Fail,
+    /// The broken frame is left out (the count is reported).
+    SkipFrame,
+    /// The previous good frame stands in for the broken one, keeping the frame count.
+    RepeatFrame,
 }
 
 /// The `output` section.

@@ -16,7 +16,9 @@ use serde_yaml::{Mapping, Value};
 use super::device::Device;
 use super::positions::{child_path, item_path, PositionIndex};
 use super::problem::{Location, Problem, Problems};
-use super::schema::{EncodeSpec, InputSpec, OutputSpec, StageSpec, STAGE_NAMES, TOP_LEVEL_FIELDS};
+use super::schema::{
+    EncodeSpec, InputSpec, OutputSpec, RunSpec, StageSpec, STAGE_NAMES, TOP_LEVEL_FIELDS,
+};
 
 /// The sections of a pipeline file as far as they could be read.
 ///
@@ -31,6 +33,7 @@ pub(crate) struct Sections {
     /// Outer `None`: no usable list. Inner `None`: that item had a problem.
     pub(crate) stages: Option<Vec<Option<StageSpec>>>,
     pub(crate) encode: Option<EncodeSpec>,
+    pub(crate) run: Option<RunSpec>,
 }
 
 /// Reads the sections of `root`, adding every problem found to `problems`.
@@ -97,12 +100,13 @@ impl Reader<'_> {
             let path = child_path("", &name);
             match name.as_str() {
                 // An optional section left empty takes its defaults.
-                "name" | "device" | "encode" if value.is_null() => {}
+                "name" | "device" | "encode" | "run" if value.is_null() => {}
                 "name" => sections.name = self.section(value, &path),
                 "input" => sections.input = self.section(value, &path),
                 "output" => sections.output = self.section(value, &path),
                 "device" => sections.device = self.section(value, &path),
                 "encode" => sections.encode = self.section(value, &path),
+                "run" => sections.run = self.section(value, &path),
                 "stages" => sections.stages = self.stages(value),
                 _ => {
                     let message = format!(

@@ -104,8 +104,8 @@ encode: {crf: 60}
     assert_eq!(
         work.problems(text),
         vec![
-            "1:1: unknown field `foo`, expected one of `name`, `input`, `output`, `device`, `stages`, `encode`",
-            "2:21: unknown field `foo`, expected one of `path`, `include`, `exclude`",
+            "1:1: unknown field `foo`, expected one of `name`, `input`, `output`, `device`, `stages`, `encode`, `run`",
+            "2:21: unknown field `foo`, expected one of `path`, `include`, `exclude`, `on_decode_error`",
             "5:13: unknown variant `maybe`, expected one of `skip`, `overwrite`, `fail`",
             "9:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`",
             "12:13: invalid type: string \"big\", expected u32",
@@ -304,7 +304,7 @@ fn a_section_with_only_unknown_fields_is_still_checked() {
         work.problems(text),
         vec![
             "2:9: input path does not exist: nowhere",
-            "3:3: unknown field `inclde`, expected one of `path`, `include`, `exclude`",
+            "3:3: unknown field `inclde`, expected one of `path`, `include`, `exclude`, `on_decode_error`",
             "6:30: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`",
             "6:46: tile 8 is too small (expected 0 for whole frame, or >= 32)",
         ]

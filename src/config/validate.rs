@@ -56,6 +56,16 @@ pub(crate) fn check_sections(sections: &Sections, base: &Path) -> Vec<Finding> {
     if let Some(encode) = &sections.encode {
         check_encode(encode, &mut findings);
     }
+    if let Some(run) = &sections.run {
+        for (field, value) in [("jobs", run.jobs), ("threads", run.threads)] {
+            if value == Some(0) {
+                findings.push(Finding::new(
+                    format!("run.{field}"),
+                    format!("run.{field} 0 is invalid (expected >= 1)"),
+                ));
+            }
+        }
+    }
     findings
 }
 
@@ -212,6 +222,7 @@ mod tests {
             path: PathBuf::from(path),
             include: None,
             exclude: Vec::new(),
+            on_decode_error: crate::config::DecodeErrorPolicy::Fail,
         }
     }
 

@@ -1,0 +1,110 @@
+//! `report.html`: one self-contained page (thumbnails inlined as data URIs, no scripts,
+//! no network) that shows failures first, then every item with its before/after
+//! thumbnails.
+
+use std::fmt::Write;
+
+use base64::Engine;
+
+use super::{ItemReport, ItemStatus, RunReport};
+
+/// The report as an HTML page.
+pub fn render(report: &RunReport) -> String {
+    let mut page = String::new();
+    let title = escape(report.name.as_deref().unwrap_or("FrameForge run"));
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
+    );
+    let _ = write!(
+        page,
+        "<p class=\"summary\">{} restored, {} skipped, {} failed in {:.1} s{} — exit code {}</p>\n",
+        report.done,
+        report.skipped,
+        report.failed,
+        report.seconds,
+        if report.interrupted { " (interrupted)" } else { "" },
+        report.exit_code
+    );
+    let failures: Vec<&ItemReport> = report
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Failed)
+        .collect();
+    if !failures.is_empty() {
+        page.push_str("<section id=\"failures\">\n<h2>Failures</h2>\n<ul>\n");
+        for item in failures {
+            let _ = writeln!(
+                page,
+                "<li><code>{}</code>: {}</li>",
+                escape(&item.input.display().to_string()),
+                escape(&item.error.join(": "))
+            );
+        }
+        page.push_str("</ul>\n</section>\n");
+    }
+    page.push_str("<section id=\"items\">\n<h2>Items</h2>\n<table>\n<thead><tr><th>input</th><th>status</th><th>frames</th><th>fps</th><th>before</th><th>after</th></tr></thead>\n<tbody>\n");
+    for item in &report.items {
+        let status = match item.status {
+            ItemStatus::Done => "done",
+            ItemStatus::Skipped => "skipped",
+            ItemStatus::Failed => "failed",
+            ItemStatus::Interrupted => "interrupted",
+        };
+        let (before, after) = item.preview.as_ref().map_or((String::new(), String::new()), |p| {
+            (image_tag(&p.before, "before"), image_tag(&p.after, "after"))
+        });
+        let outputs = item
+            .outputs
+            .iter()
+            .map(|o| format!("<br><small>→ {}</small>", escape(&o.display().to_string())))
+            .collect::<String>();
+        let _ = writeln!(
+            page,
+            "<tr class=\"{status}\"><td><code>{}</code>{outputs}</td><td>{status}</td><td>{}</td><td>{:.2}</td><td>{before}</td><td>{after}</td></tr>",
+            escape(&item.input.display().to_string()),
+            item.frames,
+            item.fps
+        );
+    }
+    page.push_str("</tbody>\n</table>\n</section>\n</body>\n</html>\n");
+    page
+}
+
+fn image_tag(png: &[u8], alt: &str) -> String {
+    format!(
+        "<img alt=\"{alt}\" src=\"data:image/png;base64,{}\">",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
+td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\
+tr.failed td{background:#fdd}#failures{border:2px solid #c00;padding:0 1em;margin-bottom:1em}\
+img{display:block;image-rendering:pixelated}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup() {
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+}

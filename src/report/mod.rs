@@ -1,0 +1,93 @@
+//! The run report: `report.json` (every item with status, error and numbers) and
+//! `report.html` (the same, failures first, with before/after thumbnails), both written
+//! atomically into the output directory.
+
+pub mod html;
+pub mod json;
+pub mod thumbnail;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// How an item ended, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatus {
+    Done,
+    Skipped,
+    Failed,
+    Interrupted,
+}
+
+/// One input file in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    pub input: PathBuf,
+    pub outputs: Vec<PathBuf>,
+    pub status: ItemStatus,
+    /// The error and its causes, outermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error: Vec<String>,
+    /// Why an item was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub frames: u64,
+    pub seconds: f64,
+    pub fps: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Before/after thumbnails (PNG), for the HTML report only.
+    #[serde(skip)]
+    pub preview: Option<thumbnail::Preview>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub pipeline: PathBuf,
+    pub name: Option<String>,
+    pub version: &'static str,
+    pub started_unix: u64,
+    pub seconds: f64,
+    pub exit_code: u8,
+    pub done: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub interrupted: bool,
+    pub items: Vec<ItemReport>,
+}
+
+/// Errors while writing the report.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct ReportError {
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// Writes `report.json` and `report.html` into `dir`, each under a temporary name first.
+///
+/// # Errors
+/// A file cannot be written or renamed.
+pub fn write_reports(report: &RunReport, dir: &Path) -> Result<(), ReportError> {
+    write_atomically(&dir.join("report.json"), json::render(report).as_bytes())?;
+    write_atomically(&dir.join("report.html"), html::render(report).as_bytes())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let error = |source| ReportError {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(error)?;
+    }
+    let temp = crate::process::output_file::temp_path_for(path);
+    std::fs::write(&temp, bytes).map_err(error)?;
+    std::fs::rename(&temp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        error(e)
+    })
+}
