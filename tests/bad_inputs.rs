@@ -7,7 +7,11 @@
 //! (`truncated_nomoov.mp4`), an MP4 that opens but whose data stops after 11 of its 24
 //! frames (`truncated.mp4`), and a PNG whose pixel data is not zlib (`broken.png`).
 
-#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed unwrap is a failed test"
+)]
 
 mod util;
 
@@ -26,7 +30,11 @@ const BAD: &[(&str, &str)] = &[
 /// The good files of the batch and their outputs.
 const GOOD: &[(&str, &str, &str)] = &[
     ("video/ffv1.mkv", "clip.mkv", "clip.mkv"),
-    ("images/coffee.jpg", "stills/coffee.jpg", "stills/coffee.png"),
+    (
+        "images/coffee.jpg",
+        "stills/coffee.jpg",
+        "stills/coffee.png",
+    ),
 ];
 
 struct Batch {
@@ -55,7 +63,11 @@ impl Batch {
 
     /// Runs the batch: (exit code, stderr).
     fn run(&self) -> (i32, String) {
-        let output = frameforge().arg("run").arg(&self.pipeline).output().unwrap();
+        let output = frameforge()
+            .arg("run")
+            .arg(&self.pipeline)
+            .output()
+            .unwrap();
         (
             output.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -87,9 +99,19 @@ fn assert_good_outputs_are_right(ws: &Workspace) {
     let (source, output) = (ws.path("in/clip.mkv"), ws.path("out/clip.mkv"));
     let (s, o) = (probe(&source), probe(&output));
     let (sv, ov) = (&streams_of(&s, "video")[0], &streams_of(&o, "video")[0]);
-    assert_eq!(ov["width"].as_u64().unwrap(), 2 * sv["width"].as_u64().unwrap());
-    assert_eq!(ov["height"].as_u64().unwrap(), 2 * sv["height"].as_u64().unwrap());
-    assert_eq!(frame_times(&output).len(), frame_times(&source).len(), "clip frames");
+    assert_eq!(
+        ov["width"].as_u64().unwrap(),
+        2 * sv["width"].as_u64().unwrap()
+    );
+    assert_eq!(
+        ov["height"].as_u64().unwrap(),
+        2 * sv["height"].as_u64().unwrap()
+    );
+    assert_eq!(
+        frame_times(&output).len(),
+        frame_times(&source).len(),
+        "clip frames"
+    );
 
     let still = image::open(ws.path("in/stills/coffee.jpg")).unwrap();
     let restored = image::open(ws.path("out/stills/coffee.png")).unwrap();

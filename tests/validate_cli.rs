@@ -2,6 +2,7 @@
 //! models exit 2 with every problem at its `file:line:col`, and decode nothing.
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "a test fails loudly on any unexpected error"
 )]
 

@@ -13,7 +13,9 @@ use super::device::Device;
 use super::positions::{child_path, item_path};
 
 /// The keys a pipeline file may have at its top level, in schema order.
-pub const TOP_LEVEL_FIELDS: &[&str] = &["name", "input", "output", "device", "stages", "encode", "run"];
+pub const TOP_LEVEL_FIELDS: &[&str] = &[
+    "name", "input", "output", "device", "stages", "encode", "run",
+];
 
 /// The stage names a `stages` item may use, in schema order.
 pub const STAGE_NAMES: &[&str] = &["filter", "restore"];

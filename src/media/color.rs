@@ -210,8 +210,16 @@ mod tests {
 
     #[test]
     fn the_source_matrix_tag_is_kept_exactly() {
-        let jpeg = info(color::Space::BT470BG, color::Range::JPEG, Pixel::YUVJ420P, 64);
-        assert_eq!((jpeg.matrix, jpeg.space()), (Matrix::Bt601, color::Space::BT470BG));
+        let jpeg = info(
+            color::Space::BT470BG,
+            color::Range::JPEG,
+            Pixel::YUVJ420P,
+            64,
+        );
+        assert_eq!(
+            (jpeg.matrix, jpeg.space()),
+            (Matrix::Bt601, color::Space::BT470BG)
+        );
         let untagged = info(
             color::Space::Unspecified,
             color::Range::Unspecified,

@@ -194,7 +194,7 @@ impl VideoSource {
             // cannot parse what is there: the rest of the file is missing or damaged.
             Err(source @ ffmpeg_next::Error::InvalidData) => {
                 return Err(MediaError::Ffmpeg {
-                    context: self.damage(&format!("unreadable data after {}", self.position())),
+                    context: damage(&format!("unreadable data after {}", self.position())),
                     source,
                 })
             }
@@ -217,25 +217,23 @@ impl VideoSource {
         if wanted && packet.is_corrupt() {
             // A packet cut short by the end of the file (or flagged by the demuxer's
             // checks): decoding it would hide the damage behind a decoder error.
-            return Err(MediaError::Unsupported(self.damage(&format!(
+            return Err(MediaError::Unsupported(damage(&format!(
                 "corrupt packet in stream {index} at {}",
                 self.position()
             ))));
         }
         if index == self.video_index {
-            self.decoder
-                .send_packet(&packet)
-                .context(|| "video decode error".into())?;
+            if let Err(source) = self.decoder.send_packet(&packet) {
+                return Err(MediaError::Ffmpeg {
+                    context: format!("video decode error at {}", self.position()),
+                    source,
+                });
+            }
             self.receive_decoded()?;
         } else if self.copied.contains(&index) {
             self.pending.push_back(SourceItem::Packet(index, packet));
         }
         Ok(())
-    }
-
-    /// `input is truncated or damaged: {what}`.
-    fn damage(&self, what: &str) -> String {
-        format!("input is truncated or damaged: {what}")
     }
 
     /// How far reading got, against the length the file states: `0.917 s of 2.000 s`.
@@ -316,6 +314,11 @@ impl VideoSource {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// `input is truncated or damaged: {what}`, the start of every such message.
+fn damage(what: &str) -> String {
+    format!("input is truncated or damaged: {what}")
 }
 
 /// The nominal frame rate: the average when the container knows it, else the base rate.

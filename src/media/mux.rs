@@ -25,9 +25,14 @@ const VIDEO_STREAM: usize = 0;
 const ALTERNATIVE_CONTAINERS: &[(&str, &str)] = &[("matroska", "mkv"), ("mp4", "mp4")];
 
 /// Muxers that write a video stream's display matrix (the `tkhd` matrix of the
-/// QuickTime family). ffmpeg 5.1's Matroska muxer has no such field (writing
-/// `ProjectionPoseRoll` came with ffmpeg 6.1), and the others ignore it.
+/// QuickTime family). ffmpeg 5.1's Matroska muxer writes no rotation at all (no
+/// `ProjectionPoseRoll`; a plain `ffmpeg -c copy` to .mkv loses it too), and the other
+/// muxers ignore it.
 const DISPLAY_MATRIX_MUXERS: &[&str] = &["mov", "mp4", "3gp", "3g2", "ipod", "ismv", "psp", "f4v"];
+
+/// The libavformat major version from which the Matroska muxer shifts primed audio by
+/// its `CodecDelay` on its own (see [`priming_offset`]).
+const MUXER_SHIFTS_PRIMING_FROM: u32 = 60;
 
 /// How far before zero a Matroska output may start: block times are signed 16-bit
 /// milliseconds relative to a cluster that cannot start before zero.
@@ -264,10 +269,16 @@ fn header_options(muxer: &str, layout: &StreamLayout) -> Dictionary<'static> {
 /// A stream with encoder priming (Opus pre-skip: `initial_padding` samples) is read from
 /// Matroska with its times moved back by that much, so its first packet is slightly
 /// negative (-7 ms for a usual Opus stream). ffmpeg 5.1's Matroska muxer writes the
-/// `CodecDelay` but not the matching shift of the blocks, so the copied stream came back
-/// another 7 ms early on every pass. Adding the priming back restores the source times.
+/// `CodecDelay` but not the matching shift of the blocks (its `ts_offset` line is
+/// commented out), so the copied stream came back another 7 ms early on every pass.
+/// Adding the priming back restores the source times. Later muxers (libavformat 60 and
+/// up is assumed) shift the blocks themselves, and must not get it twice.
 fn priming_offset(muxer: &str, copied: &CopiedStream) -> i64 {
-    if !(muxer == "matroska" || muxer == "webm") || copied.kind != media::Type::Audio {
+    let muxer_shifts_itself = ffmpeg_next::format::version() >> 16 >= MUXER_SHIFTS_PRIMING_FROM;
+    if !(muxer == "matroska" || muxer == "webm")
+        || copied.kind != media::Type::Audio
+        || muxer_shifts_itself
+    {
         return 0;
     }
     // SAFETY: the parameters are owned by `copied` and valid while it lives.
@@ -359,11 +370,8 @@ fn accepts(muxer: &str, id: ffmpeg_next::ffi::AVCodecID) -> bool {
     };
     // SAFETY: av_guess_format only reads the name; the returned format is static.
     unsafe {
-        let format = ffmpeg_next::ffi::av_guess_format(
-            name.as_ptr(),
-            std::ptr::null(),
-            std::ptr::null(),
-        );
+        let format =
+            ffmpeg_next::ffi::av_guess_format(name.as_ptr(), std::ptr::null(), std::ptr::null());
         !format.is_null()
             && ffmpeg_next::ffi::avformat_query_codec(
                 format,

@@ -16,9 +16,10 @@ pub fn render(report: &RunReport) -> String {
         page,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
-    let _ = write!(
+    let _ =
+        writeln!(
         page,
-        "<p class=\"summary\">{} restored, {} skipped, {} failed in {:.1} s{} — exit code {}</p>\n",
+        "<p class=\"summary\">{} restored, {} skipped, {} failed in {:.1} s{} — exit code {}</p>",
         report.done,
         report.skipped,
         report.failed,
@@ -51,9 +52,12 @@ pub fn render(report: &RunReport) -> String {
             ItemStatus::Failed => "failed",
             ItemStatus::Interrupted => "interrupted",
         };
-        let (before, after) = item.preview.as_ref().map_or((String::new(), String::new()), |p| {
-            (image_tag(&p.before, "before"), image_tag(&p.after, "after"))
-        });
+        let (before, after) = item
+            .preview
+            .as_ref()
+            .map_or((String::new(), String::new()), |p| {
+                (image_tag(&p.before, "before"), image_tag(&p.after, "after"))
+            });
         let outputs = item
             .outputs
             .iter()
@@ -105,6 +109,9 @@ mod tests {
 
     #[test]
     fn escaping_covers_markup() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

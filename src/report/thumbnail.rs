@@ -38,7 +38,8 @@ fn png_thumbnail(image: &RgbImage) -> Option<Vec<u8>> {
     } else {
         FilterType::Triangle
     };
-    let small = image::imageops::resize(image, THUMBNAIL_WIDTH, u32::try_from(height).ok()?, filter);
+    let small =
+        image::imageops::resize(image, THUMBNAIL_WIDTH, u32::try_from(height).ok()?, filter);
     let mut bytes = Vec::new();
     small
         .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)

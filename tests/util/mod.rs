@@ -130,7 +130,12 @@ pub fn streams_of(probe: &serde_json::Value, kind: &str) -> Vec<serde_json::Valu
 pub fn frame_times(path: &Path) -> Vec<f64> {
     let json = probe_with(
         path,
-        &["-select_streams", "v:0", "-show_entries", "frame=pts_time,best_effort_timestamp_time,pkt_duration_time"],
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=pts_time,best_effort_timestamp_time,pkt_duration_time",
+        ],
     );
     let seconds = |v: &serde_json::Value| v.as_str().and_then(|t| t.parse::<f64>().ok());
     let mut times: Vec<f64> = Vec::new();
