@@ -9,14 +9,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crossbeam_channel::unbounded;
+use frameforge::batch::cancel::Cancel;
 use frameforge::config::{self, StreamPolicy};
-use frameforge::media::decode::{SourceItem, VideoSource};
+use frameforge::media::decode::{DamagePolicy, SourceItem, VideoSource};
 use frameforge::media::encode::EncodeSettings;
 use frameforge::media::layout::CopyPolicy;
 use frameforge::model::runtime::DeviceRequest;
 use frameforge::model::session::SessionConfig;
 use frameforge::process::video::{restore_video, VideoSettings};
-use frameforge::stage::StagePlan;
+use frameforge::process::NoProgress;
+use frameforge::stage::{StagePlan, StagePool};
 
 struct Options {
     clip: Option<PathBuf>,
@@ -142,18 +144,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pixel_format: None,
         threads: 0,
     };
+    let pool = StagePool::new(plan.clone(), options.workers);
+    let cancel = Cancel::default();
     let settings = VideoSettings {
-        plan: &plan,
+        pool: &pool,
         encode: &encode,
         policy: CopyPolicy {
             audio: loaded.pipeline.encode.audio == StreamPolicy::Copy,
             subtitles: true,
         },
+        damage: DamagePolicy::Fail,
         format: "matroska",
-        workers: options.workers,
+        cancel: &cancel,
     };
     let started = Instant::now();
-    let summary = restore_video(&clip, &scratch.path().join("out.mkv"), &settings, &|_| {})?;
+    let summary = restore_video(&clip, &scratch.path().join("out.mkv"), &settings, &NoProgress)?;
     let end_to_end = started.elapsed().as_secs_f64();
     assert_eq!(summary.frames as usize, count, "frame counts differ");
 

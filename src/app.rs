@@ -1,34 +1,41 @@
 //! The three phases of a run: load (pipeline and models, all problems at once), discover
-//! (the files to process) and run (each file on its own, failures reported per file).
+//! (the files to process, this shard's share), and run (files in parallel, each failure
+//! its own), then the report and the exit code.
 
-use std::io::IsTerminal;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
+use crate::batch::cancel::Cancel;
+use crate::batch::fingerprint::pipeline_fingerprint;
+use crate::batch::journal::{journal_name, Journal};
+use crate::batch::lock::{lock_name, LockError, OutputLock};
+use crate::batch::scheduler::{run_jobs, BatchContext};
 use crate::cli::{RunArgs, ValidateArgs};
-use crate::config::{self, Container, Device, Existing, LoadedPipeline, MediaKind, StreamPolicy};
+use crate::config::{self, Container, DecodeErrorPolicy, Device, LoadedPipeline, StreamPolicy};
 use crate::discover::discover;
-use crate::job::{Job, JobOutcome};
+use crate::job::Job;
+use crate::media::decode::DamagePolicy;
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
 use crate::model::runtime::DeviceRequest;
 use crate::model::session::SessionConfig;
-use crate::process::image::restore_image;
-use crate::process::video::{restore_video, VideoSettings};
-use crate::stage::StagePlan;
+use crate::progress::Progress;
+use crate::report::{write_reports, ItemReport, ItemStatus, RunReport};
+use crate::stage::{StagePlan, StagePool};
 
 /// Process exit codes.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const SOME_FAILED: u8 = 1;
     pub const CONFIG: u8 = 2;
+    pub const LOCKED: u8 = 75;
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// `frameforge validate`: load and check everything, decode nothing.
 pub fn validate(args: &ValidateArgs) -> u8 {
-    match load(&args.pipeline, 1) {
+    match load(&args.pipeline) {
         Ok((loaded, plan)) => {
             println!(
                 "{}: ok ({} stage(s), scale ×{}, device {})",
@@ -46,17 +53,57 @@ pub fn validate(args: &ValidateArgs) -> u8 {
 
 /// `frameforge run`: restore every input file.
 pub fn run(args: &RunArgs) -> u8 {
-    let threads = args.threads.map_or_else(available_threads, usize::from);
-    let workers = args
-        .workers
-        .map_or(threads, usize::from)
-        .clamp(1, threads.max(1));
-    let intra = (threads / workers).max(1);
-    let (loaded, plan) = match load(&args.pipeline, intra) {
+    let started = Instant::now();
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cancel = Cancel::install().unwrap_or_else(|error| {
+        tracing::warn!("signals cannot be handled ({error}); Ctrl-C will stop at once");
+        Cancel::default()
+    });
+    let (loaded, plan) = match load(&args.pipeline) {
         Ok(ok) => ok,
         Err(code) => return code,
     };
     let pipeline = &loaded.pipeline;
+    let threads = args
+        .threads
+        .or(pipeline.run.threads)
+        .map_or_else(available_threads, |t| t as usize);
+    let parallel = args
+        .jobs
+        .or(pipeline.run.jobs)
+        .map_or(threads, |j| j as usize);
+    let shard = args.shard.map(|s| (s.index, s.count));
+    let output_root = &pipeline.output.path;
+    let _lock = match OutputLock::acquire(output_root, &lock_name(shard), args.wait) {
+        Ok(lock) => lock,
+        Err(error @ LockError::Busy { .. }) => {
+            eprintln!("{error}");
+            return exit::LOCKED;
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            return exit::SOME_FAILED;
+        }
+    };
+    let journal = match Journal::open(output_root, &journal_name(shard)) {
+        Ok(journal) => Mutex::new(journal),
+        Err(error) => {
+            eprintln!("{error}");
+            return exit::SOME_FAILED;
+        }
+    };
+    let fingerprint = match pipeline_fingerprint(pipeline) {
+        Ok(f) => f,
+        Err(error) => {
+            eprintln!(
+                "{}: cannot read a model to fingerprint the pipeline: {error}",
+                loaded.file.display()
+            );
+            return exit::CONFIG;
+        }
+    };
     let discovery = match discover(pipeline) {
         Ok(d) => d,
         Err(error) => {
@@ -64,133 +111,141 @@ pub fn run(args: &RunArgs) -> u8 {
             return exit::SOME_FAILED;
         }
     };
-    let mut failed = discovery.rejected.len();
-    for (path, reason) in &discovery.rejected {
-        eprintln!("{}: {reason}", path.display());
-    }
-    let encode = EncodeSettings {
-        codec: pipeline.encode.codec.clone(),
-        crf: pipeline.encode.crf,
-        preset: pipeline.encode.preset.clone(),
-        pixel_format: pipeline.encode.pixel_format.clone(),
-        threads: 0,
+    let jobs: Vec<Job> = discovery
+        .jobs
+        .into_iter()
+        .filter(|job| args.shard.is_none_or(|s| s.owns(&job.relative)))
+        .collect();
+    let progress = Progress::new(jobs.len() as u64, args.quiet);
+    let mut items: Vec<ItemReport> = discovery
+        .rejected
+        .iter()
+        .filter(|(path, _)| args.shard.is_none_or(|s| s.owns(path)))
+        .map(|(path, reason)| {
+            progress.line(&format!("{}: {reason}", path.display()), true);
+            rejected_item(path, reason)
+        })
+        .collect();
+    let device = plan
+        .device()
+        .map_or_else(|| "none".to_string(), |d| d.to_string());
+    let pool = StagePool::new(plan, threads);
+    let encode = encode_settings(&loaded);
+    let container = pipeline.encode.container;
+    let muxer_for = move |job: &Job| muxer_name(container, &job.output);
+    let context = BatchContext {
+        pool: &pool,
+        encode: &encode,
+        copy: CopyPolicy {
+            audio: pipeline.encode.audio == StreamPolicy::Copy,
+            subtitles: pipeline.encode.subtitles == StreamPolicy::Copy,
+        },
+        damage: match pipeline.input.on_decode_error {
+            DecodeErrorPolicy::Fail => DamagePolicy::Fail,
+            DecodeErrorPolicy::SkipFrame => DamagePolicy::Skip,
+            DecodeErrorPolicy::RepeatFrame => DamagePolicy::Repeat,
+        },
+        existing: pipeline.output.existing,
+        force: args.force,
+        fingerprint: &fingerprint,
+        journal: &journal,
+        cancel: &cancel,
+        progress: &progress,
+        muxer_for: &muxer_for,
+        device,
     };
-    let policy = CopyPolicy {
-        audio: pipeline.encode.audio == StreamPolicy::Copy,
-        subtitles: pipeline.encode.subtitles == StreamPolicy::Copy,
-    };
-    let files = progress_bar(discovery.jobs.len() as u64, args.quiet);
-    let started = Instant::now();
-    let (mut done, mut skipped) = (0usize, 0usize);
-    for job in &discovery.jobs {
-        files.set_message(job.relative.display().to_string());
-        let outcome = run_job(
-            job,
-            pipeline.output.existing,
-            &plan,
-            &encode,
-            policy,
-            pipeline.encode.container,
-            workers,
-        );
-        match &outcome {
-            JobOutcome::Done {
-                frames,
-                seconds,
-                width,
-                height,
-            } => {
-                done += 1;
-                if !args.quiet {
-                    files.suspend(|| {
-                        eprintln!(
-                            "done {} → {} ({width}x{height}, {frames} frame(s), {seconds:.1} s)",
-                            job.input.display(),
-                            job.output.display()
-                        );
-                    });
-                }
-            }
-            JobOutcome::Skipped { reason } => {
-                skipped += 1;
-                if !args.quiet {
-                    files.suspend(|| eprintln!("skip {}: {reason}", job.input.display()));
-                }
-            }
-            JobOutcome::Failed { error } => {
-                failed += 1;
-                files.suspend(|| eprintln!("{}: {error}", job.input.display()));
-            }
-        }
-        files.inc(1);
-    }
-    files.finish_and_clear();
-    eprintln!(
-        "{done} restored, {skipped} skipped, {failed} failed in {:.1} s",
-        started.elapsed().as_secs_f64()
+    items.extend(run_jobs(&jobs, parallel, &context));
+    progress.clear();
+    finish(args, &loaded, items, &cancel, started, started_unix)
+}
+
+/// Prints the summary, writes the report and chooses the exit code.
+fn finish(
+    args: &RunArgs,
+    loaded: &LoadedPipeline,
+    items: Vec<ItemReport>,
+    cancel: &Cancel,
+    started: Instant,
+    started_unix: u64,
+) -> u8 {
+    let count = |status| items.iter().filter(|i| i.status == status).count();
+    let (done, skipped, failed) = (
+        count(ItemStatus::Done),
+        count(ItemStatus::Skipped),
+        count(ItemStatus::Failed),
     );
-    if failed > 0 {
+    let interrupted = cancel.is_set();
+    let exit_code = if interrupted {
+        exit::INTERRUPTED
+    } else if failed > 0 {
         exit::SOME_FAILED
     } else {
         exit::OK
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let report = RunReport {
+        pipeline: loaded.file.clone(),
+        name: loaded.pipeline.name.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        started_unix,
+        seconds,
+        exit_code,
+        done,
+        skipped,
+        failed,
+        interrupted,
+        items,
+    };
+    if let Err(error) = write_reports(&report, &loaded.pipeline.output.path) {
+        eprintln!("{error}");
+    }
+    eprintln!(
+        "{done} restored, {skipped} skipped, {failed} failed in {seconds:.1} s{}",
+        if interrupted {
+            " (interrupted; rerun to resume)"
+        } else {
+            ""
+        }
+    );
+    if args.json {
+        let summary = serde_json::json!({
+            "exit_code": exit_code,
+            "done": done,
+            "skipped": skipped,
+            "failed": failed,
+            "interrupted": interrupted,
+            "seconds": seconds,
+            "report": loaded.pipeline.output.path.join("report.json"),
+        });
+        println!("{summary}");
+    }
+    exit_code
+}
+
+fn rejected_item(path: &Path, reason: &str) -> ItemReport {
+    ItemReport {
+        input: path.to_path_buf(),
+        outputs: Vec::new(),
+        status: ItemStatus::Failed,
+        error: vec![reason.to_string()],
+        reason: None,
+        frames: 0,
+        seconds: 0.0,
+        fps: 0.0,
+        device: None,
+        preview: None,
     }
 }
 
-fn run_job(
-    job: &Job,
-    existing: Existing,
-    plan: &StagePlan,
-    encode: &EncodeSettings,
-    policy: CopyPolicy,
-    container: Container,
-    workers: usize,
-) -> JobOutcome {
-    if job.output.exists() {
-        match existing {
-            Existing::Skip => {
-                return JobOutcome::Skipped {
-                    reason: format!("{} exists", job.output.display()),
-                }
-            }
-            Existing::Fail => {
-                return JobOutcome::Failed {
-                    error: format!(
-                        "output {} already exists (existing: fail)",
-                        job.output.display()
-                    ),
-                }
-            }
-            Existing::Overwrite => {}
-        }
-    }
-    let started = Instant::now();
-    let result = match job.kind {
-        MediaKind::Image => plan
-            .instantiate()
-            .map_err(crate::process::ProcessError::from)
-            .and_then(|mut stages| restore_image(&job.input, &job.output, &mut stages))
-            .map(|(width, height)| (1, width, height)),
-        MediaKind::Video => {
-            let format = muxer_name(container, &job.output);
-            let settings = VideoSettings {
-                plan,
-                encode,
-                policy,
-                format: &format,
-                workers,
-            };
-            restore_video(&job.input, &job.output, &settings, &|_| {})
-                .map(|s| (s.frames, s.width, s.height))
-        }
-    };
-    match result {
-        Ok((frames, width, height)) => JobOutcome::Done {
-            frames,
-            seconds: started.elapsed().as_secs_f64(),
-            width,
-            height,
-        },
-        Err(error) => JobOutcome::failed(&error),
+fn encode_settings(loaded: &LoadedPipeline) -> EncodeSettings {
+    let encode = &loaded.pipeline.encode;
+    EncodeSettings {
+        codec: encode.codec.clone(),
+        crf: encode.crf,
+        preset: encode.preset.clone(),
+        pixel_format: encode.pixel_format.clone(),
+        // Encoders take what they need; inference is what the thread budget bounds.
+        threads: 0,
     }
 }
 
@@ -220,7 +275,7 @@ fn muxer_name(container: Container, output: &Path) -> String {
 }
 
 /// Loads the pipeline and checks its models; prints every problem and returns exit 2.
-fn load(path: &Path, intra_threads: usize) -> Result<(LoadedPipeline, StagePlan), u8> {
+fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), u8> {
     let loaded = config::load(path).map_err(|problems| {
         eprintln!("{problems}");
         exit::CONFIG
@@ -231,7 +286,8 @@ fn load(path: &Path, intra_threads: usize) -> Result<(LoadedPipeline, StagePlan)
             Device::Cpu => DeviceRequest::Cpu,
             Device::Cuda(n) => DeviceRequest::Cuda(n),
         },
-        intra_threads,
+        // Parallelism comes from many single-threaded sessions (see BENCHMARKS.md).
+        intra_threads: 1,
     };
     let plan = StagePlan::check(&loaded, session).map_err(|problems| {
         eprintln!("{problems}");
@@ -242,17 +298,4 @@ fn load(path: &Path, intra_threads: usize) -> Result<(LoadedPipeline, StagePlan)
 
 fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-}
-
-fn progress_bar(length: u64, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::hidden());
-    }
-    let bar = ProgressBar::new(length);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:30} {pos}/{len} files, ETA {eta} {wide_msg}")
-    {
-        bar.set_style(style);
-    }
-    bar
 }

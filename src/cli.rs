@@ -4,11 +4,15 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::batch::shard::Shard;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every item was restored (or was already done)
   1    finished, but some items failed (each printed as `path: reason`)
-  2    usage or pipeline error (every problem printed as `file:line:col: message`)";
+  2    usage or pipeline error (every problem printed as `file:line:col: message`)
+  75   the output directory is locked by another run (see --wait)
+  130  interrupted (SIGINT/SIGTERM); a rerun resumes where it stopped";
 
 /// Batch restoration of film, video and image archives.
 #[derive(Debug, Parser)]
@@ -32,14 +36,27 @@ pub enum Command {
 pub struct RunArgs {
     /// The pipeline file (YAML).
     pub pipeline: PathBuf,
-    /// CPU threads for inference in all (default: every core).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
-    /// Inference workers per video, each with its own model session (default: one per
-    /// thread).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub workers: Option<u16>,
-    /// Print only failures and the summary.
+    /// Files processed at once (default: the pipeline's `run.jobs`, else the thread count).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Inference threads in all, shared by every file (default: the pipeline's
+    /// `run.threads`, else every core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Process only share i of n (1-based) of the discovered files, chosen by a hash of
+    /// each file's relative path: n copies with 1/n … n/n cover every file exactly once.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Redo every item, even those the journal says are finished.
+    #[arg(long)]
+    pub force: bool,
+    /// When another run holds the output directory, wait for it instead of exiting 75.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print a machine-readable summary (JSON) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only failures and the final summary.
     #[arg(long, short)]
     pub quiet: bool,
 }

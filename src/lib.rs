@@ -10,5 +10,6 @@ pub mod job;
 pub mod media;
 pub mod model;
 pub mod process;
+pub mod progress;
 pub mod report;
 pub mod stage;

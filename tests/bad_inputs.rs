@@ -81,17 +81,25 @@ impl Batch {
     }
 }
 
-/// The output tree holds exactly the good files' outputs: nothing for a failed input and
-/// no temporary file.
+/// The output tree holds exactly the good files' outputs and the run's report and state:
+/// nothing for a failed input and no temporary file.
 fn assert_only_good_outputs(ws: &Workspace) {
     let files = ws.files_under("out");
     assert!(
         files.iter().all(|f| !f.contains(".frameforge-tmp")),
         "temporary files left: {files:?}"
     );
+    let media: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(".frameforge/") && !f.starts_with("report."))
+        .cloned()
+        .collect();
     let mut expected: Vec<String> = GOOD.iter().map(|(_, _, o)| (*o).to_string()).collect();
     expected.sort();
-    assert_eq!(files, expected, "output tree");
+    assert_eq!(media, expected, "output tree");
+    for report in ["report.json", "report.html"] {
+        assert!(files.iter().any(|f| f == report), "{report} missing: {files:?}");
+    }
 }
 
 /// The good clip and image are complete and restored ×2.

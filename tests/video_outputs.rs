@@ -578,9 +578,9 @@ fn mov_text_into_mkv_fails_with_advice_that_fits() {
         "advice points at the container in use: {line}"
     );
     assert!(
-        run.ws.files_under("out").is_empty(),
+        run.ws.outputs().is_empty(),
         "{:?}",
-        run.ws.files_under("out")
+        run.ws.outputs()
     );
 }
 
@@ -685,7 +685,7 @@ fn container_mp4_refuses_subrip_with_advice_and_the_batch_goes_on() {
             && line.contains("subtitles: drop"),
         "{line}"
     );
-    assert_eq!(run.ws.files_under("out"), vec!["clip.mp4".to_string()]);
+    assert_eq!(run.ws.outputs(), vec!["clip.mp4".to_string()]);
     assert_eq!(video(&probe(&run.output("clip.mp4")))["codec_name"], "h264");
 }
 

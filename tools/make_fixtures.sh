@@ -247,4 +247,22 @@ EOF
 
 # garbage.mkv and broken.png were written by make_fixture_images.py.
 
+# -------------------------------------------------------- fixtures/damaged
+# mjpeg.avi with the 7th frame's JPEG data overwritten by seeded noise: the file
+# opens and 11 of its 12 frames decode; the decoder fails on the 7th (for the
+# on_decode_error policies).
+mkdir -p "$FX/damaged"
+"$PYTHON" - "$VID/mjpeg.avi" "$FX/damaged/decode_error_mid.avi" <<'PY'
+import random, subprocess, sys
+src, dst = sys.argv[1:]
+packets = subprocess.run(
+    ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pos,size",
+     "-of", "csv=p=0", src], check=True, capture_output=True, text=True).stdout.split()
+size, pos = map(int, packets[6].split(","))
+data = bytearray(open(src, "rb").read())
+rng = random.Random(7)
+data[pos:pos + size] = bytes(rng.randrange(256) for _ in range(size))
+open(dst, "wb").write(data)
+PY
+
 echo "make_fixtures: wrote $(find "$VID" "$IMG" "$FILM" "$BAD" -type f | wc -l) files under $FX/"

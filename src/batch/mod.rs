@@ -2,7 +2,9 @@
 //! pipeline fingerprint and two-step interruption.
 
 pub mod cancel;
+pub mod decide;
 pub mod fingerprint;
 pub mod journal;
 pub mod lock;
+pub mod scheduler;
 pub mod shard;

@@ -12,12 +12,13 @@ use std::path::Path;
 
 use ffmpeg_next::format::context::Input;
 use ffmpeg_next::util::frame::video::Video as VideoFrame;
-use ffmpeg_next::{codec, decoder, filter, media, Packet, Rational};
+use ffmpeg_next::{codec, decoder, filter, media, Packet, Rational, Rescale};
 use image::RgbImage;
 
 use super::color::ColorInfo;
+use super::decode_graph::{build_graph, pick_frame_rate, rgb_image_from, sink_geometry};
 use super::error::{FfmpegContext, MediaError};
-use super::filter_graph::{is_again, linear_graph, node, GraphInput};
+use super::filter_graph::{is_again, node};
 use super::layout::{CopyPolicy, StreamLayout};
 
 /// Facts about the main video stream.
@@ -40,6 +41,18 @@ pub struct RgbFrame {
     /// Display duration in the frames' time base; 0 when the source does not say.
     pub duration: i64,
     pub image: RgbImage,
+}
+
+/// What a frame that fails to decode in the middle of a video does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DamagePolicy {
+    /// The file fails.
+    #[default]
+    Fail,
+    /// The frame is left out.
+    Skip,
+    /// The last good frame is shown again in its place, keeping the frame count.
+    Repeat,
 }
 
 /// What the source yields, in file order.
@@ -65,6 +78,13 @@ pub struct VideoSource {
     reached: Option<f64>,
     /// How long the file says it lasts, in seconds.
     stated_duration: Option<f64>,
+    damage_policy: DamagePolicy,
+    /// Video packets or frames that could not be decoded and were skipped or repeated.
+    damaged: u64,
+    /// The last frame handed out, for [`DamagePolicy::Repeat`].
+    last_frame: Option<(Option<i64>, i64, RgbImage)>,
+    /// The video stream's time base, for placing repeated frames.
+    stream_time_base: Rational,
 }
 
 impl VideoSource {
@@ -151,6 +171,10 @@ impl VideoSource {
                 info,
                 reached: None,
                 stated_duration,
+                damage_policy: DamagePolicy::Fail,
+                damaged: 0,
+                last_frame: None,
+                stream_time_base: time_base,
             },
             layout,
         ))
@@ -159,6 +183,39 @@ impl VideoSource {
     /// Facts about the video stream.
     pub fn info(&self) -> VideoInfo {
         self.info
+    }
+
+    /// Sets what a frame that fails to decode does (default: the file fails).
+    pub fn set_damage_policy(&mut self, policy: DamagePolicy) {
+        self.damage_policy = policy;
+    }
+
+    /// How many video frames could not be decoded and were skipped or repeated.
+    pub fn damaged_frames(&self) -> u64 {
+        self.damaged
+    }
+
+    /// Counts a frame that could not be decoded, or fails under [`DamagePolicy::Fail`].
+    /// With [`DamagePolicy::Repeat`] the last good frame stands in at `pts` (in the
+    /// stream's time base).
+    fn frame_damaged(&mut self, pts: Option<i64>, error: MediaError) -> Result<(), MediaError> {
+        if self.damage_policy == DamagePolicy::Fail {
+            return Err(error);
+        }
+        self.damaged += 1;
+        if self.damage_policy == DamagePolicy::Repeat {
+            if let Some((last_pts, duration, image)) = &self.last_frame {
+                let pts = pts
+                    .map(|p| p.rescale(self.stream_time_base, self.info.time_base))
+                    .or_else(|| last_pts.map(|p| p + (*duration).max(1)));
+                self.pending.push_back(SourceItem::Frame(RgbFrame {
+                    pts,
+                    duration: *duration,
+                    image: image.clone(),
+                }));
+            }
+        }
+        Ok(())
     }
 
     /// The next frame or copied packet; `Ok(None)` at the end.
@@ -217,17 +274,22 @@ impl VideoSource {
         if wanted && packet.is_corrupt() {
             // A packet cut short by the end of the file (or flagged by the demuxer's
             // checks): decoding it would hide the damage behind a decoder error.
-            return Err(MediaError::Unsupported(damage(&format!(
+            let error = MediaError::Unsupported(damage(&format!(
                 "corrupt packet in stream {index} at {}",
                 self.position()
-            ))));
+            )));
+            if index != self.video_index {
+                return Err(error);
+            }
+            return self.frame_damaged(packet.pts(), error);
         }
         if index == self.video_index {
             if let Err(source) = self.decoder.send_packet(&packet) {
-                return Err(MediaError::Ffmpeg {
+                let error = MediaError::Ffmpeg {
                     context: format!("video decode error at {}", self.position()),
                     source,
-                });
+                };
+                return self.frame_damaged(packet.pts(), error);
             }
             self.receive_decoded()?;
         } else if self.copied.contains(&index) {
@@ -274,10 +336,13 @@ impl VideoSource {
                 }
                 Err(e) if is_again(&e) => return Ok(()),
                 Err(source) => {
-                    return Err(MediaError::Ffmpeg {
-                        context: "video decode error".into(),
+                    let error = MediaError::Ffmpeg {
+                        context: format!("video decode error at {}", self.position()),
                         source,
-                    })
+                    };
+                    self.frame_damaged(None, error)?;
+                    // The decoder reported the broken frame; ask again on the next packet.
+                    return Ok(());
                 }
             }
         }
@@ -289,9 +354,13 @@ impl VideoSource {
             match node(&mut self.graph, "out")?.sink().frame(&mut filtered) {
                 Ok(()) => {
                     let image = rgb_image_from(&filtered)?;
+                    let (pts, duration) = (filtered.pts(), filtered.packet().duration);
+                    if self.damage_policy == DamagePolicy::Repeat {
+                        self.last_frame = Some((pts, duration, image.clone()));
+                    }
                     self.pending.push_back(SourceItem::Frame(RgbFrame {
-                        pts: filtered.pts(),
-                        duration: filtered.packet().duration,
+                        pts,
+                        duration,
                         image,
                     }));
                 }
@@ -319,70 +388,4 @@ impl VideoSource {
 /// `input is truncated or damaged: {what}`, the start of every such message.
 fn damage(what: &str) -> String {
     format!("input is truncated or damaged: {what}")
-}
-
-/// The nominal frame rate: the average when the container knows it, else the base rate.
-fn pick_frame_rate(average: Rational, base: Rational) -> Rational {
-    if average.numerator() > 0 && average.denominator() > 0 {
-        average
-    } else if base.numerator() > 0 && base.denominator() > 0 {
-        base
-    } else {
-        Rational::new(25, 1)
-    }
-}
-
-fn build_graph(
-    decoder: &decoder::Video,
-    time_base: Rational,
-    sar: Rational,
-    filters: &[String],
-    color: &ColorInfo,
-) -> Result<filter::Graph, MediaError> {
-    let mut chain: Vec<String> = filters.to_vec();
-    chain.push(format!(
-        "scale={}:flags=bicubic+accurate_rnd+full_chroma_int",
-        color.to_rgb_options()
-    ));
-    chain.push("format=rgb24".into());
-    let input = GraphInput {
-        width: decoder.width(),
-        height: decoder.height(),
-        format: decoder.format(),
-        time_base,
-        sample_aspect_ratio: sar,
-    };
-    linear_graph(input, &chain.join(","), &filters.join(","))
-}
-
-/// Size and time base of the graph's output.
-fn sink_geometry(graph: &mut filter::Graph) -> Result<(u32, u32, Rational), MediaError> {
-    let mut sink = node(graph, "out")?;
-    // SAFETY: `sink` is a configured buffersink of a validated graph.
-    let (w, h) = unsafe {
-        (
-            ffmpeg_next::ffi::av_buffersink_get_w(sink.as_ptr()),
-            ffmpeg_next::ffi::av_buffersink_get_h(sink.as_ptr()),
-        )
-    };
-    let time_base = sink.sink().time_base();
-    Ok((
-        u32::try_from(w).unwrap_or_default(),
-        u32::try_from(h).unwrap_or_default(),
-        time_base,
-    ))
-}
-
-/// Copies an `rgb24` frame into a tightly packed image (swscale rows are padded).
-fn rgb_image_from(frame: &VideoFrame) -> Result<RgbImage, MediaError> {
-    let (width, height) = (frame.width(), frame.height());
-    let stride = frame.stride(0);
-    let data = frame.data(0);
-    let row_bytes = width as usize * 3;
-    let mut packed = Vec::with_capacity(row_bytes * height as usize);
-    for y in 0..height as usize {
-        packed.extend_from_slice(&data[y * stride..y * stride + row_bytes]);
-    }
-    RgbImage::from_raw(width, height, packed)
-        .ok_or_else(|| MediaError::Unsupported("decoded frame has an inconsistent size".into()))
 }

@@ -3,6 +3,7 @@
 
 pub mod color;
 pub mod decode;
+pub mod decode_graph;
 pub mod encode;
 pub mod error;
 pub mod filter_graph;

@@ -18,4 +18,6 @@ pub enum ProcessError {
     },
     #[error("a processing thread stopped unexpectedly")]
     ThreadPanicked,
+    #[error("interrupted")]
+    Interrupted,
 }

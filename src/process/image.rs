@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use crate::media::image_io::{join, read_still, resize_alpha, write_png, Colour, Still};
-use crate::stage::FrameStage;
+use crate::report::thumbnail::Preview;
+use crate::stage::{FrameStage, StageError, StagePool};
 
 use super::output_file::PendingOutput;
 use super::ProcessError;
@@ -16,16 +17,11 @@ use super::ProcessError;
 pub fn restore_image(
     input: &Path,
     target: &Path,
-    stages: &mut [Box<dyn FrameStage>],
-) -> Result<(u32, u32), ProcessError> {
+    pool: &StagePool,
+) -> Result<ImageSummary, ProcessError> {
     let still = read_still(input)?;
-    let mut colour = still.colour;
-    for stage in stages.iter_mut() {
-        colour = match colour {
-            Colour::Eight(image) => Colour::Eight(stage.process(&image)?),
-            Colour::Sixteen(image) => Colour::Sixteen(stage.process16(&image)?),
-        };
-    }
+    let before = preview_source(&still.colour);
+    let colour = pool.with(|stages| run_stages(stages, still.colour))??;
     let (width, height) = match &colour {
         Colour::Eight(i) => i.dimensions(),
         Colour::Sixteen(i) => i.dimensions(),
@@ -36,8 +32,41 @@ pub fn restore_image(
         alpha,
         grayscale: still.grayscale,
     });
+    let preview = Preview::new(&before, &restored.to_rgb8());
     let pending = PendingOutput::new(target)?;
     write_png(&restored, pending.temp_path())?;
     pending.commit()?;
-    Ok((width, height))
+    Ok(ImageSummary {
+        width,
+        height,
+        preview,
+    })
+}
+
+/// What a finished image job did.
+#[derive(Debug, Clone)]
+pub struct ImageSummary {
+    pub width: u32,
+    pub height: u32,
+    pub preview: Option<Preview>,
+}
+
+fn run_stages(
+    stages: &mut [Box<dyn FrameStage>],
+    mut colour: Colour,
+) -> Result<Colour, StageError> {
+    for stage in stages.iter_mut() {
+        colour = match colour {
+            Colour::Eight(image) => Colour::Eight(stage.process(&image)?),
+            Colour::Sixteen(image) => Colour::Sixteen(stage.process16(&image)?),
+        };
+    }
+    Ok(colour)
+}
+
+fn preview_source(colour: &Colour) -> image::RgbImage {
+    match colour {
+        Colour::Eight(i) => i.clone(),
+        Colour::Sixteen(i) => ::image::DynamicImage::ImageRgb16(i.clone()).to_rgb8(),
+    }
 }

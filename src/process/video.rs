@@ -1,30 +1,34 @@
 //! Restoring one video as a bounded pipeline:
 //!
 //! ```text
-//! decode thread ──frames──▶ N inference workers ──results──▶ reorder ─▶ encode + mux
-//!        └────────────── copied audio/subtitle packets ─────────────────▶ mux
+//! decode thread ──frames──▶ workers (borrow pool instances) ──results──▶ reorder ─▶ encode + mux
+//!        └────────────────── copied audio/subtitle packets ───────────────────────▶ mux
 //! ```
 //!
 //! Bounded channels give backpressure, so memory stays flat however long the video is.
-//! Each worker owns its own sessions. Every frame keeps its source timestamp, so
-//! variable frame rates survive, and copied streams keep theirs.
+//! Inference runs on instances borrowed from the shared [`StagePool`], which bounds the
+//! CPU use of all files together. Every frame keeps its source timestamp, so variable
+//! frame rates survive, and copied streams keep theirs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crossbeam_channel::{bounded, never, select, Receiver, Sender};
-use ffmpeg_next::{Packet, Rational};
+use ffmpeg_next::Packet;
 use image::RgbImage;
 
-use crate::media::decode::{RgbFrame, SourceItem, VideoInfo, VideoSource};
+use crate::batch::cancel::Cancel;
+use crate::media::decode::{DamagePolicy, RgbFrame, SourceItem, VideoInfo, VideoSource};
 use crate::media::encode::{EncodeSettings, EncodeTarget, VideoEncoder};
 use crate::media::layout::CopyPolicy;
 use crate::media::mux::Muxer;
 use crate::media::MediaError;
-use crate::stage::{StageError, StagePlan};
+use crate::report::thumbnail::Preview;
+use crate::stage::{StageError, StagePool};
 
 use super::output_file::PendingOutput;
-use super::ProcessError;
+use super::timing::Timing;
+use super::{FileProgress, ProcessError};
 
 /// Frames in flight per worker: enough to keep workers busy while the decoder or the
 /// encoder has a slow frame, few enough to keep memory flat.
@@ -35,36 +39,51 @@ const PACKET_QUEUE: usize = 512;
 
 /// How to process one video.
 pub struct VideoSettings<'a> {
-    pub plan: &'a StagePlan,
+    pub pool: &'a StagePool,
     pub encode: &'a EncodeSettings,
     pub policy: CopyPolicy,
+    pub damage: DamagePolicy,
     /// ffmpeg muxer name for the output (`matroska`, `mp4`, …).
     pub format: &'a str,
-    pub workers: usize,
+    pub cancel: &'a Cancel,
 }
 
 /// What a finished video job did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct VideoSummary {
     pub frames: u64,
     pub width: u32,
     pub height: u32,
+    /// Frames that could not be decoded and were skipped or repeated.
+    pub damaged: u64,
+    pub preview: Option<Preview>,
 }
 
-type FrameResult = (u64, Option<i64>, i64, Result<RgbImage, StageError>);
+struct FrameResult {
+    index: u64,
+    pts: Option<i64>,
+    duration: i64,
+    restored: Result<RgbImage, StageError>,
+    /// The source frame, kept for the first frame only (the report's "before").
+    source: Option<RgbImage>,
+}
 
-/// Restores `input` into `target`, calling `on_frame` after each frame is written.
+/// Restores `input` into `target`, reporting frames to `progress`.
 ///
 /// # Errors
-/// Opening, decoding, a stage, encoding or writing fails; nothing is left at `target`.
+/// Opening, decoding, a stage, encoding or writing fails, or the run is interrupted;
+/// nothing is left at `target`.
 pub fn restore_video(
     input: &Path,
     target: &Path,
     settings: &VideoSettings<'_>,
-    on_frame: &(dyn Fn(u64) + Sync),
+    progress: &dyn FileProgress,
 ) -> Result<VideoSummary, ProcessError> {
-    let (source, layout) = VideoSource::open(input, settings.plan.filters(), settings.policy)?;
+    let (mut source, layout) =
+        VideoSource::open(input, settings.pool.plan().filters(), settings.policy)?;
+    source.set_damage_policy(settings.damage);
     let info = source.info();
+    progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
     let pending = PendingOutput::new(target)?;
     let muxer = Muxer::create(pending.temp_path(), settings.format, layout)?;
     if let Some(angle) = muxer.unstorable_rotation() {
@@ -76,37 +95,56 @@ pub fn restore_video(
             settings.format
         );
     }
-    let workers = settings.workers.max(1);
+    let workers = settings.pool.capacity();
     let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * FRAMES_PER_WORKER);
     let (packet_tx, packet_rx) = bounded::<(usize, Packet)>(PACKET_QUEUE);
     let (result_tx, result_rx) = bounded::<FrameResult>(workers * FRAMES_PER_WORKER);
 
     let summary = std::thread::scope(|scope| {
-        let decoder = scope.spawn(move || decode_loop(source, &frame_tx, &packet_tx));
+        let decoder =
+            scope.spawn(move || decode_loop(source, &frame_tx, &packet_tx, settings.cancel));
         for _ in 0..workers {
             let frames = frame_rx.clone();
             let results = result_tx.clone();
-            scope.spawn(move || infer_loop(settings.plan, &frames, &results));
+            scope.spawn(move || infer_loop(settings.pool, &frames, &results));
         }
         drop(frame_rx);
         drop(result_tx);
-        let written = write_loop(muxer, info, settings, packet_rx, result_rx, on_frame);
-        let decoded = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
-        // A decode error explains a short write better than the writer's own complaint.
-        decoded?;
-        written
+        let written = write_loop(muxer, info, settings, packet_rx, result_rx, progress);
+        let damaged = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
+        // A decode error (or the interruption) explains a short write better than the
+        // writer's own complaint.
+        let damaged = damaged?;
+        written.map(|summary| VideoSummary { damaged, ..summary })
     })?;
     pending.commit()?;
+    if summary.damaged > 0 {
+        tracing::warn!(
+            "{}: {} frame(s) could not be decoded and were {}",
+            input.display(),
+            summary.damaged,
+            if settings.damage == DamagePolicy::Repeat {
+                "replaced by the previous frame"
+            } else {
+                "left out"
+            }
+        );
+    }
     Ok(summary)
 }
 
+/// Reads the source until its end; returns how many frames were damaged.
 fn decode_loop(
     mut source: VideoSource,
     frames: &Sender<(u64, RgbFrame)>,
     packets: &Sender<(usize, Packet)>,
-) -> Result<(), ProcessError> {
+    cancel: &Cancel,
+) -> Result<u64, ProcessError> {
     let mut index = 0;
     while let Some(item) = source.next_item()? {
+        if cancel.is_set() {
+            return Err(ProcessError::Interrupted);
+        }
         let sent = match item {
             SourceItem::Frame(frame) => {
                 index += 1;
@@ -116,74 +154,34 @@ fn decode_loop(
         };
         if !sent {
             // The writer stopped; its error is the one to report.
-            return Ok(());
+            break;
         }
     }
-    Ok(())
+    Ok(source.damaged_frames())
 }
 
-fn infer_loop(plan: &StagePlan, frames: &Receiver<(u64, RgbFrame)>, results: &Sender<FrameResult>) {
-    let mut stages = match plan.instantiate() {
-        Ok(stages) => stages,
-        Err(error) => {
-            let _ = results.send((0, None, 0, Err(error)));
-            return;
-        }
-    };
+fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Sender<FrameResult>) {
     for (index, frame) in frames {
-        let mut image = Ok(frame.image);
-        for stage in &mut stages {
-            image = image.and_then(|i| stage.process(&i));
-        }
-        let failed = image.is_err();
-        if results
-            .send((index, frame.pts, frame.duration, image))
-            .is_err()
-            || failed
-        {
+        let restored = pool
+            .with(|stages| {
+                let mut image = Ok(frame.image.clone());
+                for stage in stages.iter_mut() {
+                    image = image.and_then(|i| stage.process(&i));
+                }
+                image
+            })
+            .and_then(|r| r);
+        let failed = restored.is_err();
+        let result = FrameResult {
+            index,
+            pts: frame.pts,
+            duration: frame.duration,
+            restored,
+            source: (index == 0).then_some(frame.image),
+        };
+        if results.send(result).is_err() || failed {
             return;
         }
-    }
-}
-
-/// Timestamps and durations of the frames as they are encoded.
-struct Timing {
-    nominal: i64,
-    last_pts: Option<i64>,
-    durations: HashMap<i64, i64>,
-}
-
-impl Timing {
-    fn new(info: &VideoInfo) -> Self {
-        // One frame at the nominal rate, in the frames' time base.
-        let nominal = Rational::new(
-            info.frame_rate.denominator(),
-            info.frame_rate.numerator().max(1),
-        );
-        let per_frame = (f64::from(nominal) / f64::from(info.time_base)).round() as i64;
-        Self {
-            nominal: per_frame.max(1),
-            last_pts: None,
-            durations: HashMap::new(),
-        }
-    }
-
-    /// The timestamp to encode a frame with, recording how long the previous one lasts.
-    fn place(&mut self, pts: Option<i64>, source_duration: i64) -> i64 {
-        let pts = pts.unwrap_or_else(|| self.last_pts.map_or(0, |p| p + self.nominal));
-        if let Some(previous) = self.last_pts {
-            self.durations.entry(previous).or_insert(pts - previous);
-        }
-        if source_duration > 0 {
-            self.durations.insert(pts, source_duration);
-        }
-        self.last_pts = Some(pts);
-        pts
-    }
-
-    fn duration_of(&mut self, pts: Option<i64>) -> i64 {
-        pts.and_then(|p| self.durations.remove(&p))
-            .unwrap_or(self.nominal)
     }
 }
 
@@ -193,16 +191,17 @@ fn write_loop(
     settings: &VideoSettings<'_>,
     packets: Receiver<(usize, Packet)>,
     results: Receiver<FrameResult>,
-    on_frame: &(dyn Fn(u64) + Sync),
+    progress: &dyn FileProgress,
 ) -> Result<VideoSummary, ProcessError> {
     let mut packets = packets;
     let mut results = results;
-    let mut reorder: BTreeMap<u64, (Option<i64>, i64, RgbImage)> = BTreeMap::new();
+    let mut reorder: BTreeMap<u64, FrameResult> = BTreeMap::new();
     let mut next = 0u64;
     let mut encoder: Option<VideoEncoder> = None;
     let mut timing = Timing::new(&info);
     let mut encoded = Vec::new();
     let mut size = (0, 0);
+    let mut preview = None;
     let (mut packets_open, mut results_open) = (true, true);
     while packets_open || results_open {
         select! {
@@ -211,9 +210,13 @@ fn write_loop(
                 Err(_) => { packets_open = false; packets = never(); }
             },
             recv(results) -> message => match message {
-                Ok((index, pts, duration, image)) => {
-                    reorder.insert(index, (pts, duration, image?));
-                    while let Some((pts, duration, image)) = reorder.remove(&next) {
+                Ok(result) => {
+                    reorder.insert(result.index, result);
+                    while let Some(result) = reorder.remove(&next) {
+                        let image = result.restored?;
+                        if let Some(source) = &result.source {
+                            preview = Preview::new(source, &image);
+                        }
                         let encoder = match &mut encoder {
                             Some(e) => e,
                             None => {
@@ -221,11 +224,11 @@ fn write_loop(
                                 encoder.insert(open_encoder(&mut muxer, &info, settings, size)?)
                             }
                         };
-                        let pts = timing.place(pts, duration);
+                        let pts = timing.place(result.pts, result.duration);
                         encoder.push(&image, Some(pts), &mut encoded)?;
                         write_video(&mut muxer, &mut timing, &mut encoded)?;
                         next += 1;
-                        on_frame(next);
+                        progress.advance(1);
                     }
                 }
                 Err(_) => { results_open = false; results = never(); }
@@ -247,6 +250,8 @@ fn write_loop(
         frames: next,
         width: size.0,
         height: size.1,
+        damaged: 0,
+        preview,
     })
 }
 

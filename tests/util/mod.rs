@@ -76,6 +76,14 @@ impl Workspace {
         path
     }
 
+    /// The media outputs below `out/`: every file but the run's report and state.
+    pub fn outputs(&self) -> Vec<String> {
+        self.files_under("out")
+            .into_iter()
+            .filter(|f| !f.starts_with(".frameforge/") && !f.starts_with("report."))
+            .collect()
+    }
+
     /// Every file below `dir`, relative, sorted.
     pub fn files_under(&self, dir: &str) -> Vec<String> {
         let base = self.path(dir);

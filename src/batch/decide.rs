@@ -1,0 +1,54 @@
+//! Whether a discovered job runs: the journal says whether it is finished with the same
+//! input and pipeline; an output that the journal does not know falls to the pipeline's
+//! `output.existing` policy; `--force` runs everything.
+
+use crate::config::Existing;
+use crate::job::Job;
+
+use super::journal::{is_up_to_date, InputStamp, Journal};
+
+/// What to do with a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Run,
+    Skip(String),
+    Fail(String),
+}
+
+/// Decides for `job`, whose input currently has `stamp`.
+pub fn decide(
+    job: &Job,
+    stamp: InputStamp,
+    journal: &Journal,
+    fingerprint: &str,
+    existing: Existing,
+    force: bool,
+) -> Decision {
+    if force {
+        return Decision::Run;
+    }
+    let record = journal.finished(&journal_key(job));
+    if is_up_to_date(record, stamp, fingerprint) {
+        return Decision::Skip("finished in an earlier run".into());
+    }
+    if record.is_some() {
+        // Ours, but the input or the pipeline changed since: redo it.
+        return Decision::Run;
+    }
+    if job.output.exists() {
+        return match existing {
+            Existing::Skip => Decision::Skip(format!("{} exists", job.output.display())),
+            Existing::Fail => Decision::Fail(format!(
+                "output {} already exists (existing: fail)",
+                job.output.display()
+            )),
+            Existing::Overwrite => Decision::Run,
+        };
+    }
+    Decision::Run
+}
+
+/// The journal key of a job: its path below the input root, with `/` separators.
+pub fn journal_key(job: &Job) -> String {
+    job.relative.to_string_lossy().replace('\\', "/")
+}

@@ -1,0 +1,76 @@
+//! The decode side's filter graph: the user's filters, then YUV→RGB with the stream's
+//! own matrix and range; its output geometry; and copying RGB frames out of ffmpeg.
+
+use ffmpeg_next::util::frame::video::Video as VideoFrame;
+use ffmpeg_next::{decoder, filter, Rational};
+use image::RgbImage;
+
+use super::color::ColorInfo;
+use super::error::MediaError;
+use super::filter_graph::{linear_graph, node, GraphInput};
+
+/// The nominal frame rate: the average when the container knows it, else the base rate.
+pub fn pick_frame_rate(average: Rational, base: Rational) -> Rational {
+    if average.numerator() > 0 && average.denominator() > 0 {
+        average
+    } else if base.numerator() > 0 && base.denominator() > 0 {
+        base
+    } else {
+        Rational::new(25, 1)
+    }
+}
+
+pub fn build_graph(
+    decoder: &decoder::Video,
+    time_base: Rational,
+    sar: Rational,
+    filters: &[String],
+    color: &ColorInfo,
+) -> Result<filter::Graph, MediaError> {
+    let mut chain: Vec<String> = filters.to_vec();
+    chain.push(format!(
+        "scale={}:flags=bicubic+accurate_rnd+full_chroma_int",
+        color.to_rgb_options()
+    ));
+    chain.push("format=rgb24".into());
+    let input = GraphInput {
+        width: decoder.width(),
+        height: decoder.height(),
+        format: decoder.format(),
+        time_base,
+        sample_aspect_ratio: sar,
+    };
+    linear_graph(input, &chain.join(","), &filters.join(","))
+}
+
+/// Size and time base of the graph's output.
+pub fn sink_geometry(graph: &mut filter::Graph) -> Result<(u32, u32, Rational), MediaError> {
+    let mut sink = node(graph, "out")?;
+    // SAFETY: `sink` is a configured buffersink of a validated graph.
+    let (w, h) = unsafe {
+        (
+            ffmpeg_next::ffi::av_buffersink_get_w(sink.as_ptr()),
+            ffmpeg_next::ffi::av_buffersink_get_h(sink.as_ptr()),
+        )
+    };
+    let time_base = sink.sink().time_base();
+    Ok((
+        u32::try_from(w).unwrap_or_default(),
+        u32::try_from(h).unwrap_or_default(),
+        time_base,
+    ))
+}
+
+/// Copies an `rgb24` frame into a tightly packed image (swscale rows are padded).
+pub fn rgb_image_from(frame: &VideoFrame) -> Result<RgbImage, MediaError> {
+    let (width, height) = (frame.width(), frame.height());
+    let stride = frame.stride(0);
+    let data = frame.data(0);
+    let row_bytes = width as usize * 3;
+    let mut packed = Vec::with_capacity(row_bytes * height as usize);
+    for y in 0..height as usize {
+        packed.extend_from_slice(&data[y * stride..y * stride + row_bytes]);
+    }
+    RgbImage::from_raw(width, height, packed)
+        .ok_or_else(|| MediaError::Unsupported("decoded frame has an inconsistent size".into()))
+}
