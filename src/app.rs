@@ -153,6 +153,7 @@ pub fn run(args: &RunArgs) -> u8 {
         progress: &progress,
         muxer_for: &muxer_for,
         device,
+        dry_run: args.dry_run,
     };
     items.extend(run_jobs(&jobs, parallel, &context));
     progress.clear();
@@ -196,8 +197,10 @@ fn finish(
         interrupted,
         items,
     };
-    if let Err(error) = write_reports(&report, &loaded.pipeline.output.path) {
-        eprintln!("{error}");
+    if !args.dry_run {
+        if let Err(error) = write_reports(&report, &loaded.pipeline.output.path) {
+            eprintln!("{error}");
+        }
     }
     eprintln!(
         "{done} restored, {skipped} skipped, {failed} failed in {seconds:.1} s{}",

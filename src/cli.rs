@@ -53,6 +53,9 @@ pub struct RunArgs {
     /// When another run holds the output directory, wait for it instead of exiting 75.
     #[arg(long)]
     pub wait: bool,
+    /// Discover and decide only: print what would be processed or skipped, touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print a machine-readable summary (JSON) on stdout.
     #[arg(long)]
     pub json: bool,

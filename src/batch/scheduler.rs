@@ -38,6 +38,8 @@ pub struct BatchContext<'a> {
     /// ffmpeg muxer name for each video output.
     pub muxer_for: &'a (dyn Fn(&Job) -> String + Sync),
     pub device: String,
+    /// Decide only; process nothing.
+    pub dry_run: bool,
 }
 
 /// Runs `jobs` with `parallel` files at once; returns one report per job started, in
@@ -117,6 +119,12 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
         Decision::Fail(reason) => {
             context.progress.line(&format!("{input}: {reason}"), true);
             report.error = vec![reason];
+            return report;
+        }
+        Decision::Run if context.dry_run => {
+            context.progress.line(&format!("would process {input}"), false);
+            report.status = ItemStatus::Skipped;
+            report.reason = Some("dry run".into());
             return report;
         }
         Decision::Run => {}
