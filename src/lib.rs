@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod caption;
 pub mod cli;
 pub mod config;
 pub mod discover;

@@ -1,0 +1,32 @@
+//! Captioning: the model folder's configuration, image preprocessing, token generation
+//! (greedy and beam search with a key/value cache), and the caption files written for
+//! every video and image.
+
+pub mod configs;
+pub mod folder;
+pub mod generate;
+pub mod pil_resize;
+pub mod preprocess;
+
+use std::path::Path;
+
+/// A problem with a captioning model folder or with running it.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptionModelError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error(transparent)]
+    Session(#[from] crate::model::session::SessionError),
+    #[error("captioning model {folder}: {message}")]
+    Run { folder: String, message: String },
+}
+
+impl CaptionModelError {
+    /// A problem with one file of the folder.
+    pub fn file(path: &Path, message: impl Into<String>) -> Self {
+        Self::File {
+            path: path.display().to_string(),
+            message: message.into(),
+        }
+    }
+}
