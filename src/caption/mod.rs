@@ -3,10 +3,13 @@
 //! every video and image.
 
 pub mod configs;
+pub mod cues;
 pub mod folder;
 pub mod generate;
 pub mod pil_resize;
 pub mod preprocess;
+pub mod sampler;
+pub mod writers;
 
 use std::path::Path;
 
