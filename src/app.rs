@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::batch::cancel::Cancel;
-use crate::batch::fingerprint::pipeline_fingerprint;
+use crate::batch::decide::Fingerprints;
+use crate::batch::fingerprint::{damaged_fingerprint, pipeline_fingerprint};
 use crate::batch::journal::{journal_name, Journal};
 use crate::batch::lock::{lock_name, LockError, OutputLock};
 use crate::batch::scheduler::{run_jobs, BatchContext};
@@ -21,7 +22,8 @@ use crate::media::layout::CopyPolicy;
 use crate::model::runtime::DeviceRequest;
 use crate::model::session::SessionConfig;
 use crate::progress::Progress;
-use crate::report::{write_reports, ItemReport, ItemStatus, RunReport};
+use crate::report::{report_stem, write_reports, ItemReport, ItemStatus, RunReport};
+use crate::stage::caption::caption_pool;
 use crate::stage::{StagePlan, StagePool};
 
 /// Process exit codes.
@@ -104,6 +106,7 @@ pub fn run(args: &RunArgs) -> u8 {
             return exit::CONFIG;
         }
     };
+    let damaged_fingerprint = damaged_fingerprint(&fingerprint, pipeline.input.on_decode_error);
     let discovery = match discover(pipeline) {
         Ok(d) => d,
         Err(error) => {
@@ -115,12 +118,19 @@ pub fn run(args: &RunArgs) -> u8 {
         .jobs
         .into_iter()
         .filter(|job| args.shard.is_none_or(|s| s.owns(&job.relative)))
+        .map(|job| captions_only_output(job, &plan))
         .collect();
     let progress = Progress::new(jobs.len() as u64, args.quiet);
     let mut items: Vec<ItemReport> = discovery
         .rejected
         .iter()
-        .filter(|(path, _)| args.shard.is_none_or(|s| s.owns(path)))
+        // Owned by the same key as jobs (the path below the input root), so a shard's
+        // share does not depend on where the input tree is mounted.
+        .filter(|(path, _)| {
+            args.shard.is_none_or(|s| {
+                s.owns(path.strip_prefix(&pipeline.input.path).unwrap_or(path))
+            })
+        })
         .map(|(path, reason)| {
             progress.line(&format!("{}: {reason}", path.display()), true);
             rejected_item(path, reason)
@@ -133,8 +143,10 @@ pub fn run(args: &RunArgs) -> u8 {
     let encode = encode_settings(&loaded);
     let container = pipeline.encode.container;
     let muxer_for = move |job: &Job| muxer_name(container, &job.output);
+    let captions = pool.plan().caption().map(|setup| caption_pool(setup, threads));
     let context = BatchContext {
         pool: &pool,
+        captions: captions.as_ref(),
         encode: &encode,
         copy: CopyPolicy {
             audio: pipeline.encode.audio == StreamPolicy::Copy,
@@ -147,7 +159,10 @@ pub fn run(args: &RunArgs) -> u8 {
         },
         existing: pipeline.output.existing,
         force: args.force,
-        fingerprint: &fingerprint,
+        fingerprints: Fingerprints {
+            clean: &fingerprint,
+            damaged: &damaged_fingerprint,
+        },
         journal: &journal,
         cancel: &cancel,
         progress: &progress,
@@ -184,6 +199,7 @@ fn finish(
         exit::OK
     };
     let seconds = started.elapsed().as_secs_f64();
+    let stem = report_stem(args.shard.map(|s| (s.index, s.count)));
     let report = RunReport {
         pipeline: loaded.file.clone(),
         name: loaded.pipeline.name.clone(),
@@ -198,7 +214,7 @@ fn finish(
         items,
     };
     if !args.dry_run {
-        if let Err(error) = write_reports(&report, &loaded.pipeline.output.path) {
+        if let Err(error) = write_reports(&report, &loaded.pipeline.output.path, &stem) {
             eprintln!("{error}");
         }
     }
@@ -218,11 +234,24 @@ fn finish(
             "failed": failed,
             "interrupted": interrupted,
             "seconds": seconds,
-            "report": loaded.pipeline.output.path.join("report.json"),
+            "report": loaded.pipeline.output.path.join(format!("{stem}.json")),
         });
         println!("{summary}");
     }
     exit_code
+}
+
+/// A pipeline that only captions writes no media: its main output is the caption JSON.
+fn captions_only_output(mut job: Job, plan: &StagePlan) -> Job {
+    if !plan.writes_media() && plan.caption().is_some() {
+        let base = crate::process::caption_files::caption_base(&job.output);
+        job.output = std::path::PathBuf::from(format!(
+            "{}{}",
+            base.display(),
+            crate::process::caption_files::JSON_SUFFIX
+        ));
+    }
+    job
 }
 
 fn rejected_item(path: &Path, reason: &str) -> ItemReport {

@@ -85,9 +85,21 @@ pub fn discover(pipeline: &Pipeline) -> Result<Discovery, std::io::Error> {
             Ok(_) => {}
             Err(error) => {
                 let path = error.path().map_or_else(|| root.clone(), Path::to_path_buf);
-                let reason = match error.loop_ancestor() {
-                    Some(ancestor) => format!("symlink loop back to {}", ancestor.display()),
-                    None => error
+                let reason = match (error.loop_ancestor(), std::fs::read_link(&path)) {
+                    (Some(ancestor), _) => {
+                        format!("symlink loop back to {}", ancestor.display())
+                    }
+                    // A bare "No such file or directory" for a file that `ls` shows would
+                    // puzzle: say that it is a link and where it points.
+                    (None, Ok(target)) => format!(
+                        "broken symlink to {}: {}",
+                        target.display(),
+                        error.io_error().map_or_else(
+                            || error.to_string(),
+                            std::string::ToString::to_string
+                        )
+                    ),
+                    (None, Err(_)) => error
                         .io_error()
                         .map_or_else(|| error.to_string(), std::string::ToString::to_string),
                 };

@@ -1,5 +1,6 @@
 //! The `frameforge` binary: parse arguments, run, map the result to an exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,6 +16,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ort=error")),
         )
         .without_time()
+        // Colour only on a terminal: logs, pipes and cron mail get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     let code = match &cli.command {

@@ -2,11 +2,14 @@
 //! running videos stop at the next frame, temporaries are removed, the report is
 //! written, exit 130); the second ends the process at once with 130. Either way the next
 //! run resumes from the journal.
+//!
+//! SIGXFSZ (a write past `ulimit -f`) is caught here too, so that such a write fails
+//! with EFBIG and only its file fails, instead of the signal killing the whole run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
 
 /// Exit code of an interrupted run.
 pub const INTERRUPTED: i32 = 130;
@@ -31,6 +34,10 @@ impl Cancel {
             )?;
             signal_hook::flag::register(signal, Arc::clone(&flag))?;
         }
+        // A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, whose default
+        // action kills the process with every file in flight. Caught, the write fails
+        // with EFBIG instead, and only the file being written fails.
+        signal_hook::flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false)))?;
         Ok(Self(flag))
     }
 

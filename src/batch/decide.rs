@@ -1,6 +1,9 @@
 //! Whether a discovered job runs: the journal says whether it is finished with the same
 //! input and pipeline; an output that the journal does not know falls to the pipeline's
 //! `output.existing` policy; `--force` runs everything.
+//!
+//! An item with undecodable frames is recorded with the damaged fingerprint (the pipeline's
+//! and the `on_decode_error` policy), so either fingerprint means "up to date".
 
 use crate::config::Existing;
 use crate::job::Job;
@@ -15,12 +18,21 @@ pub enum Decision {
     Fail(String),
 }
 
+/// The pipeline fingerprints a finished item may carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Fingerprints<'a> {
+    /// Of the pipeline: what every clean item is recorded with.
+    pub clean: &'a str,
+    /// Of the pipeline and the `on_decode_error` policy: for items with damaged frames.
+    pub damaged: &'a str,
+}
+
 /// Decides for `job`, whose input currently has `stamp`.
 pub fn decide(
     job: &Job,
     stamp: InputStamp,
     journal: &Journal,
-    fingerprint: &str,
+    fingerprints: Fingerprints<'_>,
     existing: Existing,
     force: bool,
 ) -> Decision {
@@ -28,7 +40,9 @@ pub fn decide(
         return Decision::Run;
     }
     let record = journal.finished(&journal_key(job));
-    if is_up_to_date(record, stamp, fingerprint) {
+    if is_up_to_date(record, stamp, fingerprints.clean)
+        || is_up_to_date(record, stamp, fingerprints.damaged)
+    {
         return Decision::Skip("finished in an earlier run".into());
     }
     if record.is_some() {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Pipeline, StageSpec};
+use crate::config::{DecodeErrorPolicy, Pipeline, StageSpec};
 
 /// The fingerprint of `pipeline`, as lowercase hex.
 ///
@@ -29,10 +29,44 @@ pub fn pipeline_fingerprint(pipeline: &Pipeline) -> std::io::Result<String> {
                     hasher.update(file_digest(&sidecar)?);
                 }
             }
+            StageSpec::Caption(caption) => {
+                let mut described = caption.clone();
+                described.model = std::path::PathBuf::new();
+                hasher.update(format!("caption\0{described:?}\0"));
+                hasher.update(folder_digest(&caption.model)?);
+            }
         }
     }
     hasher.update(format!("{:?}", pipeline.encode));
     Ok(hex(&hasher.finalize()))
+}
+
+/// A digest of every file in a model folder (names and contents), in a stable order.
+fn folder_digest(folder: &Path) -> std::io::Result<[u8; 32]> {
+    let mut files: Vec<std::path::PathBuf> = walkdir::WalkDir::new(folder)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.strip_prefix(folder).unwrap_or(&file).to_string_lossy().as_bytes());
+        hasher.update(file_digest(&file)?);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// The fingerprint recorded for an item some of whose frames could not be decoded: its
+/// output also depends on `input.on_decode_error` (frames left out or repeated), so a
+/// changed policy redoes those items, and only those; clean files look the same under
+/// every policy and stay finished.
+pub fn damaged_fingerprint(fingerprint: &str, policy: DecodeErrorPolicy) -> String {
+    hex(&Sha256::digest(format!(
+        "{fingerprint}\0on_decode_error\0{policy:?}"
+    )))
 }
 
 fn file_digest(path: &Path) -> std::io::Result<[u8; 32]> {

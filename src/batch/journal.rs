@@ -2,6 +2,9 @@
 //! each finished item by input path, size, modification time and the hash of the pipeline
 //! that made it, so a rerun skips what is done and redoes what changed.
 //!
+//! Outputs are recorded relative to the output root, so a rerun from another working
+//! directory (cron) or of a moved output tree still finds them.
+//!
 //! Each shard writes its own file (`journal.sqlite`, `journal-2-of-4.sqlite`…) so copies
 //! running over shared storage never write the same database; lookups read them all.
 
@@ -67,6 +70,8 @@ pub struct Finished {
 /// The journal of one run.
 pub struct Journal {
     path: PathBuf,
+    /// The output root that recorded outputs are relative to.
+    output_root: PathBuf,
     connection: Connection,
     /// Records of every journal file in the state directory, read at open.
     known: HashMap<String, Finished>,
@@ -104,10 +109,16 @@ impl Journal {
             } else {
                 Some(open_database(&file)?)
             };
-            read_all(reader.as_ref().unwrap_or(&connection), &file, &mut known)?;
+            read_all(
+                reader.as_ref().unwrap_or(&connection),
+                &file,
+                output_root,
+                &mut known,
+            )?;
         }
         Ok(Self {
             path,
+            output_root: output_root.to_path_buf(),
             connection,
             known,
         })
@@ -126,7 +137,14 @@ impl Journal {
         let outputs = finished
             .outputs
             .iter()
-            .map(|p| p.display().to_string())
+            // Relative to the output root: the paths a run works with are relative to the
+            // working directory it was started in, which the next run need not share.
+            .map(|p| {
+                p.strip_prefix(&self.output_root)
+                    .unwrap_or(p)
+                    .display()
+                    .to_string()
+            })
             .collect::<Vec<_>>()
             .join("\n");
         self.connection
@@ -202,6 +220,7 @@ fn open_database(path: &Path) -> Result<Connection, JournalError> {
 fn read_all(
     connection: &Connection,
     path: &Path,
+    output_root: &Path,
     into: &mut HashMap<String, Finished>,
 ) -> Result<(), JournalError> {
     let error = |source| JournalError::Sqlite {
@@ -222,7 +241,8 @@ fn read_all(
                         mtime_ns: row.get(2)?,
                     },
                     pipeline_hash: row.get(3)?,
-                    outputs: outputs.lines().map(PathBuf::from).collect(),
+                    // `join` keeps an absolute path (a record from outside the root) as is.
+                    outputs: outputs.lines().map(|o| output_root.join(o)).collect(),
                 },
             ))
         })

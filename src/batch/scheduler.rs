@@ -17,21 +17,23 @@ use crate::process::video::{restore_video, VideoSettings};
 use crate::process::{FileProgress, ProcessError};
 use crate::progress::Progress;
 use crate::report::{ItemReport, ItemStatus};
+use crate::stage::caption::CaptionPool;
 use crate::stage::StagePool;
 
 use super::cancel::Cancel;
-use super::decide::{decide, journal_key, Decision};
+use super::decide::{decide, journal_key, Decision, Fingerprints};
 use super::journal::{Finished, InputStamp, Journal};
 
 /// Everything a job needs besides itself.
 pub struct BatchContext<'a> {
     pub pool: &'a StagePool,
+    pub captions: Option<&'a CaptionPool>,
     pub encode: &'a EncodeSettings,
     pub copy: CopyPolicy,
     pub damage: DamagePolicy,
     pub existing: crate::config::Existing,
     pub force: bool,
-    pub fingerprint: &'a str,
+    pub fingerprints: Fingerprints<'a>,
     pub journal: &'a Mutex<Journal>,
     pub cancel: &'a Cancel,
     pub progress: &'a Progress,
@@ -82,6 +84,10 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
         device: None,
         preview: None,
     };
+    // A temporary left by a killed run would otherwise sit there forever, also when the
+    // item itself turns out finished (a `--force` rerun killed while redoing it). The
+    // job is this run's (lock and shard), so no other run is writing that temporary.
+    let _ = std::fs::remove_file(temp_path_for(&job.output));
     let stamp = match InputStamp::of(&job.input) {
         Ok(stamp) => stamp,
         Err(error) => {
@@ -102,7 +108,7 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
             job,
             stamp,
             &journal,
-            context.fingerprint,
+            context.fingerprints,
             context.existing,
             context.force,
         )
@@ -129,8 +135,6 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
         }
         Decision::Run => {}
     }
-    // A temporary left by a killed run would otherwise sit there forever.
-    let _ = std::fs::remove_file(temp_path_for(&job.output));
     let bar = context
         .progress
         .start_file(&job.relative.display().to_string());
@@ -139,8 +143,16 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
     context.progress.finish_file(bar);
     report.seconds = started.elapsed().as_secs_f64();
     match result {
-        Ok((frames, width, height, preview)) => {
+        Ok(Processed {
+            frames,
+            width,
+            height,
+            damaged,
+            preview,
+            outputs,
+        }) => {
             report.status = ItemStatus::Done;
+            report.outputs = outputs;
             report.frames = frames;
             report.fps = if report.seconds > 0.0 {
                 frames as f64 / report.seconds
@@ -149,9 +161,14 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
             };
             report.device = Some(context.device.clone());
             report.preview = preview;
+            let fingerprint = if damaged > 0 {
+                context.fingerprints.damaged
+            } else {
+                context.fingerprints.clean
+            };
             let finished = Finished {
                 stamp,
-                pipeline_hash: context.fingerprint.to_string(),
+                pipeline_hash: fingerprint.to_string(),
                 outputs: report.outputs.clone(),
             };
             let recorded = context
@@ -190,7 +207,17 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
     report
 }
 
-type Processed = (u64, u32, u32, Option<crate::report::thumbnail::Preview>);
+/// What a finished file did.
+struct Processed {
+    frames: u64,
+    width: u32,
+    height: u32,
+    /// Frames that could not be decoded and were left out or repeated.
+    damaged: u64,
+    preview: Option<crate::report::thumbnail::Preview>,
+    /// Every file written.
+    outputs: Vec<std::path::PathBuf>,
+}
 
 fn process(
     job: &Job,
@@ -200,14 +227,22 @@ fn process(
     match job.kind {
         MediaKind::Image => {
             bar.length(1);
-            let summary = restore_image(&job.input, &job.output, context.pool)?;
+            let summary = restore_image(&job.input, &job.output, context.pool, context.captions)?;
             bar.advance(1);
-            Ok((1, summary.width, summary.height, summary.preview))
+            Ok(Processed {
+                frames: 1,
+                width: summary.width,
+                height: summary.height,
+                damaged: 0,
+                preview: summary.preview,
+                outputs: summary.outputs,
+            })
         }
         MediaKind::Video => {
             let format = (context.muxer_for)(job);
             let settings = VideoSettings {
                 pool: context.pool,
+                captions: context.captions,
                 encode: context.encode,
                 policy: context.copy,
                 damage: context.damage,
@@ -215,26 +250,70 @@ fn process(
                 cancel: context.cancel,
             };
             let summary = restore_video(&job.input, &job.output, &settings, bar)?;
-            Ok((
-                summary.frames,
-                summary.width,
-                summary.height,
-                summary.preview,
-            ))
+            Ok(Processed {
+                frames: summary.frames,
+                width: summary.width,
+                height: summary.height,
+                damaged: summary.damaged,
+                preview: summary.preview,
+                outputs: summary.outputs,
+            })
         }
     }
 }
 
-/// The error and each cause, outermost first, skipping causes the outer text repeats.
+/// The error and each cause, outermost first, each with its own words only.
+///
+/// Our errors print as `context: cause`, so each level's text ends with the next one's;
+/// that tail is cut, giving a list whose `: `-join is the printed line. A cause the outer
+/// text repeats elsewhere than at its end is left out rather than said twice.
 fn causes(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut list = vec![error.to_string()];
+    let mut list = Vec::new();
+    let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        let text = cause.to_string();
-        if list.iter().all(|seen| !seen.contains(&text)) {
-            list.push(text);
+        let cause_text = cause.to_string();
+        if let Some(own) = text
+            .strip_suffix(cause_text.as_str())
+            .and_then(|head| head.strip_suffix(": "))
+        {
+            list.push(own.to_string());
+            text = cause_text;
+        } else if !text.contains(&cause_text) {
+            list.push(std::mem::replace(&mut text, cause_text));
         }
         source = cause.source();
     }
+    list.push(text);
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{context}: {source}")]
+    struct Context {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Plain(#[source] Context);
+
+    #[test]
+    fn causes_are_split_into_their_own_words() {
+        let inner = Context {
+            context: "cannot open input".into(),
+            source: std::io::Error::other("Invalid data"),
+        };
+        assert_eq!(causes(&inner), ["cannot open input", "Invalid data"]);
+        assert_eq!(
+            causes(&Plain(inner)),
+            ["outer", "cannot open input", "Invalid data"]
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! Choosing which frames of a video to caption: at a fixed interval (`every`), or at
-//! shot changes (`scene_threshold`) measured on small grayscale versions of every frame,
+//! shot changes (`scene_threshold`) measured on small colour versions of every frame,
 //! never closer than `min_gap` and never further apart than `max_gap`.
 
-use image::{GrayImage, RgbImage};
+use image::RgbImage;
 
 /// Side of the thumbnails compared for shot changes.
 const THUMB_WIDTH: u32 = 32;
@@ -19,7 +19,7 @@ pub enum SamplingMode {
 pub struct Sampler {
     mode: SamplingMode,
     last_sample: Option<f64>,
-    previous: Option<GrayImage>,
+    previous: Option<RgbImage>,
 }
 
 impl Sampler {
@@ -57,13 +57,14 @@ impl Sampler {
     }
 }
 
-fn thumbnail(frame: &RgbImage) -> GrayImage {
-    let gray = image::imageops::grayscale(frame);
-    image::imageops::resize(&gray, THUMB_WIDTH, THUMB_HEIGHT, image::imageops::FilterType::Triangle)
+fn thumbnail(frame: &RgbImage) -> RgbImage {
+    image::imageops::resize(frame, THUMB_WIDTH, THUMB_HEIGHT, image::imageops::FilterType::Triangle)
 }
 
-/// Mean absolute difference of two thumbnails, 0 (same) to 1 (black vs white).
-pub fn scene_score(a: &GrayImage, b: &GrayImage) -> f32 {
+/// Mean absolute difference of two thumbnails over every colour sample, 0 (same) to 1
+/// (black vs white). Colour, not luma: a cut between two scenes of equal brightness
+/// but different colours is still a cut.
+pub fn scene_score(a: &RgbImage, b: &RgbImage) -> f32 {
     let total: u64 = a
         .as_raw()
         .iter()

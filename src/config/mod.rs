@@ -18,6 +18,7 @@
 
 mod codec_rules;
 mod device;
+mod duration;
 mod input_filter;
 mod paths;
 mod positions;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 pub use codec_rules::{X26X_MAX_CRF, X26X_PRESETS};
 pub use device::{Device, ParseDeviceError, DEVICE_EXPECTED};
+pub use duration::parse_duration;
 pub use input_filter::{
     compile_glob, media_kind, GlobList, InputFilter, InvalidGlob, MediaKind, IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -37,7 +39,7 @@ pub use input_filter::{
 pub use problem::{Location, Problem, Problems};
 pub use schema::{
     Container, DecodeErrorPolicy, EncodeSpec, Existing, ImageFormat, InputSpec, OutputSpec,
-    Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, DEFAULT_CODEC, DEFAULT_TILE,
+    CaptionSpec, Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, DEFAULT_CODEC, DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP, MIN_TILE, STAGE_NAMES, TOP_LEVEL_FIELDS,
 };
 
@@ -178,6 +180,10 @@ fn assemble(sections: Sections, base: &Path) -> Option<Pipeline> {
                 StageSpec::Restore(mut restore) => {
                     restore.model = resolve(base, &restore.model);
                     StageSpec::Restore(restore)
+                }
+                StageSpec::Caption(mut caption) => {
+                    caption.model = resolve(base, &caption.model);
+                    StageSpec::Caption(caption)
                 }
                 other @ StageSpec::Filter(_) => other,
             })

@@ -18,7 +18,7 @@ pub const TOP_LEVEL_FIELDS: &[&str] = &[
 ];
 
 /// The stage names a `stages` item may use, in schema order.
-pub const STAGE_NAMES: &[&str] = &["filter", "restore"];
+pub const STAGE_NAMES: &[&str] = &["filter", "restore", "caption"];
 
 /// The tile edge used when neither the pipeline nor the model's sidecar
 /// gives one.
@@ -36,7 +36,7 @@ pub const DEFAULT_CODEC: &str = "libx264";
 
 /// A whole pipeline, with relative paths already resolved against the
 /// directory of the pipeline file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
     /// A label for reports; `None` when the file gives none.
     pub name: Option<String>,
@@ -120,13 +120,15 @@ pub enum Existing {
 }
 
 /// One item of `stages`, written as a mapping with exactly one key.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StageSpec {
     /// A libavfilter graph, such as `yadif=mode=send_frame`.
     Filter(String),
     /// Image-to-image restoration with an ONNX model.
     Restore(RestoreSpec),
+    /// Captions of sampled frames with an encoder-decoder model.
+    Caption(CaptionSpec),
 }
 
 impl StageSpec {
@@ -136,6 +138,7 @@ impl StageSpec {
         match self {
             Self::Filter(_) => "filter",
             Self::Restore(_) => "restore",
+            Self::Caption(_) => "caption",
         }
     }
 
@@ -161,6 +164,53 @@ pub struct RestoreSpec {
     /// Pixels shared by neighbouring tiles, hiding seams.
     #[serde(default = "default_tile_overlap")]
     pub tile_overlap: u32,
+}
+
+/// The body of a `caption` stage.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with `model`")]
+pub struct CaptionSpec {
+    /// The model folder (Optimum / transformers.js encoder-decoder layout).
+    pub model: PathBuf,
+    /// Graph variant suffix: `fp16`, `quantized`…; `None` for the plain float graphs.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// Caption a frame at this interval (`2s`, `500ms`, `1m`); default 2 s when no
+    /// `scene_threshold` is given.
+    #[serde(default)]
+    pub every: Option<String>,
+    /// Caption at shot changes whose score (0..1) reaches this.
+    #[serde(default)]
+    pub scene_threshold: Option<f32>,
+    /// Shortest time between two captions with `scene_threshold`.
+    #[serde(default)]
+    pub min_gap: Option<String>,
+    /// Longest time without a caption with `scene_threshold`.
+    #[serde(default)]
+    pub max_gap: Option<String>,
+    /// Beam search width; 1 is greedy. Default: the model's generation config.
+    #[serde(default)]
+    pub beams: Option<u32>,
+    /// Most tokens per caption. Default: the model's generation config.
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Ban repeating n-grams of this size. Default: the model's generation config.
+    #[serde(default)]
+    pub no_repeat_ngram_size: Option<u32>,
+    /// Frames encoded together.
+    #[serde(default = "default_caption_batch")]
+    pub batch: u32,
+    /// After `restore`, also mux the captions into the restored video as a subtitle track.
+    #[serde(default = "default_true")]
+    pub mux: bool,
+}
+
+fn default_caption_batch() -> u32 {
+    8
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_tile_overlap() -> u32 {

@@ -11,7 +11,8 @@ use super::codec_rules::{check_codec_named, check_crf, check_preset};
 use super::input_filter::{compile_glob, GlobList};
 use super::paths::{resolve, same_place};
 use super::positions::{child_path, item_path};
-use super::schema::{EncodeSpec, InputSpec, OutputSpec, RestoreSpec, StageSpec, MIN_TILE};
+use super::duration::parse_duration;
+use super::schema::{CaptionSpec, EncodeSpec, InputSpec, OutputSpec, RestoreSpec, StageSpec, MIN_TILE};
 use super::sections::Sections;
 
 /// A broken rule: the key path it concerns and what was expected.
@@ -136,6 +137,46 @@ fn check_stage(path: &str, stage: &StageSpec, base: &Path, findings: &mut Vec<Fi
             }
         }
         StageSpec::Restore(restore) => check_restore(&body, restore, base, findings),
+        StageSpec::Caption(caption) => check_caption(&body, caption, base, findings),
+    }
+}
+
+fn check_caption(path: &str, caption: &CaptionSpec, base: &Path, findings: &mut Vec<Finding>) {
+    let folder = resolve(base, &caption.model);
+    if !folder.is_dir() {
+        findings.push(Finding::new(
+            child_path(path, "model"),
+            format!("captioning model folder not found: {}", caption.model.display()),
+        ));
+    }
+    for (field, value) in [("every", &caption.every), ("min_gap", &caption.min_gap), ("max_gap", &caption.max_gap)] {
+        if let Some(text) = value {
+            if let Err(message) = parse_duration(text) {
+                findings.push(Finding::new(child_path(path, field), message));
+            }
+        }
+    }
+    if caption.every.is_some() && caption.scene_threshold.is_some() {
+        findings.push(Finding::new(
+            child_path(path, "scene_threshold"),
+            "give either `every` or `scene_threshold`, not both",
+        ));
+    }
+    if let Some(threshold) = caption.scene_threshold {
+        if !(threshold > 0.0 && threshold < 1.0) {
+            findings.push(Finding::new(
+                child_path(path, "scene_threshold"),
+                format!("scene_threshold {threshold} is out of range (expected between 0 and 1)"),
+            ));
+        }
+    }
+    for (field, value) in [("beams", caption.beams), ("max_tokens", caption.max_tokens)] {
+        if value == Some(0) {
+            findings.push(Finding::new(child_path(path, field), format!("{field} 0 is invalid (expected >= 1)")));
+        }
+    }
+    if caption.batch == 0 {
+        findings.push(Finding::new(child_path(path, "batch"), "batch 0 is invalid (expected >= 1)"));
     }
 }
 

@@ -11,6 +11,7 @@ pub mod image_io;
 
 pub mod layout;
 pub mod mux;
+pub mod subtitle_mux;
 
 pub use error::MediaError;
 

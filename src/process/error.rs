@@ -10,6 +10,8 @@ pub enum ProcessError {
     Media(#[from] MediaError),
     #[error(transparent)]
     Stage(#[from] StageError),
+    #[error(transparent)]
+    Caption(#[from] crate::caption::CaptionModelError),
     #[error("{context}: {source}")]
     Io {
         context: String,

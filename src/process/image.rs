@@ -7,6 +7,10 @@ use crate::media::image_io::{join, read_still, resize_alpha, write_png, Colour, 
 use crate::report::thumbnail::Preview;
 use crate::stage::{FrameStage, StageError, StagePool};
 
+use crate::caption::cues::Cue;
+use crate::stage::caption::CaptionPool;
+
+use super::caption_files::{caption_base, write_image_captions};
 use super::output_file::PendingOutput;
 use super::ProcessError;
 
@@ -18,6 +22,7 @@ pub fn restore_image(
     input: &Path,
     target: &Path,
     pool: &StagePool,
+    captions: Option<&CaptionPool>,
 ) -> Result<ImageSummary, ProcessError> {
     let still = read_still(input)?;
     let before = preview_source(&still.colour);
@@ -32,11 +37,26 @@ pub fn restore_image(
         alpha,
         grayscale: still.grayscale,
     });
-    let preview = Preview::new(&before, &restored.to_rgb8());
-    let pending = PendingOutput::new(target)?;
-    write_png(&restored, pending.temp_path())?;
-    pending.commit()?;
+    let rgb = restored.to_rgb8();
+    let preview = Preview::new(&before, &rgb);
+    let mut outputs = Vec::new();
+    if pool.plan().writes_media() {
+        let pending = PendingOutput::new(target)?;
+        write_png(&restored, pending.temp_path())?;
+        pending.commit()?;
+        outputs.push(target.to_path_buf());
+    }
+    if let (Some(setup), Some(captioners)) = (pool.plan().caption(), captions) {
+        let prepared = [setup.prepare(&rgb)];
+        let mut captions = captioners.with(|c| c.caption(&prepared))??;
+        let caption = captions.pop().ok_or_else(|| {
+            ProcessError::Io { context: "the captioner returned nothing".into(), source: std::io::Error::other("no caption") }
+        })?;
+        let cue = Cue { start: 0.0, end: 0.0, text: caption.text, mean_log_prob: caption.mean_log_prob };
+        outputs.extend(write_image_captions(&caption_base(target), input, &setup.model, &cue)?);
+    }
     Ok(ImageSummary {
+        outputs,
         width,
         height,
         preview,
@@ -46,6 +66,8 @@ pub fn restore_image(
 /// What a finished image job did.
 #[derive(Debug, Clone)]
 pub struct ImageSummary {
+    /// Every file written.
+    pub outputs: Vec<std::path::PathBuf>,
     pub width: u32,
     pub height: u32,
     pub preview: Option<Preview>,

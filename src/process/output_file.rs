@@ -36,6 +36,34 @@ impl PendingOutput {
         &self.temp
     }
 
+    /// Rewrites the temporary file through `rewrite(from, to)` into a second temporary,
+    /// which then takes its place; the second one is removed if the rewrite fails.
+    ///
+    /// # Errors
+    /// The rewrite fails, or the rename does.
+    pub fn rewrite<E>(&self, rewrite: impl FnOnce(&Path, &Path) -> Result<(), E>) -> Result<(), ProcessError>
+    where
+        ProcessError: From<E>,
+    {
+        let second = self.temp.with_file_name(format!(
+            "{}.2.{}",
+            self.temp.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            self.temp.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        ));
+        let result = rewrite(&self.temp, &second)
+            .map_err(ProcessError::from)
+            .and_then(|()| {
+                std::fs::rename(&second, &self.temp).map_err(|source| ProcessError::Io {
+                    context: format!("cannot replace {}", self.temp.display()),
+                    source,
+                })
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&second);
+        }
+        result
+    }
+
     /// Gives the finished file its final name.
     ///
     /// # Errors

@@ -44,6 +44,11 @@ impl Timing {
         pts
     }
 
+    /// One frame at the nominal rate, in the frames' time base.
+    pub fn nominal(&self) -> i64 {
+        self.nominal
+    }
+
     pub fn duration_of(&mut self, pts: Option<i64>) -> i64 {
         pts.and_then(|p| self.durations.remove(&p))
             .unwrap_or(self.nominal)

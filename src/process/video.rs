@@ -11,11 +11,18 @@
 //! frame rates survive, and copied streams keep theirs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{bounded, never, select, Receiver, Sender};
 use ffmpeg_next::Packet;
 use image::RgbImage;
+use ndarray::Array3;
+
+use crate::caption::cues::{cues_from_samples, Sample};
+use crate::caption::sampler::Sampler;
+use crate::media::subtitle_mux::{add_caption_track, TimedText};
+use crate::stage::caption::{CaptionPool, CaptionSetup};
+use super::caption_files::{caption_base, write_video_captions};
 
 use crate::batch::cancel::Cancel;
 use crate::media::decode::{DamagePolicy, RgbFrame, SourceItem, VideoInfo, VideoSource};
@@ -40,6 +47,8 @@ const PACKET_QUEUE: usize = 512;
 /// How to process one video.
 pub struct VideoSettings<'a> {
     pub pool: &'a StagePool,
+    /// Captioners, when the pipeline ends with a caption stage.
+    pub captions: Option<&'a CaptionPool>,
     pub encode: &'a EncodeSettings,
     pub policy: CopyPolicy,
     pub damage: DamagePolicy,
@@ -57,6 +66,8 @@ pub struct VideoSummary {
     /// Frames that could not be decoded and were skipped or repeated.
     pub damaged: u64,
     pub preview: Option<Preview>,
+    /// Every file written (the video, when the pipeline writes media, and caption files).
+    pub outputs: Vec<PathBuf>,
 }
 
 struct FrameResult {
@@ -79,14 +90,18 @@ pub fn restore_video(
     settings: &VideoSettings<'_>,
     progress: &dyn FileProgress,
 ) -> Result<VideoSummary, ProcessError> {
-    let (mut source, layout) =
-        VideoSource::open(input, settings.pool.plan().filters(), settings.policy)?;
+    let plan = settings.pool.plan();
+    let (mut source, layout) = VideoSource::open(input, plan.filters(), settings.policy)?;
     source.set_damage_policy(settings.damage);
     let info = source.info();
     progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
-    let pending = PendingOutput::new(target)?;
-    let muxer = Muxer::create(pending.temp_path(), settings.format, layout)?;
-    if let Some(angle) = muxer.unstorable_rotation() {
+    let writes_media = plan.writes_media();
+    let pending = if writes_media { Some(PendingOutput::new(target)?) } else { None };
+    let muxer = match &pending {
+        Some(p) => Some(Muxer::create(p.temp_path(), settings.format, layout)?),
+        None => None,
+    };
+    if let Some(angle) = muxer.as_ref().and_then(Muxer::unstorable_rotation) {
         // Not an error: the pictures are all there, only the player's turn is lost.
         tracing::warn!(
             "{}: its display rotation ({angle}°) cannot be stored in {} by this ffmpeg, \
@@ -95,14 +110,16 @@ pub fn restore_video(
             settings.format
         );
     }
+    let caption = plan.caption().zip(settings.captions);
     let workers = settings.pool.capacity();
     let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * FRAMES_PER_WORKER);
     let (packet_tx, packet_rx) = bounded::<(usize, Packet)>(PACKET_QUEUE);
     let (result_tx, result_rx) = bounded::<FrameResult>(workers * FRAMES_PER_WORKER);
+    let batch = caption.map_or(1, |(setup, _)| setup.batch);
+    let (sample_tx, sample_rx) = bounded::<(f64, Array3<f32>)>(batch * 2);
 
-    let summary = std::thread::scope(|scope| {
-        let decoder =
-            scope.spawn(move || decode_loop(source, &frame_tx, &packet_tx, settings.cancel));
+    let (summary, samples) = std::thread::scope(|scope| {
+        let decoder = scope.spawn(move || decode_loop(source, &frame_tx, &packet_tx, settings.cancel));
         for _ in 0..workers {
             let frames = frame_rx.clone();
             let results = result_tx.clone();
@@ -110,27 +127,84 @@ pub fn restore_video(
         }
         drop(frame_rx);
         drop(result_tx);
-        let written = write_loop(muxer, info, settings, packet_rx, result_rx, progress);
+        let captioner = caption.map(|(_, pool)| scope.spawn(move || caption_loop(pool, batch, &sample_rx)));
+        let sampler = caption.map(|(setup, _)| (Sampler::new(setup.sampling), setup, sample_tx));
+        let written = write_loop(muxer, info, settings, packet_rx, result_rx, sampler, progress);
         let damaged = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
+        let samples = match captioner {
+            Some(handle) => handle.join().map_err(|_| ProcessError::ThreadPanicked)?,
+            None => Ok(Vec::new()),
+        };
         // A decode error (or the interruption) explains a short write better than the
         // writer's own complaint.
         let damaged = damaged?;
-        written.map(|summary| VideoSummary { damaged, ..summary })
+        let summary = written.map(|summary| WriteSummary { damaged, ..summary })?;
+        Ok::<_, ProcessError>((summary, samples?))
     })?;
-    pending.commit()?;
+    let mut summary = summary;
+    if let Some((setup, _)) = caption {
+        let start = summary.first_time;
+        let cues = cues_from_samples(
+            &samples
+                .iter()
+                .map(|s| Sample { at: s.at - start, ..s.clone() })
+                .collect::<Vec<_>>(),
+            (summary.end_time - start).max(0.0),
+        );
+        if let Some(pending) = &pending {
+            if setup.mux && settings.format == "matroska" {
+                let timed: Vec<TimedText> = cues
+                    .iter()
+                    .map(|c| TimedText { start: c.start + start, end: c.end + start, text: c.text.clone() })
+                    .collect();
+                pending.rewrite(|from, to| add_caption_track(from, to, settings.format, &timed, "eng", "Captions"))?;
+            } else if setup.mux {
+                tracing::warn!(
+                    "{}: captions are written beside the video; muxing them as a track needs `container: mkv`",
+                    input.display()
+                );
+            }
+        }
+        summary.outputs.extend(write_video_captions(&caption_base(target), input, &setup.model, &cues)?);
+    }
+    if let Some(pending) = pending {
+        pending.commit()?;
+        summary.outputs.insert(0, target.to_path_buf());
+    }
     if summary.damaged > 0 {
         tracing::warn!(
             "{}: {} frame(s) could not be decoded and were {}",
             input.display(),
             summary.damaged,
-            if settings.damage == DamagePolicy::Repeat {
-                "replaced by the previous frame"
-            } else {
-                "left out"
-            }
+            if settings.damage == DamagePolicy::Repeat { "replaced by the previous frame" } else { "left out" }
         );
     }
-    Ok(summary)
+    Ok(summary.into())
+}
+
+/// Captions sampled frames in batches as they arrive.
+fn caption_loop(pool: &CaptionPool, batch: usize, frames: &Receiver<(f64, Array3<f32>)>) -> Result<Vec<Sample>, ProcessError> {
+    let mut samples = Vec::new();
+    let mut pending: Vec<(f64, Array3<f32>)> = Vec::with_capacity(batch);
+    let mut flush = |pending: &mut Vec<(f64, Array3<f32>)>| -> Result<(), ProcessError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let prepared: Vec<Array3<f32>> = pending.iter().map(|(_, p)| p.clone()).collect();
+        let captions = pool.with(|captioner| captioner.caption(&prepared))??;
+        for ((at, _), caption) in pending.drain(..).zip(captions) {
+            samples.push(Sample { at, text: caption.text, mean_log_prob: caption.mean_log_prob });
+        }
+        Ok(())
+    };
+    for item in frames {
+        pending.push(item);
+        if pending.len() >= batch {
+            flush(&mut pending)?;
+        }
+    }
+    flush(&mut pending)?;
+    Ok(samples)
 }
 
 /// Reads the source until its end; returns how many frames were damaged.
@@ -185,14 +259,19 @@ fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Se
     }
 }
 
+type SamplerParts<'s> = (Sampler, &'s CaptionSetup, Sender<(f64, Array3<f32>)>);
+
 fn write_loop(
-    mut muxer: Muxer,
+    mut muxer: Option<Muxer>,
     info: VideoInfo,
     settings: &VideoSettings<'_>,
     packets: Receiver<(usize, Packet)>,
     results: Receiver<FrameResult>,
+    mut sampler: Option<SamplerParts<'_>>,
     progress: &dyn FileProgress,
-) -> Result<VideoSummary, ProcessError> {
+) -> Result<WriteSummary, ProcessError> {
+    let seconds = |pts: i64| pts as f64 * f64::from(info.time_base);
+    let (mut first_time, mut end_time) = (None, 0.0f64);
     let mut packets = packets;
     let mut results = results;
     let mut reorder: BTreeMap<u64, FrameResult> = BTreeMap::new();
@@ -206,7 +285,7 @@ fn write_loop(
     while packets_open || results_open {
         select! {
             recv(packets) -> message => match message {
-                Ok((stream, packet)) => muxer.write_copied(stream, packet)?,
+                Ok((stream, packet)) => if let Some(muxer) = &mut muxer { muxer.write_copied(stream, packet)? },
                 Err(_) => { packets_open = false; packets = never(); }
             },
             recv(results) -> message => match message {
@@ -217,16 +296,25 @@ fn write_loop(
                         if let Some(source) = &result.source {
                             preview = Preview::new(source, &image);
                         }
-                        let encoder = match &mut encoder {
-                            Some(e) => e,
-                            None => {
-                                size = image.dimensions();
-                                encoder.insert(open_encoder(&mut muxer, &info, settings, size)?)
-                            }
-                        };
+                        size = image.dimensions();
                         let pts = timing.place(result.pts, result.duration);
-                        encoder.push(&image, Some(pts), &mut encoded)?;
-                        write_video(&mut muxer, &mut timing, &mut encoded)?;
+                        let time = seconds(pts);
+                        first_time.get_or_insert(time);
+                        end_time = end_time.max(time + seconds(result.duration.max(timing.nominal())));
+                        if let Some((sampler, setup, sink)) = &mut sampler {
+                            if sampler.take(time, &image) && sink.send((time, setup.prepare(&image))).is_err() {
+                                // The captioner stopped; its error is reported when it is joined.
+                                return Err(MediaError::Unsupported("captioning stopped".into()).into());
+                            }
+                        }
+                        if let Some(muxer) = &mut muxer {
+                            let encoder = match &mut encoder {
+                                Some(e) => e,
+                                None => encoder.insert(open_encoder(muxer, &info, settings, size)?),
+                            };
+                            encoder.push(&image, Some(pts), &mut encoded)?;
+                            write_video(muxer, &mut timing, &mut encoded)?;
+                        }
                         next += 1;
                         progress.advance(1);
                     }
@@ -241,18 +329,48 @@ fn write_loop(
         ))
         .into());
     }
-    if let Some(encoder) = &mut encoder {
-        encoder.finish(&mut encoded)?;
-        write_video(&mut muxer, &mut timing, &mut encoded)?;
+    if let Some(mut muxer) = muxer {
+        if let Some(encoder) = &mut encoder {
+            encoder.finish(&mut encoded)?;
+            write_video(&mut muxer, &mut timing, &mut encoded)?;
+        }
+        muxer.finish()?;
     }
-    muxer.finish()?;
-    Ok(VideoSummary {
+    Ok(WriteSummary {
         frames: next,
         width: size.0,
         height: size.1,
         damaged: 0,
         preview,
+        outputs: Vec::new(),
+        first_time: first_time.unwrap_or(0.0),
+        end_time,
     })
+}
+
+/// What the writer saw: the summary plus the presentation span of the frames.
+struct WriteSummary {
+    frames: u64,
+    width: u32,
+    height: u32,
+    damaged: u64,
+    preview: Option<Preview>,
+    outputs: Vec<PathBuf>,
+    first_time: f64,
+    end_time: f64,
+}
+
+impl From<WriteSummary> for VideoSummary {
+    fn from(w: WriteSummary) -> Self {
+        Self {
+            frames: w.frames,
+            width: w.width,
+            height: w.height,
+            damaged: w.damaged,
+            preview: w.preview,
+            outputs: w.outputs,
+        }
+    }
 }
 
 fn open_encoder(

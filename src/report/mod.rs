@@ -1,6 +1,7 @@
 //! The run report: `report.json` (every item with status, error and numbers) and
 //! `report.html` (the same, failures first, with before/after thumbnails), both written
-//! atomically into the output directory.
+//! atomically into the output directory. A shard writes `report-I-of-N.*`, so copies
+//! running side by side into one output never overwrite each other's report.
 
 pub mod html;
 pub mod json;
@@ -26,8 +27,9 @@ pub struct ItemReport {
     pub input: PathBuf,
     pub outputs: Vec<PathBuf>,
     pub status: ItemStatus,
-    /// The error and its causes, outermost first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// The error and its causes, outermost first (empty unless failed or interrupted).
+    /// Always present, like every other field a program reads, so readers need not
+    /// guess what a missing key means.
     pub error: Vec<String>,
     /// Why an item was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,7 +37,7 @@ pub struct ItemReport {
     pub frames: u64,
     pub seconds: f64,
     pub fps: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Where inference ran (`null` for an item that was not processed).
     pub device: Option<String>,
     /// Before/after thumbnails (PNG), for the HTML report only.
     #[serde(skip)]
@@ -67,13 +69,27 @@ pub struct ReportError {
     source: std::io::Error,
 }
 
-/// Writes `report.json` and `report.html` into `dir`, each under a temporary name first.
+/// The report's file name without extension: `report`, or `report-I-of-N` for a shard.
+pub fn report_stem(shard: Option<(u32, u32)>) -> String {
+    match shard {
+        None => "report".into(),
+        Some((index, count)) => format!("report-{index}-of-{count}"),
+    }
+}
+
+/// Writes `STEM.json` and `STEM.html` into `dir`, each under a temporary name first.
 ///
 /// # Errors
 /// A file cannot be written or renamed.
-pub fn write_reports(report: &RunReport, dir: &Path) -> Result<(), ReportError> {
-    write_atomically(&dir.join("report.json"), json::render(report).as_bytes())?;
-    write_atomically(&dir.join("report.html"), html::render(report).as_bytes())
+pub fn write_reports(report: &RunReport, dir: &Path, stem: &str) -> Result<(), ReportError> {
+    write_atomically(
+        &dir.join(format!("{stem}.json")),
+        json::render(report).as_bytes(),
+    )?;
+    write_atomically(
+        &dir.join(format!("{stem}.html")),
+        html::render(report).as_bytes(),
+    )
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
@@ -85,8 +101,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         std::fs::create_dir_all(parent).map_err(error)?;
     }
     let temp = crate::process::output_file::temp_path_for(path);
-    std::fs::write(&temp, bytes).map_err(error)?;
-    std::fs::rename(&temp, path).map_err(|e| {
+    // A write cut short (disk full, file-size limit) must not leave its temporary behind.
+    let written = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
+    written.map_err(|e| {
         let _ = std::fs::remove_file(&temp);
         error(e)
     })

@@ -2,6 +2,7 @@
 //! on the decode side; `restore` stages run on RGB frames in the inference workers, one
 //! [`FrameStage`] instance (and one model session) per worker.
 
+pub mod caption;
 pub mod plan;
 pub mod pool;
 pub mod restore;

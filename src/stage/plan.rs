@@ -3,12 +3,17 @@
 
 use std::path::PathBuf;
 
-use crate::config::{LoadedPipeline, Problems, StageSpec, DEFAULT_TILE};
+use crate::caption::generate::Settings;
+use crate::caption::sampler::SamplingMode;
+use crate::caption::CaptionModelError;
+use crate::config::{parse_duration, CaptionSpec, LoadedPipeline, Problems, StageSpec, DEFAULT_TILE};
+use crate::model::caption_model::CaptionModel;
 use crate::model::restore_model::{RestoreModel, RestoreModelError};
 use crate::model::runtime::Device;
 use crate::model::session::SessionConfig;
 use crate::model::tile::TileLayout;
 
+use super::caption::CaptionSetup;
 use super::restore::RestoreStage;
 use super::FrameStage;
 
@@ -35,6 +40,7 @@ struct RestoreStep {
 pub struct StagePlan {
     filters: Vec<String>,
     restores: Vec<RestoreStep>,
+    caption: Option<CaptionSetup>,
     scale: u32,
     device: Option<Device>,
     session: SessionConfig,
@@ -52,9 +58,21 @@ impl StagePlan {
         let mut restores = Vec::new();
         let mut scale = 1;
         let mut device = None;
+        let mut caption = None;
+        let last = loaded.pipeline.stages.len().saturating_sub(1);
         for (position, stage) in loaded.pipeline.stages.iter().enumerate() {
             let key = stage.key_path(position);
             match stage {
+                StageSpec::Caption(spec) => {
+                    if position != last {
+                        problems.push(loaded.problem(&key, "the caption stage must be the last stage"));
+                        continue;
+                    }
+                    match caption_setup(spec, session) {
+                        Ok(setup) => caption = Some(setup),
+                        Err(error) => problems.push(loaded.problem(&format!("{key}.model"), error.to_string())),
+                    }
+                }
                 StageSpec::Filter(graph) => {
                     if restores.is_empty() {
                         filters.push(graph.clone());
@@ -94,6 +112,7 @@ impl StagePlan {
         Ok(Self {
             filters,
             restores,
+            caption,
             scale,
             device,
             session,
@@ -103,6 +122,16 @@ impl StagePlan {
     /// libavfilter chains applied on the decode side, in order.
     pub fn filters(&self) -> &[String] {
         &self.filters
+    }
+
+    /// The caption stage, if the pipeline has one.
+    pub fn caption(&self) -> Option<&CaptionSetup> {
+        self.caption.as_ref()
+    }
+
+    /// Whether the pipeline writes restored or filtered media (not only captions).
+    pub fn writes_media(&self) -> bool {
+        !self.restores.is_empty() || !self.filters.is_empty()
     }
 
     /// The product of the restoration scales.
@@ -128,4 +157,44 @@ impl StagePlan {
             })
             .collect()
     }
+}
+
+/// Default interval between captions when neither `every` nor `scene_threshold` is given.
+const DEFAULT_EVERY: f64 = 2.0;
+/// Defaults for shot-change sampling.
+const DEFAULT_MIN_GAP: f64 = 1.0;
+const DEFAULT_MAX_GAP: f64 = 10.0;
+
+/// Loads the captioning model once to check it, and settles the stage's settings from
+/// the pipeline and the model's own generation config.
+fn caption_setup(spec: &CaptionSpec, session: SessionConfig) -> Result<CaptionSetup, CaptionModelError> {
+    let variant = spec.variant.as_deref().map(|v| format!("_{}", v.trim_start_matches('_'))).unwrap_or_default();
+    let model = CaptionModel::load(&spec.model, &variant, session)?;
+    // Durations were checked when the pipeline was loaded.
+    let seconds = |text: &Option<String>, default: f64| text.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(default);
+    let sampling = match spec.scene_threshold {
+        Some(threshold) => SamplingMode::Scene {
+            threshold,
+            min_gap: seconds(&spec.min_gap, DEFAULT_MIN_GAP),
+            max_gap: seconds(&spec.max_gap, DEFAULT_MAX_GAP),
+        },
+        None => SamplingMode::Every(seconds(&spec.every, DEFAULT_EVERY)),
+    };
+    let config = model.generation.clone();
+    let generation = Settings {
+        beams: spec.beams.map_or(config.num_beams, |b| b as usize),
+        max_length: spec.max_tokens.map_or(config.max_length, |t| t as usize + 1),
+        no_repeat_ngram_size: spec.no_repeat_ngram_size.map_or(config.no_repeat_ngram_size, |n| n as usize),
+        config,
+    };
+    Ok(CaptionSetup {
+        model: spec.model.clone(),
+        variant,
+        sampling,
+        generation,
+        preprocess: model.preprocess.clone(),
+        batch: spec.batch.max(1) as usize,
+        mux: spec.mux,
+        session,
+    })
 }

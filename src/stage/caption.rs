@@ -1,0 +1,102 @@
+//! The `caption` stage: sampled frames (or a still) become captions with an
+//! encoder-decoder model. Frames are reduced to the model's small input as soon as they
+//! are sampled, so no full-resolution copy waits for the captioner.
+
+use std::path::PathBuf;
+
+use image::RgbImage;
+use ndarray::{Array3, Array4, Axis};
+
+use crate::caption::configs::Preprocess;
+use crate::caption::generate::{generate, Settings};
+use crate::caption::preprocess::pixel_values;
+use crate::caption::sampler::SamplingMode;
+use crate::caption::CaptionModelError;
+use crate::model::caption_model::CaptionModel;
+use crate::model::session::SessionConfig;
+
+/// A checked caption stage: what to load and how to sample and generate.
+#[derive(Debug, Clone)]
+pub struct CaptionSetup {
+    pub model: PathBuf,
+    pub variant: String,
+    pub sampling: SamplingMode,
+    pub generation: Settings,
+    pub preprocess: Preprocess,
+    pub batch: usize,
+    pub mux: bool,
+    pub session: SessionConfig,
+}
+
+/// A caption with its score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caption {
+    pub text: String,
+    pub tokens: Vec<i64>,
+    pub mean_log_prob: f32,
+}
+
+/// A loaded captioner.
+pub struct Captioner {
+    model: CaptionModel,
+    generation: Settings,
+}
+
+impl CaptionSetup {
+    /// Loads a captioner with this setup.
+    ///
+    /// # Errors
+    /// The model folder cannot be loaded.
+    pub fn load(&self) -> Result<Captioner, CaptionModelError> {
+        Ok(Captioner {
+            model: CaptionModel::load(&self.model, &self.variant, self.session)?,
+            generation: self.generation.clone(),
+        })
+    }
+
+    /// A frame as the model's input, [3, H, W].
+    pub fn prepare(&self, frame: &RgbImage) -> Array3<f32> {
+        pixel_values(&[frame], &self.preprocess).index_axis_move(Axis(0), 0)
+    }
+}
+
+impl Captioner {
+    /// Captions prepared frames: one encoder run for the batch, then generation per
+    /// frame.
+    ///
+    /// # Errors
+    /// The model fails.
+    pub fn caption(&mut self, prepared: &[Array3<f32>]) -> Result<Vec<Caption>, CaptionModelError> {
+        if prepared.is_empty() {
+            return Ok(Vec::new());
+        }
+        let views: Vec<_> = prepared.iter().map(|p| p.view()).collect();
+        let batch: Array4<f32> = ndarray::stack(Axis(0), &views).map_err(|e| CaptionModelError::Run {
+            folder: self.model.files().folder.display().to_string(),
+            message: format!("frames of different sizes: {e}"),
+        })?;
+        let encoded = self.model.encode(batch)?;
+        let mut captions = Vec::with_capacity(prepared.len());
+        for row in encoded.outer_iter() {
+            let generated = {
+                let mut decoder = self.model.decoder_for(row);
+                generate(&mut decoder, &self.generation)?
+            };
+            captions.push(Caption {
+                text: self.model.decode_text(&generated.tokens)?,
+                tokens: generated.tokens,
+                mean_log_prob: generated.mean_log_prob,
+            });
+        }
+        Ok(captions)
+    }
+}
+
+/// The shared pool of captioners of a run.
+pub type CaptionPool = crate::stage::pool::LazyPool<Captioner, CaptionModelError>;
+
+/// A pool of at most `capacity` captioners for `setup`.
+pub fn caption_pool(setup: &CaptionSetup, capacity: usize) -> CaptionPool {
+    let setup = setup.clone();
+    CaptionPool::new(capacity, move || setup.load())
+}
