@@ -109,8 +109,8 @@ encode: {crf: 60}
             "5:13: unknown variant `maybe`, expected one of `skip`, `overwrite`, `fail`",
             "9:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`",
             "12:13: invalid type: string \"big\", expected u32",
-            "13:5: unknown stage `denoise`, expected one of `filter`, `restore`",
-            "14:5: invalid type: integer `5`, expected a mapping with one stage name (one of `filter`, `restore`)",
+            "13:5: unknown stage `denoise`, expected one of `filter`, `restore`, `caption`",
+            "14:5: invalid type: integer `5`, expected a mapping with one stage name (one of `filter`, `restore`, `caption`)",
             "15:9: invalid device `cuda:x` (expected `auto`, `cpu`, `cuda` or `cuda:N` with N a GPU index)",
             "16:15: crf 60 is out of range for libx264 (expected 0..=51)",
         ]
@@ -166,7 +166,7 @@ fn stage_with_two_keys_suggests_indenting() {
         work.problems(text),
         vec![
             "4:5: stage has 2 keys (`restore`, `model`), expected a mapping with one stage name \
-             (one of `filter`, `restore`) (should the other keys be indented under `restore:`?)"
+             (one of `filter`, `restore`, `caption`) (should the other keys be indented under `restore:`?)"
         ]
     );
 }

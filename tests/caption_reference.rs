@@ -1,0 +1,125 @@
+//! The Rust captioner against transformers: for every held-out image the token ids of
+//! greedy search and of beam search (3 beams) equal those `generate()` produced on the
+//! same model (`fixtures/caption/reference.json`, written by
+//! `tools/caption/make_reference.py`), through the merged and the split decoder alike.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod util;
+
+use frameforge::caption::generate::{generate, Settings};
+use frameforge::caption::preprocess::pixel_values;
+use frameforge::model::caption_model::CaptionModel;
+use frameforge::model::runtime::DeviceRequest;
+use frameforge::model::session::SessionConfig;
+use serde_json::Value;
+use util::{fixture, root};
+
+fn reference() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("caption/reference.json")).unwrap()).unwrap()
+}
+
+fn session() -> SessionConfig {
+    SessionConfig {
+        device: DeviceRequest::Cpu,
+        intra_threads: 1,
+    }
+}
+
+fn ids(value: &Value) -> Vec<i64> {
+    value.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect()
+}
+
+/// Captions every reference image with `model` and returns the mismatches.
+fn mismatches(model: &mut CaptionModel, beams: usize, key: &str) -> (usize, Vec<String>) {
+    let reference = reference();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for item in reference["images"].as_array().unwrap() {
+        let file = item["file"].as_str().unwrap();
+        let image = image::open(fixture(&format!("caption/{file}"))).unwrap().to_rgb8();
+        let pixels = pixel_values(&[&image], &model.preprocess);
+        let expected_first: Vec<f32> = item["pixel_values_first8"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let got_first: Vec<f32> = pixels.iter().take(8).copied().collect();
+        for (g, e) in got_first.iter().zip(&expected_first) {
+            assert!((g - e).abs() < 1e-5, "{file}: pixel values {got_first:?} vs {expected_first:?}");
+        }
+        let encoded = model.encode(pixels).unwrap();
+        let settings = Settings {
+            beams,
+            max_length: model.generation.max_length,
+            no_repeat_ngram_size: model.generation.no_repeat_ngram_size,
+            config: model.generation.clone(),
+        };
+        let generated = {
+            let mut decoder = model.decoder_for(encoded.index_axis(ndarray::Axis(0), 0));
+            generate(&mut decoder, &settings).unwrap()
+        };
+        let expected = ids(&item[key]["ids"]);
+        if generated.tokens != expected {
+            wrong.push(format!("{file}: got {:?}, expected {expected:?}", generated.tokens));
+        } else {
+            assert_eq!(model.decode_text(&generated.tokens).unwrap(), item[key]["text"].as_str().unwrap());
+        }
+        checked += 1;
+    }
+    (checked, wrong)
+}
+
+fn load(only_merged: bool) -> (CaptionModel, Option<tempfile::TempDir>) {
+    let folder = root().join("models/captioner");
+    if !only_merged {
+        return (CaptionModel::load(&folder, "", session()).unwrap(), None);
+    }
+    // The same model with the merged decoder only.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name != "decoder_model.onnx" && name != "decoder_with_past_model.onnx" {
+            std::fs::copy(&path, dir.path().join(&name)).unwrap();
+        }
+    }
+    let model = CaptionModel::load(dir.path(), "", session()).unwrap();
+    (model, Some(dir))
+}
+
+#[test]
+fn greedy_tokens_equal_transformers_generate_with_the_split_decoder() {
+    let (mut model, _dir) = load(false);
+    assert_eq!(model.decoder_form(), "split");
+    let (checked, wrong) = mismatches(&mut model, 1, "greedy");
+    assert!(checked >= 20, "only {checked} reference images");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn greedy_tokens_equal_transformers_generate_with_the_merged_decoder() {
+    let (mut model, _dir) = load(true);
+    assert_eq!(model.decoder_form(), "merged");
+    let (_, wrong) = mismatches(&mut model, 1, "greedy");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn beam3_tokens_equal_transformers_generate() {
+    let (mut model, _dir) = load(false);
+    let (checked, wrong) = mismatches(&mut model, 3, "beam3");
+    assert!(checked >= 20);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn beam3_with_the_merged_decoder_agrees_too() {
+    let (mut model, _dir) = load(true);
+    let (_, wrong) = mismatches(&mut model, 3, "beam3");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
