@@ -171,6 +171,18 @@ pub fn run(args: &RunArgs) -> u8 {
         dry_run: args.dry_run,
     };
     items.extend(run_jobs(&jobs, parallel, &context));
+    if pool.plan().caption().is_some() && !args.dry_run {
+        let documents: Vec<std::path::PathBuf> = jobs
+            .iter()
+            .map(|job| {
+                let base = crate::process::caption_files::caption_base(&job.output);
+                std::path::PathBuf::from(format!("{}{}", base.display(), crate::process::caption_files::JSON_SUFFIX))
+            })
+            .collect();
+        if let Err(error) = crate::caption::index::write_index(&pipeline.output.path, &documents) {
+            eprintln!("{}: cannot write captions.jsonl: {error}", pipeline.output.path.display());
+        }
+    }
     progress.clear();
     finish(args, &loaded, items, &cancel, started, started_unix)
 }

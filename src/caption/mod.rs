@@ -6,6 +6,7 @@ pub mod configs;
 pub mod cues;
 pub mod folder;
 pub mod generate;
+pub mod index;
 pub mod pil_resize;
 pub mod preprocess;
 pub mod sampler;
