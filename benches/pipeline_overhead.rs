@@ -148,6 +148,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cancel = Cancel::default();
     let settings = VideoSettings {
         pool: &pool,
+        captions: None,
         encode: &encode,
         policy: CopyPolicy {
             audio: loaded.pipeline.encode.audio == StreamPolicy::Copy,
@@ -158,7 +159,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cancel: &cancel,
     };
     let started = Instant::now();
-    let summary = restore_video(&clip, &scratch.path().join("out.mkv"), &settings, &NoProgress)?;
+    let summary = restore_video(
+        &clip,
+        &scratch.path().join("out.mkv"),
+        &settings,
+        &NoProgress,
+    )?;
     let end_to_end = started.elapsed().as_secs_f64();
     assert_eq!(summary.frames as usize, count, "frame counts differ");
 

@@ -127,9 +127,8 @@ pub fn run(args: &RunArgs) -> u8 {
         // Owned by the same key as jobs (the path below the input root), so a shard's
         // share does not depend on where the input tree is mounted.
         .filter(|(path, _)| {
-            args.shard.is_none_or(|s| {
-                s.owns(path.strip_prefix(&pipeline.input.path).unwrap_or(path))
-            })
+            args.shard
+                .is_none_or(|s| s.owns(path.strip_prefix(&pipeline.input.path).unwrap_or(path)))
         })
         .map(|(path, reason)| {
             progress.line(&format!("{}: {reason}", path.display()), true);
@@ -143,7 +142,10 @@ pub fn run(args: &RunArgs) -> u8 {
     let encode = encode_settings(&loaded);
     let container = pipeline.encode.container;
     let muxer_for = move |job: &Job| muxer_name(container, &job.output);
-    let captions = pool.plan().caption().map(|setup| caption_pool(setup, threads));
+    let captions = pool
+        .plan()
+        .caption()
+        .map(|setup| caption_pool(setup, threads));
     let context = BatchContext {
         pool: &pool,
         captions: captions.as_ref(),
@@ -176,11 +178,18 @@ pub fn run(args: &RunArgs) -> u8 {
             .iter()
             .map(|job| {
                 let base = crate::process::caption_files::caption_base(&job.output);
-                std::path::PathBuf::from(format!("{}{}", base.display(), crate::process::caption_files::JSON_SUFFIX))
+                std::path::PathBuf::from(format!(
+                    "{}{}",
+                    base.display(),
+                    crate::process::caption_files::JSON_SUFFIX
+                ))
             })
             .collect();
         if let Err(error) = crate::caption::index::write_index(&pipeline.output.path, &documents) {
-            eprintln!("{}: cannot write captions.jsonl: {error}", pipeline.output.path.display());
+            eprintln!(
+                "{}: cannot write captions.jsonl: {error}",
+                pipeline.output.path.display()
+            );
         }
     }
     progress.clear();

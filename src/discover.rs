@@ -94,10 +94,9 @@ pub fn discover(pipeline: &Pipeline) -> Result<Discovery, std::io::Error> {
                     (None, Ok(target)) => format!(
                         "broken symlink to {}: {}",
                         target.display(),
-                        error.io_error().map_or_else(
-                            || error.to_string(),
-                            std::string::ToString::to_string
-                        )
+                        error
+                            .io_error()
+                            .map_or_else(|| error.to_string(), std::string::ToString::to_string)
                     ),
                     (None, Err(_)) => error
                         .io_error()

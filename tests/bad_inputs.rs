@@ -98,7 +98,10 @@ fn assert_only_good_outputs(ws: &Workspace) {
     expected.sort();
     assert_eq!(media, expected, "output tree");
     for report in ["report.json", "report.html"] {
-        assert!(files.iter().any(|f| f == report), "{report} missing: {files:?}");
+        assert!(
+            files.iter().any(|f| f == report),
+            "{report} missing: {files:?}"
+        );
     }
 }
 

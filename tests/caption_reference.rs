@@ -19,7 +19,8 @@ use serde_json::Value;
 use util::{fixture, root};
 
 fn reference() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("caption/reference.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixture("caption/reference.json")).unwrap())
+        .unwrap()
 }
 
 fn session() -> SessionConfig {
@@ -30,7 +31,12 @@ fn session() -> SessionConfig {
 }
 
 fn ids(value: &Value) -> Vec<i64> {
-    value.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect()
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect()
 }
 
 /// Captions every reference image with `model` and returns the mismatches.
@@ -40,7 +46,9 @@ fn mismatches(model: &mut CaptionModel, beams: usize, key: &str) -> (usize, Vec<
     let mut checked = 0;
     for item in reference["images"].as_array().unwrap() {
         let file = item["file"].as_str().unwrap();
-        let image = image::open(fixture(&format!("caption/{file}"))).unwrap().to_rgb8();
+        let image = image::open(fixture(&format!("caption/{file}")))
+            .unwrap()
+            .to_rgb8();
         let pixels = pixel_values(&[&image], &model.preprocess);
         let expected_first: Vec<f32> = item["pixel_values_first8"]
             .as_array()
@@ -50,7 +58,10 @@ fn mismatches(model: &mut CaptionModel, beams: usize, key: &str) -> (usize, Vec<
             .collect();
         let got_first: Vec<f32> = pixels.iter().take(8).copied().collect();
         for (g, e) in got_first.iter().zip(&expected_first) {
-            assert!((g - e).abs() < 1e-5, "{file}: pixel values {got_first:?} vs {expected_first:?}");
+            assert!(
+                (g - e).abs() < 1e-5,
+                "{file}: pixel values {got_first:?} vs {expected_first:?}"
+            );
         }
         let encoded = model.encode(pixels).unwrap();
         let settings = Settings {
@@ -65,9 +76,15 @@ fn mismatches(model: &mut CaptionModel, beams: usize, key: &str) -> (usize, Vec<
         };
         let expected = ids(&item[key]["ids"]);
         if generated.tokens != expected {
-            wrong.push(format!("{file}: got {:?}, expected {expected:?}", generated.tokens));
+            wrong.push(format!(
+                "{file}: got {:?}, expected {expected:?}",
+                generated.tokens
+            ));
         } else {
-            assert_eq!(model.decode_text(&generated.tokens).unwrap(), item[key]["text"].as_str().unwrap());
+            assert_eq!(
+                model.decode_text(&generated.tokens).unwrap(),
+                item[key]["text"].as_str().unwrap()
+            );
         }
         checked += 1;
     }

@@ -577,11 +577,7 @@ fn mov_text_into_mkv_fails_with_advice_that_fits() {
         !line.contains("container: mkv"),
         "advice points at the container in use: {line}"
     );
-    assert!(
-        run.ws.outputs().is_empty(),
-        "{:?}",
-        run.ws.outputs()
-    );
+    assert!(run.ws.outputs().is_empty(), "{:?}", run.ws.outputs());
 }
 
 // ---------------------------------------------------------------------------------------

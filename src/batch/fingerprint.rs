@@ -53,7 +53,12 @@ fn folder_digest(folder: &Path) -> std::io::Result<[u8; 32]> {
     files.sort();
     let mut hasher = Sha256::new();
     for file in files {
-        hasher.update(file.strip_prefix(folder).unwrap_or(&file).to_string_lossy().as_bytes());
+        hasher.update(
+            file.strip_prefix(folder)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .as_bytes(),
+        );
         hasher.update(file_digest(&file)?);
     }
     Ok(hasher.finalize().into())

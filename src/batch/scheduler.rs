@@ -128,7 +128,9 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
             return report;
         }
         Decision::Run if context.dry_run => {
-            context.progress.line(&format!("would process {input}"), false);
+            context
+                .progress
+                .line(&format!("would process {input}"), false);
             report.status = ItemStatus::Skipped;
             report.reason = Some("dry run".into());
             return report;

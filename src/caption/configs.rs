@@ -98,8 +98,10 @@ struct RawGeneration {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, CaptionModelError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CaptionModelError::file(path, e.to_string()))?;
-    serde_json::from_str(&text).map_err(|e| CaptionModelError::file(path, format!("invalid JSON: {e}")))
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CaptionModelError::file(path, e.to_string()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| CaptionModelError::file(path, format!("invalid JSON: {e}")))
 }
 
 /// Reads `preprocessor_config.json`.
@@ -112,16 +114,19 @@ pub fn read_preprocess(path: &Path) -> Result<Preprocess, CaptionModelError> {
         0 => Resample::Nearest,
         2 => Resample::Bilinear,
         3 => Resample::Bicubic,
-        other => {
-            return Err(CaptionModelError::file(
-                path,
-                format!("resample {other} is not supported (expected 0 nearest, 2 bilinear or 3 bicubic)"),
-            ))
-        }
+        other => return Err(CaptionModelError::file(
+            path,
+            format!(
+                "resample {other} is not supported (expected 0 nearest, 2 bilinear or 3 bicubic)"
+            ),
+        )),
     };
     let resize = if raw.do_resize {
         Some(size_of(raw.size.as_ref()).ok_or_else(|| {
-            CaptionModelError::file(path, "do_resize is set but `size` has no height/width".to_string())
+            CaptionModelError::file(
+                path,
+                "do_resize is set but `size` has no height/width".to_string(),
+            )
         })?)
     } else {
         None
@@ -170,7 +175,10 @@ fn size_of(size: Option<&serde_json::Value>) -> Option<(u32, u32)> {
 ///
 /// # Errors
 /// A file is unreadable, or no start or end token id is given anywhere.
-pub fn read_generation(generation: Option<&Path>, config: &Path) -> Result<Generation, CaptionModelError> {
+pub fn read_generation(
+    generation: Option<&Path>,
+    config: &Path,
+) -> Result<Generation, CaptionModelError> {
     let primary: RawGeneration = match generation {
         Some(path) => read_json(path)?,
         None => RawGeneration::default(),
@@ -178,11 +186,18 @@ pub fn read_generation(generation: Option<&Path>, config: &Path) -> Result<Gener
     let model: RawGeneration = read_json(config)?;
     let decoder = model.decoder.as_deref();
     let pick = |f: &dyn Fn(&RawGeneration) -> Option<i64>| {
-        f(&primary).or_else(|| f(&model)).or_else(|| decoder.and_then(f))
+        f(&primary)
+            .or_else(|| f(&model))
+            .or_else(|| decoder.and_then(f))
     };
     let start = pick(&|g| g.decoder_start_token_id)
         .or_else(|| pick(&|g| g.bos_token_id))
-        .ok_or_else(|| CaptionModelError::file(config, "no decoder_start_token_id or bos_token_id".to_string()))?;
+        .ok_or_else(|| {
+            CaptionModelError::file(
+                config,
+                "no decoder_start_token_id or bos_token_id".to_string(),
+            )
+        })?;
     let eos = primary
         .eos_token_id
         .as_ref()
@@ -200,7 +215,11 @@ pub fn read_generation(generation: Option<&Path>, config: &Path) -> Result<Gener
         .or(primary.max_length)
         .or(model.max_length)
         .unwrap_or(20);
-    let early_stopping = match primary.early_stopping.as_ref().or(model.early_stopping.as_ref()) {
+    let early_stopping = match primary
+        .early_stopping
+        .as_ref()
+        .or(model.early_stopping.as_ref())
+    {
         Some(serde_json::Value::Bool(true)) => EarlyStopping::Yes,
         Some(serde_json::Value::String(s)) if s == "never" => EarlyStopping::Never,
         _ => EarlyStopping::No,
@@ -211,8 +230,14 @@ pub fn read_generation(generation: Option<&Path>, config: &Path) -> Result<Gener
         pad_token_id: pad,
         max_length,
         num_beams: primary.num_beams.or(model.num_beams).unwrap_or(1).max(1),
-        no_repeat_ngram_size: primary.no_repeat_ngram_size.or(model.no_repeat_ngram_size).unwrap_or(0),
-        length_penalty: primary.length_penalty.or(model.length_penalty).unwrap_or(1.0),
+        no_repeat_ngram_size: primary
+            .no_repeat_ngram_size
+            .or(model.no_repeat_ngram_size)
+            .unwrap_or(0),
+        length_penalty: primary
+            .length_penalty
+            .or(model.length_penalty)
+            .unwrap_or(1.0),
         early_stopping,
     })
 }
@@ -246,7 +271,11 @@ mod tests {
     #[test]
     fn generation_falls_back_to_the_model_config() {
         let dir = tempfile::tempdir().unwrap();
-        let g = write(dir.path(), "g.json", r#"{"max_length": 16, "num_beams": 3}"#);
+        let g = write(
+            dir.path(),
+            "g.json",
+            r#"{"max_length": 16, "num_beams": 3}"#,
+        );
         let c = write(
             dir.path(),
             "c.json",
@@ -255,7 +284,13 @@ mod tests {
         );
         let gen = read_generation(Some(&g), &c).unwrap();
         assert_eq!(
-            (gen.decoder_start_token_id, gen.eos_token_ids.clone(), gen.pad_token_id, gen.max_length, gen.num_beams),
+            (
+                gen.decoder_start_token_id,
+                gen.eos_token_ids.clone(),
+                gen.pad_token_id,
+                gen.max_length,
+                gen.num_beams
+            ),
             (1, vec![2], 0, 16, 3)
         );
     }
@@ -265,6 +300,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = write(dir.path(), "config.json", r#"{"eos_token_id": 2}"#);
         let err = read_generation(None, &c).unwrap_err().to_string();
-        assert!(err.contains("config.json") && err.contains("decoder_start_token_id"), "{err}");
+        assert!(
+            err.contains("config.json") && err.contains("decoder_start_token_id"),
+            "{err}"
+        );
     }
 }

@@ -27,7 +27,10 @@ pub struct Sample {
 pub fn cues_from_samples(samples: &[Sample], end: f64) -> Vec<Cue> {
     let mut cues: Vec<(Cue, usize)> = Vec::new();
     for (i, sample) in samples.iter().enumerate() {
-        let until = samples.get(i + 1).map_or(end, |next| next.at).max(sample.at);
+        let until = samples
+            .get(i + 1)
+            .map_or(end, |next| next.at)
+            .max(sample.at);
         match cues.last_mut() {
             Some((cue, count)) if cue.text == sample.text => {
                 cue.end = until;
@@ -67,9 +70,23 @@ mod tests {
 
     #[test]
     fn identical_neighbours_merge_and_cues_run_to_the_next_sample() {
-        let cues = cues_from_samples(&[sample(0.0, "a"), sample(2.0, "a"), sample(4.0, "b"), sample(6.0, "a")], 7.5);
-        let spans: Vec<(f64, f64, &str)> = cues.iter().map(|c| (c.start, c.end, c.text.as_str())).collect();
-        assert_eq!(spans, vec![(0.0, 4.0, "a"), (4.0, 6.0, "b"), (6.0, 7.5, "a")]);
+        let cues = cues_from_samples(
+            &[
+                sample(0.0, "a"),
+                sample(2.0, "a"),
+                sample(4.0, "b"),
+                sample(6.0, "a"),
+            ],
+            7.5,
+        );
+        let spans: Vec<(f64, f64, &str)> = cues
+            .iter()
+            .map(|c| (c.start, c.end, c.text.as_str()))
+            .collect();
+        assert_eq!(
+            spans,
+            vec![(0.0, 4.0, "a"), (4.0, 6.0, "b"), (6.0, 7.5, "a")]
+        );
         assert_eq!(cues[0].mean_log_prob, -0.5);
     }
 }

@@ -38,7 +38,10 @@ pub struct ModelFiles {
 /// The folder or a required file is missing; the message names what was looked for.
 pub fn locate(folder: &Path, variant: &str) -> Result<ModelFiles, CaptionModelError> {
     if !folder.is_dir() {
-        return Err(CaptionModelError::file(folder, "captioning model folder not found"));
+        return Err(CaptionModelError::file(
+            folder,
+            "captioning model folder not found",
+        ));
     }
     let graph = |stem: &str| -> Option<PathBuf> {
         let name = format!("{stem}{variant}.onnx");
@@ -51,7 +54,10 @@ pub fn locate(folder: &Path, variant: &str) -> Result<ModelFiles, CaptionModelEr
         if path.is_file() {
             Ok(path)
         } else {
-            Err(CaptionModelError::file(&path, format!("missing (a captioning model folder needs {name})")))
+            Err(CaptionModelError::file(
+                &path,
+                format!("missing (a captioning model folder needs {name})"),
+            ))
         }
     };
     let encoder = graph("encoder_model").ok_or_else(|| {
@@ -60,7 +66,11 @@ pub fn locate(folder: &Path, variant: &str) -> Result<ModelFiles, CaptionModelEr
             format!("no encoder_model{variant}.onnx (looked in the folder and in onnx/)"),
         )
     })?;
-    let decoder = match (graph("decoder_model"), graph("decoder_with_past_model"), graph("decoder_model_merged")) {
+    let decoder = match (
+        graph("decoder_model"),
+        graph("decoder_with_past_model"),
+        graph("decoder_model_merged"),
+    ) {
         (Some(first), Some(with_past), _) => DecoderFiles::Split { first, with_past },
         (_, _, Some(merged)) => DecoderFiles::Merged(merged),
         (Some(first), None, None) => DecoderFiles::NoCache(first),
@@ -108,7 +118,12 @@ mod tests {
 
     #[test]
     fn split_pair_is_preferred_over_merged() {
-        let mut files = vec!["encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx"];
+        let mut files = vec![
+            "encoder_model.onnx",
+            "decoder_model.onnx",
+            "decoder_with_past_model.onnx",
+            "decoder_model_merged.onnx",
+        ];
         files.extend(JSON);
         let dir = folder(&files);
         let found = locate(dir.path(), "").unwrap();
@@ -117,21 +132,43 @@ mod tests {
 
     #[test]
     fn transformers_js_layout_with_a_variant() {
-        let mut files = vec!["onnx/encoder_model_quantized.onnx", "onnx/decoder_model_merged_quantized.onnx"];
+        let mut files = vec![
+            "onnx/encoder_model_quantized.onnx",
+            "onnx/decoder_model_merged_quantized.onnx",
+        ];
         files.extend(JSON);
         let dir = folder(&files);
         let found = locate(dir.path(), "_quantized").unwrap();
-        assert_eq!(found.encoder, dir.path().join("onnx/encoder_model_quantized.onnx"));
-        assert_eq!(found.decoder, DecoderFiles::Merged(dir.path().join("onnx/decoder_model_merged_quantized.onnx")));
+        assert_eq!(
+            found.encoder,
+            dir.path().join("onnx/encoder_model_quantized.onnx")
+        );
+        assert_eq!(
+            found.decoder,
+            DecoderFiles::Merged(dir.path().join("onnx/decoder_model_merged_quantized.onnx"))
+        );
     }
 
     #[test]
     fn missing_files_are_named() {
-        let dir = folder(&["encoder_model.onnx", "decoder_model_merged.onnx", "config.json", "preprocessor_config.json"]);
+        let dir = folder(&[
+            "encoder_model.onnx",
+            "decoder_model_merged.onnx",
+            "config.json",
+            "preprocessor_config.json",
+        ]);
         let err = locate(dir.path(), "").unwrap_err().to_string();
-        assert!(err.ends_with("tokenizer.json: missing (a captioning model folder needs tokenizer.json)"), "{err}");
+        assert!(
+            err.ends_with(
+                "tokenizer.json: missing (a captioning model folder needs tokenizer.json)"
+            ),
+            "{err}"
+        );
         let dir = folder(&JSON);
         let err = locate(dir.path(), "").unwrap_err().to_string();
-        assert!(err.ends_with(": no encoder_model.onnx (looked in the folder and in onnx/)"), "{err}");
+        assert!(
+            err.ends_with(": no encoder_model.onnx (looked in the folder and in onnx/)"),
+            "{err}"
+        );
     }
 }

@@ -18,7 +18,11 @@ pub trait StepDecoder {
     ///
     /// # Errors
     /// The model fails.
-    fn step(&mut self, sequences: &[Vec<i64>], cache: Option<Self::Cache>) -> Result<(Array2<f32>, Self::Cache), Self::Error>;
+    fn step(
+        &mut self,
+        sequences: &[Vec<i64>],
+        cache: Option<Self::Cache>,
+    ) -> Result<(Array2<f32>, Self::Cache), Self::Error>;
 
     /// The cache with its rows picked (and repeated) by `rows`.
     fn reorder(&self, cache: Self::Cache, rows: &[usize]) -> Self::Cache;
@@ -45,7 +49,10 @@ pub struct Settings {
 ///
 /// # Errors
 /// The decoder fails.
-pub fn generate<D: StepDecoder>(decoder: &mut D, settings: &Settings) -> Result<Generated, D::Error> {
+pub fn generate<D: StepDecoder>(
+    decoder: &mut D,
+    settings: &Settings,
+) -> Result<Generated, D::Error> {
     if settings.beams <= 1 {
         greedy(decoder, settings)
     } else {
@@ -71,7 +78,10 @@ fn ban_repeated_ngrams(sequence: &[i64], n: usize, scores: &mut [f32]) {
     let prefix = &sequence[len + 1 - n..];
     for window in sequence.windows(n) {
         if &window[..n - 1] == prefix {
-            if let Some(score) = usize::try_from(window[n - 1]).ok().and_then(|t| scores.get_mut(t)) {
+            if let Some(score) = usize::try_from(window[n - 1])
+                .ok()
+                .and_then(|t| scores.get_mut(t))
+            {
                 *score = f32::NEG_INFINITY;
             }
         }
@@ -89,10 +99,17 @@ fn greedy<D: StepDecoder>(decoder: &mut D, settings: &Settings) -> Result<Genera
         let mut scores = logits.row(0).to_vec();
         ban_repeated_ngrams(&sequence, settings.no_repeat_ngram_size, &mut scores);
         // torch.argmax keeps the first of equal maxima.
-        let (token, _) = scores
-            .iter()
-            .enumerate()
-            .fold((0usize, f32::NEG_INFINITY), |best, (i, v)| if *v > best.1 { (i, *v) } else { best });
+        let (token, _) =
+            scores
+                .iter()
+                .enumerate()
+                .fold((0usize, f32::NEG_INFINITY), |best, (i, v)| {
+                    if *v > best.1 {
+                        (i, *v)
+                    } else {
+                        best
+                    }
+                });
         log_softmax(&mut scores);
         log_prob_sum += scores[token];
         let token = i64::try_from(token).unwrap_or_default();
@@ -126,13 +143,18 @@ struct Candidate {
     hits_stop: bool,
 }
 
-fn beam_search<D: StepDecoder>(decoder: &mut D, settings: &Settings) -> Result<Generated, D::Error> {
+fn beam_search<D: StepDecoder>(
+    decoder: &mut D,
+    settings: &Settings,
+) -> Result<Generated, D::Error> {
     let config = &settings.config;
     let beams = settings.beams;
     let keep = 2usize.max(1 + config.eos_token_ids.len()) * beams;
     let prompt_len = 1usize;
     let mut running: Vec<Vec<i64>> = vec![vec![config.decoder_start_token_id]; beams];
-    let mut running_scores: Vec<f32> = (0..beams).map(|b| if b == 0 { 0.0 } else { MASK }).collect();
+    let mut running_scores: Vec<f32> = (0..beams)
+        .map(|b| if b == 0 { 0.0 } else { MASK })
+        .collect();
     let mut finished: Vec<(Vec<i64>, f32, bool)> = vec![(Vec::new(), MASK, false); beams];
     let mut improvable = true;
     let mut cache = None;
@@ -154,7 +176,8 @@ fn beam_search<D: StepDecoder>(decoder: &mut D, settings: &Settings) -> Result<G
                 let mut sequence = running[beam].clone();
                 sequence.push(token);
                 Candidate {
-                    hits_stop: config.eos_token_ids.contains(&token) || cur_len + 1 >= settings.max_length,
+                    hits_stop: config.eos_token_ids.contains(&token)
+                        || cur_len + 1 >= settings.max_length,
                     sequence,
                     log_prob: accumulated[i],
                     from_beam: beam,
@@ -169,7 +192,10 @@ fn beam_search<D: StepDecoder>(decoder: &mut D, settings: &Settings) -> Result<G
             .collect();
         let next = top_k(&carry, beams);
         let origins: Vec<usize> = next.iter().map(|k| candidates[*k].from_beam).collect();
-        running = next.iter().map(|k| candidates[*k].sequence.clone()).collect();
+        running = next
+            .iter()
+            .map(|k| candidates[*k].sequence.clone())
+            .collect();
         running_scores = next.iter().map(|k| carry[*k]).collect();
 
         // Candidates among the top `beams` that stopped may enter the finished set.
@@ -191,15 +217,19 @@ fn beam_search<D: StepDecoder>(decoder: &mut D, settings: &Settings) -> Result<G
             merged.push((candidate.sequence.clone(), score, just_finished));
         }
         let scores: Vec<f32> = merged.iter().map(|m| m.1).collect();
-        finished = top_k(&scores, beams).into_iter().map(|i| merged[i].clone()).collect();
+        finished = top_k(&scores, beams)
+            .into_iter()
+            .map(|i| merged[i].clone())
+            .collect();
 
         cache = Some(decoder.reorder(step_cache, &origins));
         cur_len += 1;
-        let best_length = if config.early_stopping == EarlyStopping::Never && config.length_penalty > 0.0 {
-            settings.max_length - prompt_len
-        } else {
-            cur_len - prompt_len
-        };
+        let best_length =
+            if config.early_stopping == EarlyStopping::Never && config.length_penalty > 0.0 {
+                settings.max_length - prompt_len
+            } else {
+                cur_len - prompt_len
+            };
         let best_running = running_scores[0] / (best_length as f32).powf(config.length_penalty);
         let worst_finished = finished.iter().map(|f| f.1).fold(f32::INFINITY, f32::min);
         let can_improve = finished
@@ -236,7 +266,11 @@ mod tests {
     impl StepDecoder for Table {
         type Cache = usize;
         type Error = ();
-        fn step(&mut self, sequences: &[Vec<i64>], cache: Option<usize>) -> Result<(Array2<f32>, usize), ()> {
+        fn step(
+            &mut self,
+            sequences: &[Vec<i64>],
+            cache: Option<usize>,
+        ) -> Result<(Array2<f32>, usize), ()> {
             let mut logits = Array2::zeros((sequences.len(), self.vocab));
             for (r, s) in sequences.iter().enumerate() {
                 for (v, value) in (self.next)(s).into_iter().enumerate() {
@@ -286,13 +320,22 @@ mod tests {
 
     #[test]
     fn greedy_stops_at_max_length() {
-        let mut d = Table { vocab: 5, next: |_| vec![0.0, 0.0, 0.0, 5.0, 0.0] };
-        assert_eq!(generate(&mut d, &settings(1, 4, 0)).unwrap().tokens, vec![1, 3, 3, 3]);
+        let mut d = Table {
+            vocab: 5,
+            next: |_| vec![0.0, 0.0, 0.0, 5.0, 0.0],
+        };
+        assert_eq!(
+            generate(&mut d, &settings(1, 4, 0)).unwrap().tokens,
+            vec![1, 3, 3, 3]
+        );
     }
 
     #[test]
     fn no_repeat_ngram_bans_a_repeated_pair() {
-        let mut d = Table { vocab: 5, next: |_| vec![0.0, 0.0, 0.0, 5.0, 4.0] };
+        let mut d = Table {
+            vocab: 5,
+            next: |_| vec![0.0, 0.0, 0.0, 5.0, 4.0],
+        };
         // Bigrams may not repeat: after "3 3" the pair (3,3) is banned, so 4; after the
         // next 3 both (3,3) and (3,4) are taken, so the first of the equal rest, 0.
         let out = generate(&mut d, &settings(1, 6, 2)).unwrap();
@@ -313,6 +356,9 @@ mod tests {
             },
         };
         assert_eq!(generate(&mut d, &settings(1, 6, 0)).unwrap().tokens[1], 3);
-        assert_eq!(generate(&mut d, &settings(3, 6, 0)).unwrap().tokens, vec![1, 4, 2]);
+        assert_eq!(
+            generate(&mut d, &settings(3, 6, 0)).unwrap().tokens,
+            vec![1, 4, 2]
+        );
     }
 }

@@ -57,7 +57,12 @@ fn bicubic(x: f64) -> f64 {
 }
 
 /// For each output position: the first input index and the fixed-point weights.
-fn coefficients(in_size: u32, out_size: u32, support: f64, kernel: fn(f64) -> f64) -> Vec<(usize, Vec<i32>)> {
+fn coefficients(
+    in_size: u32,
+    out_size: u32,
+    support: f64,
+    kernel: fn(f64) -> f64,
+) -> Vec<(usize, Vec<i32>)> {
     let scale = f64::from(in_size) / f64::from(out_size);
     let filter_scale = scale.max(1.0);
     let support = support * filter_scale;
@@ -103,7 +108,11 @@ fn horizontal(source: &RgbImage, width: u32, support: f64, kernel: fn(f64) -> f6
     let coeffs = coefficients(source.width(), width, support, kernel);
     RgbImage::from_fn(width, source.height(), |x, y| {
         let (start, weights) = &coeffs[x as usize];
-        image::Rgb(convolve(|i| source.get_pixel(i as u32, y).0, *start, weights))
+        image::Rgb(convolve(
+            |i| source.get_pixel(i as u32, y).0,
+            *start,
+            weights,
+        ))
     })
 }
 
@@ -111,7 +120,11 @@ fn vertical(source: &RgbImage, height: u32, support: f64, kernel: fn(f64) -> f64
     let coeffs = coefficients(source.height(), height, support, kernel);
     RgbImage::from_fn(source.width(), height, |x, y| {
         let (start, weights) = &coeffs[y as usize];
-        image::Rgb(convolve(|i| source.get_pixel(x, i as u32).0, *start, weights))
+        image::Rgb(convolve(
+            |i| source.get_pixel(x, i as u32).0,
+            *start,
+            weights,
+        ))
     })
 }
 

@@ -12,7 +12,11 @@ const THUMB_HEIGHT: u32 = 18;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SamplingMode {
     Every(f64),
-    Scene { threshold: f32, min_gap: f64, max_gap: f64 },
+    Scene {
+        threshold: f32,
+        min_gap: f64,
+        max_gap: f64,
+    },
 }
 
 /// Decides frame by frame whether to caption.
@@ -37,7 +41,14 @@ impl Sampler {
         let take = match (self.mode, gap) {
             (_, None) => true,
             (SamplingMode::Every(interval), Some(gap)) => gap + 1e-6 >= interval,
-            (SamplingMode::Scene { threshold, min_gap, max_gap }, Some(gap)) => {
+            (
+                SamplingMode::Scene {
+                    threshold,
+                    min_gap,
+                    max_gap,
+                },
+                Some(gap),
+            ) => {
                 let thumb = thumbnail(frame);
                 let changed = self
                     .previous
@@ -58,7 +69,12 @@ impl Sampler {
 }
 
 fn thumbnail(frame: &RgbImage) -> RgbImage {
-    image::imageops::resize(frame, THUMB_WIDTH, THUMB_HEIGHT, image::imageops::FilterType::Triangle)
+    image::imageops::resize(
+        frame,
+        THUMB_WIDTH,
+        THUMB_HEIGHT,
+        image::imageops::FilterType::Triangle,
+    )
 }
 
 /// Mean absolute difference of two thumbnails over every colour sample, 0 (same) to 1
@@ -94,9 +110,24 @@ mod tests {
 
     #[test]
     fn scene_changes_are_taken_within_the_gaps() {
-        let mut s = Sampler::new(SamplingMode::Scene { threshold: 0.3, min_gap: 0.5, max_gap: 5.0 });
-        let frames = [(0.0, 0), (0.25, 0), (0.3, 255), (1.0, 0), (2.0, 0), (7.5, 0)];
-        let taken: Vec<f64> = frames.iter().filter(|(t, v)| s.take(*t, &flat(*v))).map(|(t, _)| *t).collect();
+        let mut s = Sampler::new(SamplingMode::Scene {
+            threshold: 0.3,
+            min_gap: 0.5,
+            max_gap: 5.0,
+        });
+        let frames = [
+            (0.0, 0),
+            (0.25, 0),
+            (0.3, 255),
+            (1.0, 0),
+            (2.0, 0),
+            (7.5, 0),
+        ];
+        let taken: Vec<f64> = frames
+            .iter()
+            .filter(|(t, v)| s.take(*t, &flat(*v)))
+            .map(|(t, _)| *t)
+            .collect();
         // 0.3: a cut, but only 0.3 s after the last sample; 1.0: cut back, taken;
         // 7.5: no cut, but 6.5 s since the last sample.
         assert_eq!(taken, vec![0.0, 1.0, 7.5]);

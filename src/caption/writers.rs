@@ -58,7 +58,10 @@ fn one_line(text: &str) -> String {
 }
 
 fn escape_vtt(text: &str) -> String {
-    one_line(text).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    one_line(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The `NAME.captions.json` document of one input.
@@ -97,8 +100,18 @@ mod tests {
 
     fn cues() -> Vec<Cue> {
         vec![
-            Cue { start: 0.0, end: 2.5, text: "a red circle".into(), mean_log_prob: -0.1 },
-            Cue { start: 2.5, end: 3661.0042, text: "a <b> & c".into(), mean_log_prob: -0.2 },
+            Cue {
+                start: 0.0,
+                end: 2.5,
+                text: "a red circle".into(),
+                mean_log_prob: -0.1,
+            },
+            Cue {
+                start: 2.5,
+                end: 3661.0042,
+                text: "a <b> & c".into(),
+                mean_log_prob: -0.2,
+            },
         ]
     }
 

@@ -7,7 +7,9 @@
 /// A message saying what was expected.
 pub fn parse_duration(text: &str) -> Result<f64, String> {
     let trimmed = text.trim();
-    let invalid = || format!("invalid duration `{text}` (expected a number with ms, s, m or h, such as `2s`)");
+    let invalid = || {
+        format!("invalid duration `{text}` (expected a number with ms, s, m or h, such as `2s`)")
+    };
     let split = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(trimmed.len());
@@ -38,7 +40,11 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(0.5));
         assert_eq!(parse_duration("1.5m"), Ok(90.0));
         assert_eq!(parse_duration("3"), Ok(3.0));
-        assert!(parse_duration("2 weeks").unwrap_err().contains("invalid duration `2 weeks`"));
-        assert!(parse_duration("0s").unwrap_err().contains("greater than zero"));
+        assert!(parse_duration("2 weeks")
+            .unwrap_err()
+            .contains("invalid duration `2 weeks`"));
+        assert!(parse_duration("0s")
+            .unwrap_err()
+            .contains("greater than zero"));
     }
 }

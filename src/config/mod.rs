@@ -38,9 +38,9 @@ pub use input_filter::{
 };
 pub use problem::{Location, Problem, Problems};
 pub use schema::{
-    Container, DecodeErrorPolicy, EncodeSpec, Existing, ImageFormat, InputSpec, OutputSpec,
-    CaptionSpec, Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, DEFAULT_CODEC, DEFAULT_TILE,
-    DEFAULT_TILE_OVERLAP, MIN_TILE, STAGE_NAMES, TOP_LEVEL_FIELDS,
+    CaptionSpec, Container, DecodeErrorPolicy, EncodeSpec, Existing, ImageFormat, InputSpec,
+    OutputSpec, Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, DEFAULT_CODEC,
+    DEFAULT_TILE, DEFAULT_TILE_OVERLAP, MIN_TILE, STAGE_NAMES, TOP_LEVEL_FIELDS,
 };
 
 use paths::{base_dir, resolve};

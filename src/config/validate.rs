@@ -8,11 +8,13 @@
 use std::path::Path;
 
 use super::codec_rules::{check_codec_named, check_crf, check_preset};
+use super::duration::parse_duration;
 use super::input_filter::{compile_glob, GlobList};
 use super::paths::{resolve, same_place};
 use super::positions::{child_path, item_path};
-use super::duration::parse_duration;
-use super::schema::{CaptionSpec, EncodeSpec, InputSpec, OutputSpec, RestoreSpec, StageSpec, MIN_TILE};
+use super::schema::{
+    CaptionSpec, EncodeSpec, InputSpec, OutputSpec, RestoreSpec, StageSpec, MIN_TILE,
+};
 use super::sections::Sections;
 
 /// A broken rule: the key path it concerns and what was expected.
@@ -146,10 +148,17 @@ fn check_caption(path: &str, caption: &CaptionSpec, base: &Path, findings: &mut 
     if !folder.is_dir() {
         findings.push(Finding::new(
             child_path(path, "model"),
-            format!("captioning model folder not found: {}", caption.model.display()),
+            format!(
+                "captioning model folder not found: {}",
+                caption.model.display()
+            ),
         ));
     }
-    for (field, value) in [("every", &caption.every), ("min_gap", &caption.min_gap), ("max_gap", &caption.max_gap)] {
+    for (field, value) in [
+        ("every", &caption.every),
+        ("min_gap", &caption.min_gap),
+        ("max_gap", &caption.max_gap),
+    ] {
         if let Some(text) = value {
             if let Err(message) = parse_duration(text) {
                 findings.push(Finding::new(child_path(path, field), message));
@@ -172,11 +181,17 @@ fn check_caption(path: &str, caption: &CaptionSpec, base: &Path, findings: &mut 
     }
     for (field, value) in [("beams", caption.beams), ("max_tokens", caption.max_tokens)] {
         if value == Some(0) {
-            findings.push(Finding::new(child_path(path, field), format!("{field} 0 is invalid (expected >= 1)")));
+            findings.push(Finding::new(
+                child_path(path, field),
+                format!("{field} 0 is invalid (expected >= 1)"),
+            ));
         }
     }
     if caption.batch == 0 {
-        findings.push(Finding::new(child_path(path, "batch"), "batch 0 is invalid (expected >= 1)"));
+        findings.push(Finding::new(
+            child_path(path, "batch"),
+            "batch 0 is invalid (expected >= 1)",
+        ));
     }
 }
 

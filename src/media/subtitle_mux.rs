@@ -32,7 +32,8 @@ pub fn add_caption_track(
     title: &str,
 ) -> Result<(), MediaError> {
     super::init();
-    let mut source = ffmpeg_next::format::input(&input).context(|| format!("cannot reopen {}", input.display()))?;
+    let mut source = ffmpeg_next::format::input(&input)
+        .context(|| format!("cannot reopen {}", input.display()))?;
     let mut target = ffmpeg_next::format::output_as(&output, format)
         .context(|| format!("cannot create {} as {format}", output.display()))?;
     let mut time_bases = Vec::new();
@@ -70,9 +71,19 @@ pub fn add_caption_track(
         track.index()
     };
     for chapter in source.chapters() {
-        let title = chapter.metadata().get("title").map(str::to_string).unwrap_or_default();
+        let title = chapter
+            .metadata()
+            .get("title")
+            .map(str::to_string)
+            .unwrap_or_default();
         target
-            .add_chapter(chapter.id(), chapter.time_base(), chapter.start(), chapter.end(), title)
+            .add_chapter(
+                chapter.id(),
+                chapter.time_base(),
+                chapter.start(),
+                chapter.end(),
+                title,
+            )
             .context(|| "cannot copy a chapter".into())?;
     }
     target.set_metadata(source.metadata().to_owned());
@@ -82,7 +93,9 @@ pub fn add_caption_track(
     target
         .write_header_with(options)
         .context(|| "cannot write the container header".into())?;
-    let caption_time_base = target.stream(caption_index).map_or(MILLIS, |s| s.time_base());
+    let caption_time_base = target
+        .stream(caption_index)
+        .map_or(MILLIS, |s| s.time_base());
     for cue in cues {
         let mut packet = Packet::copy(cue.text.as_bytes());
         let start = (cue.start * 1000.0).round() as i64;
@@ -101,7 +114,12 @@ pub fn add_caption_track(
         match packet.read(&mut source) {
             Ok(()) => {}
             Err(ffmpeg_next::Error::Eof) => break,
-            Err(e) => return Err(MediaError::Ffmpeg { context: format!("cannot read {}", input.display()), source: e }),
+            Err(e) => {
+                return Err(MediaError::Ffmpeg {
+                    context: format!("cannot read {}", input.display()),
+                    source: e,
+                })
+            }
         }
         let index = packet.stream();
         let out_time_base = target.stream(index).map_or(MILLIS, |s| s.time_base());
@@ -111,14 +129,19 @@ pub fn add_caption_track(
             .write_interleaved(&mut target)
             .context(|| "cannot copy a packet".into())?;
     }
-    target.write_trailer().context(|| "cannot finish the container".into())
+    target
+        .write_trailer()
+        .context(|| "cannot finish the container".into())
 }
 
 /// Copies stream side data (the display matrix that carries rotation, for example).
 ///
 /// # Safety
 /// Both pointers must be valid streams; `to` must belong to a context being set up.
-unsafe fn copy_side_data(from: *const ffmpeg_next::ffi::AVStream, to: *mut ffmpeg_next::ffi::AVStream) {
+unsafe fn copy_side_data(
+    from: *const ffmpeg_next::ffi::AVStream,
+    to: *mut ffmpeg_next::ffi::AVStream,
+) {
     let count = usize::try_from((*from).nb_side_data).unwrap_or(0);
     for i in 0..count {
         let item = &*(*from).side_data.add(i);

@@ -49,14 +49,25 @@ impl CaptionModel {
     /// A file is missing or unreadable, or a graph does not have the inputs and outputs
     /// an encoder-decoder captioner needs; the message names the file, what was expected
     /// and what was found.
-    pub fn load(folder: &Path, variant: &str, config: SessionConfig) -> Result<Self, CaptionModelError> {
+    pub fn load(
+        folder: &Path,
+        variant: &str,
+        config: SessionConfig,
+    ) -> Result<Self, CaptionModelError> {
         let files = locate(folder, variant)?;
         let preprocess = read_preprocess(&files.preprocessor_config)?;
         let generation = read_generation(files.generation_config.as_deref(), &files.config)?;
-        let tokenizer = tokenizers::Tokenizer::from_file(&files.tokenizer)
-            .map_err(|e| CaptionModelError::file(&files.tokenizer, format!("cannot read the tokenizer: {e}")))?;
+        let tokenizer = tokenizers::Tokenizer::from_file(&files.tokenizer).map_err(|e| {
+            CaptionModelError::file(&files.tokenizer, format!("cannot read the tokenizer: {e}"))
+        })?;
         let (encoder, device) = open_session(&files.encoder, config)?;
-        expect_input(&encoder, &files.encoder, "pixel_values", TensorElementType::Float32, 4)?;
+        expect_input(
+            &encoder,
+            &files.encoder,
+            "pixel_values",
+            TensorElementType::Float32,
+            4,
+        )?;
         let encoder_output = encoder
             .outputs()
             .first()
@@ -71,12 +82,30 @@ impl CaptionModel {
             DecoderFiles::NoCache(path) => Graphs::NoCache(open_session(path, config)?.0),
         };
         let (cached_graph, cached_path) = match (&decoder, &files.decoder) {
-            (Graphs::Split { with_past, .. }, DecoderFiles::Split { with_past: path, .. }) => (with_past, path),
-            (Graphs::Merged(s), DecoderFiles::Merged(path)) | (Graphs::NoCache(s), DecoderFiles::NoCache(path)) => (s, path),
+            (
+                Graphs::Split { with_past, .. },
+                DecoderFiles::Split {
+                    with_past: path, ..
+                },
+            ) => (with_past, path),
+            (Graphs::Merged(s), DecoderFiles::Merged(path))
+            | (Graphs::NoCache(s), DecoderFiles::NoCache(path)) => (s, path),
             _ => unreachable_layout(&files.folder)?,
         };
-        expect_input(cached_graph, cached_path, "input_ids", TensorElementType::Int64, 2)?;
-        expect_input(cached_graph, cached_path, "encoder_hidden_states", TensorElementType::Float32, 3)?;
+        expect_input(
+            cached_graph,
+            cached_path,
+            "input_ids",
+            TensorElementType::Int64,
+            2,
+        )?;
+        expect_input(
+            cached_graph,
+            cached_path,
+            "encoder_hidden_states",
+            TensorElementType::Float32,
+            3,
+        )?;
         expect_output(cached_graph, cached_path, "logits")?;
         let cache_names = cache_names(cached_graph, cached_path)?;
         let (heads, head_dim) = cache_geometry(cached_graph, &files)?;
@@ -146,16 +175,21 @@ impl CaptionModel {
                 folder: self.files.folder.display().to_string(),
                 message: e.to_string(),
             })?;
-        let value = outputs
-            .get(&self.encoder_output)
-            .ok_or_else(|| CaptionModelError::file(&self.files.encoder, format!("no output `{}`", self.encoder_output)))?;
+        let value = outputs.get(&self.encoder_output).ok_or_else(|| {
+            CaptionModelError::file(
+                &self.files.encoder,
+                format!("no output `{}`", self.encoder_output),
+            )
+        })?;
         let array = value
             .try_extract_array::<f32>()
             .map_err(|e| CaptionModelError::file(&self.files.encoder, e.to_string()))?;
-        array
-            .to_owned()
-            .into_dimensionality::<Ix3>()
-            .map_err(|_| CaptionModelError::file(&self.files.encoder, "expected a [batch, sequence, hidden] output"))
+        array.to_owned().into_dimensionality::<Ix3>().map_err(|_| {
+            CaptionModelError::file(
+                &self.files.encoder,
+                "expected a [batch, sequence, hidden] output",
+            )
+        })
     }
 
     /// Decodes a token id sequence to text, without special tokens.
@@ -163,7 +197,10 @@ impl CaptionModel {
     /// # Errors
     /// The tokenizer cannot decode the ids.
     pub fn decode_text(&self, tokens: &[i64]) -> Result<String, CaptionModelError> {
-        let ids: Vec<u32> = tokens.iter().filter_map(|t| u32::try_from(*t).ok()).collect();
+        let ids: Vec<u32> = tokens
+            .iter()
+            .filter_map(|t| u32::try_from(*t).ok())
+            .collect();
         self.tokenizer
             .decode(&ids, true)
             .map(|t| t.trim().to_string())
@@ -189,7 +226,11 @@ impl StepDecoder for ImageDecoder<'_> {
     type Cache = KvCache;
     type Error = CaptionModelError;
 
-    fn step(&mut self, sequences: &[Vec<i64>], cache: Option<KvCache>) -> Result<(Array2<f32>, KvCache), CaptionModelError> {
+    fn step(
+        &mut self,
+        sequences: &[Vec<i64>],
+        cache: Option<KvCache>,
+    ) -> Result<(Array2<f32>, KvCache), CaptionModelError> {
         let rows = sequences.len();
         let model = &mut *self.model;
         let first_step = cache.is_none();
@@ -215,7 +256,10 @@ impl StepDecoder for ImageDecoder<'_> {
             .ok_or_else(|| model.run_error("cannot repeat the encoder output"))?;
         let mut inputs: Vec<(String, SessionInputValue<'static>)> = vec![
             ("input_ids".into(), tensor(ids, model)?),
-            ("encoder_hidden_states".into(), tensor(encoder_states, model)?),
+            (
+                "encoder_hidden_states".into(),
+                tensor(encoder_states, model)?,
+            ),
         ];
         let uses_past = match &model.decoder {
             Graphs::Split { .. } => !first_step,
@@ -234,7 +278,8 @@ impl StepDecoder for ImageDecoder<'_> {
             }
         }
         if matches!(model.decoder, Graphs::Merged(_)) {
-            let flag = Tensor::from_array(([1usize], vec![!first_step])).map_err(|e| model.run_error(e))?;
+            let flag = Tensor::from_array(([1usize], vec![!first_step]))
+                .map_err(|e| model.run_error(e))?;
             inputs.push(("use_cache_branch".into(), flag.into()));
         }
         let folder = model.files.folder.display().to_string();
@@ -261,7 +306,8 @@ impl StepDecoder for ImageDecoder<'_> {
             .ok_or_else(|| run_error("decoder has no `logits` output".into()))?
             .try_extract_array::<f32>()
             .map_err(|e| run_error(e.to_string()))?;
-        let logits = last_position(logits.to_owned()).ok_or_else(|| run_error("logits are not [batch, sequence, vocab]".into()))?;
+        let logits = last_position(logits.to_owned())
+            .ok_or_else(|| run_error("logits are not [batch, sequence, vocab]".into()))?;
         let mut present = Vec::with_capacity(model.cache_names.len());
         if !no_cache {
             for (_, name) in &model.cache_names {
@@ -282,11 +328,20 @@ impl StepDecoder for ImageDecoder<'_> {
     }
 
     fn reorder(&self, cache: KvCache, rows: &[usize]) -> KvCache {
-        KvCache(cache.0.into_iter().map(|t| t.select(Axis(0), rows)).collect())
+        KvCache(
+            cache
+                .0
+                .into_iter()
+                .map(|t| t.select(Axis(0), rows))
+                .collect(),
+        )
     }
 }
 
-fn tensor<T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static, D: ndarray::Dimension + 'static>(
+fn tensor<
+    T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static,
+    D: ndarray::Dimension + 'static,
+>(
     array: ndarray::Array<T, D>,
     model: &CaptionModel,
 ) -> Result<SessionInputValue<'static>, CaptionModelError> {
@@ -315,16 +370,29 @@ fn input_list(session: &Session) -> String {
         .join(", ")
 }
 
-fn expect_input(session: &Session, path: &Path, name: &str, ty: TensorElementType, rank: usize) -> Result<(), CaptionModelError> {
+fn expect_input(
+    session: &Session,
+    path: &Path,
+    name: &str,
+    ty: TensorElementType,
+    rank: usize,
+) -> Result<(), CaptionModelError> {
     let described = format!("{} [rank {rank}]", format!("{ty:?}").to_lowercase());
     match session.inputs().iter().find(|i| i.name() == name) {
         None => Err(CaptionModelError::file(
             path,
-            format!("expected input `{name}` ({described}), found inputs: {}", input_list(session)),
+            format!(
+                "expected input `{name}` ({described}), found inputs: {}",
+                input_list(session)
+            ),
         )),
         Some(input) => match input.dtype() {
-            ValueType::Tensor { ty: found, shape, .. } if *found == ty && shape.len() == rank => Ok(()),
-            ValueType::Tensor { ty: found, shape, .. } => Err(CaptionModelError::file(
+            ValueType::Tensor {
+                ty: found, shape, ..
+            } if *found == ty && shape.len() == rank => Ok(()),
+            ValueType::Tensor {
+                ty: found, shape, ..
+            } => Err(CaptionModelError::file(
                 path,
                 format!(
                     "expected input `{name}` to be {described}, found {} [rank {}]",
@@ -332,7 +400,10 @@ fn expect_input(session: &Session, path: &Path, name: &str, ty: TensorElementTyp
                     shape.len()
                 ),
             )),
-            other => Err(CaptionModelError::file(path, format!("expected input `{name}` to be a tensor, found {other:?}"))),
+            other => Err(CaptionModelError::file(
+                path,
+                format!("expected input `{name}` to be a tensor, found {other:?}"),
+            )),
         },
     }
 }
@@ -341,10 +412,17 @@ fn expect_output(session: &Session, path: &Path, name: &str) -> Result<(), Capti
     if session.outputs().iter().any(|o| o.name() == name) {
         Ok(())
     } else {
-        let found: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let found: Vec<String> = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         Err(CaptionModelError::file(
             path,
-            format!("expected output `{name}`, found outputs: {}", found.join(", ")),
+            format!(
+                "expected output `{name}`, found outputs: {}",
+                found.join(", ")
+            ),
         ))
     }
 }
@@ -358,7 +436,10 @@ fn cache_names(session: &Session, path: &Path) -> Result<Vec<(String, String)>, 
             if !session.outputs().iter().any(|o| o.name() == present) {
                 return Err(CaptionModelError::file(
                     path,
-                    format!("input `{}` has no matching output `{present}`", input.name()),
+                    format!(
+                        "input `{}` has no matching output `{present}`",
+                        input.name()
+                    ),
                 ));
             }
             names.push((input.name().to_string(), present));
@@ -368,12 +449,19 @@ fn cache_names(session: &Session, path: &Path) -> Result<Vec<(String, String)>, 
 }
 
 /// Heads and head size of the cache tensors, from their shapes or from `config.json`.
-fn cache_geometry(session: &Session, files: &ModelFiles) -> Result<(usize, usize), CaptionModelError> {
+fn cache_geometry(
+    session: &Session,
+    files: &ModelFiles,
+) -> Result<(usize, usize), CaptionModelError> {
     let from_shape = session
         .inputs()
         .iter()
         .find(|i| i.name().starts_with("past_key_values."))
-        .and_then(|i| i.dtype().tensor_shape().map(|s| s.iter().copied().collect::<Vec<i64>>()))
+        .and_then(|i| {
+            i.dtype()
+                .tensor_shape()
+                .map(|s| s.iter().copied().collect::<Vec<i64>>())
+        })
         .and_then(|dims| match dims[..] {
             [_, h, _, d] if h > 0 && d > 0 => Some((h as usize, d as usize)),
             _ => None,
@@ -381,12 +469,19 @@ fn cache_geometry(session: &Session, files: &ModelFiles) -> Result<(usize, usize
     if let Some(found) = from_shape {
         return Ok(found);
     }
-    let text = std::fs::read_to_string(&files.config).map_err(|e| CaptionModelError::file(&files.config, e.to_string()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| CaptionModelError::file(&files.config, format!("invalid JSON: {e}")))?;
+    let text = std::fs::read_to_string(&files.config)
+        .map_err(|e| CaptionModelError::file(&files.config, e.to_string()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| CaptionModelError::file(&files.config, format!("invalid JSON: {e}")))?;
     let decoder = json.get("decoder").unwrap_or(&json);
-    let number = |keys: &[&str]| keys.iter().find_map(|k| decoder.get(*k).and_then(serde_json::Value::as_u64));
-    match (number(&["n_head", "num_attention_heads"]), number(&["n_embd", "hidden_size"])) {
+    let number = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| decoder.get(*k).and_then(serde_json::Value::as_u64))
+    };
+    match (
+        number(&["n_head", "num_attention_heads"]),
+        number(&["n_embd", "hidden_size"]),
+    ) {
         (Some(heads), Some(width)) if heads > 0 => Ok((heads as usize, (width / heads) as usize)),
         _ => Err(CaptionModelError::file(
             &files.config,
@@ -396,5 +491,8 @@ fn cache_geometry(session: &Session, files: &ModelFiles) -> Result<(usize, usize
 }
 
 fn unreachable_layout<T>(folder: &Path) -> Result<T, CaptionModelError> {
-    Err(CaptionModelError::file(folder, "decoder graphs and files disagree"))
+    Err(CaptionModelError::file(
+        folder,
+        "decoder graphs and files disagree",
+    ))
 }

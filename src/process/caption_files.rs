@@ -40,11 +40,23 @@ fn write(path: &Path, text: &str) -> Result<(), ProcessError> {
 ///
 /// # Errors
 /// A file cannot be written.
-pub fn write_video_captions(base: &Path, source: &Path, model: &Path, cues: &[Cue]) -> Result<Vec<PathBuf>, ProcessError> {
+pub fn write_video_captions(
+    base: &Path,
+    source: &Path,
+    model: &Path,
+    cues: &[Cue],
+) -> Result<Vec<PathBuf>, ProcessError> {
     let json = with_suffix(base, JSON_SUFFIX);
     let vtt = with_suffix(base, ".vtt");
     let srt = with_suffix(base, ".srt");
-    write(&json, &json_document(&CaptionDocument { source, model, cues }))?;
+    write(
+        &json,
+        &json_document(&CaptionDocument {
+            source,
+            model,
+            cues,
+        }),
+    )?;
     write(&vtt, &webvtt(cues))?;
     write(&srt, &subrip(cues))?;
     Ok(vec![json, vtt, srt])
@@ -54,11 +66,23 @@ pub fn write_video_captions(base: &Path, source: &Path, model: &Path, cues: &[Cu
 ///
 /// # Errors
 /// A file cannot be written.
-pub fn write_image_captions(base: &Path, source: &Path, model: &Path, cue: &Cue) -> Result<Vec<PathBuf>, ProcessError> {
+pub fn write_image_captions(
+    base: &Path,
+    source: &Path,
+    model: &Path,
+    cue: &Cue,
+) -> Result<Vec<PathBuf>, ProcessError> {
     let json = with_suffix(base, JSON_SUFFIX);
     let txt = with_suffix(base, ".txt");
     let cues = std::slice::from_ref(cue);
-    write(&json, &json_document(&CaptionDocument { source, model, cues }))?;
+    write(
+        &json,
+        &json_document(&CaptionDocument {
+            source,
+            model,
+            cues,
+        }),
+    )?;
     write(&txt, &format!("{}\n", cue.text))?;
     Ok(vec![json, txt])
 }
@@ -69,7 +93,13 @@ mod tests {
 
     #[test]
     fn bases() {
-        assert_eq!(caption_base(Path::new("out/a/reel1.mkv")), PathBuf::from("out/a/reel1"));
-        assert_eq!(caption_base(Path::new("out/a/reel1.captions.json")), PathBuf::from("out/a/reel1"));
+        assert_eq!(
+            caption_base(Path::new("out/a/reel1.mkv")),
+            PathBuf::from("out/a/reel1")
+        );
+        assert_eq!(
+            caption_base(Path::new("out/a/reel1.captions.json")),
+            PathBuf::from("out/a/reel1")
+        );
     }
 }

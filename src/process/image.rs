@@ -49,11 +49,22 @@ pub fn restore_image(
     if let (Some(setup), Some(captioners)) = (pool.plan().caption(), captions) {
         let prepared = [setup.prepare(&rgb)];
         let mut captions = captioners.with(|c| c.caption(&prepared))??;
-        let caption = captions.pop().ok_or_else(|| {
-            ProcessError::Io { context: "the captioner returned nothing".into(), source: std::io::Error::other("no caption") }
+        let caption = captions.pop().ok_or_else(|| ProcessError::Io {
+            context: "the captioner returned nothing".into(),
+            source: std::io::Error::other("no caption"),
         })?;
-        let cue = Cue { start: 0.0, end: 0.0, text: caption.text, mean_log_prob: caption.mean_log_prob };
-        outputs.extend(write_image_captions(&caption_base(target), input, &setup.model, &cue)?);
+        let cue = Cue {
+            start: 0.0,
+            end: 0.0,
+            text: caption.text,
+            mean_log_prob: caption.mean_log_prob,
+        };
+        outputs.extend(write_image_captions(
+            &caption_base(target),
+            input,
+            &setup.model,
+            &cue,
+        )?);
     }
     Ok(ImageSummary {
         outputs,

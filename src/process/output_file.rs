@@ -41,14 +41,23 @@ impl PendingOutput {
     ///
     /// # Errors
     /// The rewrite fails, or the rename does.
-    pub fn rewrite<E>(&self, rewrite: impl FnOnce(&Path, &Path) -> Result<(), E>) -> Result<(), ProcessError>
+    pub fn rewrite<E>(
+        &self,
+        rewrite: impl FnOnce(&Path, &Path) -> Result<(), E>,
+    ) -> Result<(), ProcessError>
     where
         ProcessError: From<E>,
     {
         let second = self.temp.with_file_name(format!(
             "{}.2.{}",
-            self.temp.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-            self.temp.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+            self.temp
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            self.temp
+                .extension()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
         ));
         let result = rewrite(&self.temp, &second)
             .map_err(ProcessError::from)

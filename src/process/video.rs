@@ -18,11 +18,11 @@ use ffmpeg_next::Packet;
 use image::RgbImage;
 use ndarray::Array3;
 
+use super::caption_files::{caption_base, write_video_captions};
 use crate::caption::cues::{cues_from_samples, Sample};
 use crate::caption::sampler::Sampler;
 use crate::media::subtitle_mux::{add_caption_track, TimedText};
 use crate::stage::caption::{CaptionPool, CaptionSetup};
-use super::caption_files::{caption_base, write_video_captions};
 
 use crate::batch::cancel::Cancel;
 use crate::media::decode::{DamagePolicy, RgbFrame, SourceItem, VideoInfo, VideoSource};
@@ -96,7 +96,11 @@ pub fn restore_video(
     let info = source.info();
     progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
     let writes_media = plan.writes_media();
-    let pending = if writes_media { Some(PendingOutput::new(target)?) } else { None };
+    let pending = if writes_media {
+        Some(PendingOutput::new(target)?)
+    } else {
+        None
+    };
     let muxer = match &pending {
         Some(p) => Some(Muxer::create(p.temp_path(), settings.format, layout)?),
         None => None,
@@ -119,7 +123,8 @@ pub fn restore_video(
     let (sample_tx, sample_rx) = bounded::<(f64, Array3<f32>)>(batch * 2);
 
     let (summary, samples) = std::thread::scope(|scope| {
-        let decoder = scope.spawn(move || decode_loop(source, &frame_tx, &packet_tx, settings.cancel));
+        let decoder =
+            scope.spawn(move || decode_loop(source, &frame_tx, &packet_tx, settings.cancel));
         for _ in 0..workers {
             let frames = frame_rx.clone();
             let results = result_tx.clone();
@@ -127,9 +132,12 @@ pub fn restore_video(
         }
         drop(frame_rx);
         drop(result_tx);
-        let captioner = caption.map(|(_, pool)| scope.spawn(move || caption_loop(pool, batch, &sample_rx)));
+        let captioner =
+            caption.map(|(_, pool)| scope.spawn(move || caption_loop(pool, batch, &sample_rx)));
         let sampler = caption.map(|(setup, _)| (Sampler::new(setup.sampling), setup, sample_tx));
-        let written = write_loop(muxer, info, settings, packet_rx, result_rx, sampler, progress);
+        let written = write_loop(
+            muxer, info, settings, packet_rx, result_rx, sampler, progress,
+        );
         let damaged = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
         let samples = match captioner {
             Some(handle) => handle.join().map_err(|_| ProcessError::ThreadPanicked)?,
@@ -147,7 +155,10 @@ pub fn restore_video(
         let cues = cues_from_samples(
             &samples
                 .iter()
-                .map(|s| Sample { at: s.at - start, ..s.clone() })
+                .map(|s| Sample {
+                    at: s.at - start,
+                    ..s.clone()
+                })
                 .collect::<Vec<_>>(),
             (summary.end_time - start).max(0.0),
         );
@@ -155,9 +166,15 @@ pub fn restore_video(
             if setup.mux && settings.format == "matroska" {
                 let timed: Vec<TimedText> = cues
                     .iter()
-                    .map(|c| TimedText { start: c.start + start, end: c.end + start, text: c.text.clone() })
+                    .map(|c| TimedText {
+                        start: c.start + start,
+                        end: c.end + start,
+                        text: c.text.clone(),
+                    })
                     .collect();
-                pending.rewrite(|from, to| add_caption_track(from, to, settings.format, &timed, "eng", "Captions"))?;
+                pending.rewrite(|from, to| {
+                    add_caption_track(from, to, settings.format, &timed, "eng", "Captions")
+                })?;
             } else if setup.mux {
                 tracing::warn!(
                     "{}: captions are written beside the video; muxing them as a track needs `container: mkv`",
@@ -165,7 +182,12 @@ pub fn restore_video(
                 );
             }
         }
-        summary.outputs.extend(write_video_captions(&caption_base(target), input, &setup.model, &cues)?);
+        summary.outputs.extend(write_video_captions(
+            &caption_base(target),
+            input,
+            &setup.model,
+            &cues,
+        )?);
     }
     if let Some(pending) = pending {
         pending.commit()?;
@@ -176,14 +198,22 @@ pub fn restore_video(
             "{}: {} frame(s) could not be decoded and were {}",
             input.display(),
             summary.damaged,
-            if settings.damage == DamagePolicy::Repeat { "replaced by the previous frame" } else { "left out" }
+            if settings.damage == DamagePolicy::Repeat {
+                "replaced by the previous frame"
+            } else {
+                "left out"
+            }
         );
     }
     Ok(summary.into())
 }
 
 /// Captions sampled frames in batches as they arrive.
-fn caption_loop(pool: &CaptionPool, batch: usize, frames: &Receiver<(f64, Array3<f32>)>) -> Result<Vec<Sample>, ProcessError> {
+fn caption_loop(
+    pool: &CaptionPool,
+    batch: usize,
+    frames: &Receiver<(f64, Array3<f32>)>,
+) -> Result<Vec<Sample>, ProcessError> {
     let mut samples = Vec::new();
     let mut pending: Vec<(f64, Array3<f32>)> = Vec::with_capacity(batch);
     let mut flush = |pending: &mut Vec<(f64, Array3<f32>)>| -> Result<(), ProcessError> {
@@ -193,7 +223,11 @@ fn caption_loop(pool: &CaptionPool, batch: usize, frames: &Receiver<(f64, Array3
         let prepared: Vec<Array3<f32>> = pending.iter().map(|(_, p)| p.clone()).collect();
         let captions = pool.with(|captioner| captioner.caption(&prepared))??;
         for ((at, _), caption) in pending.drain(..).zip(captions) {
-            samples.push(Sample { at, text: caption.text, mean_log_prob: caption.mean_log_prob });
+            samples.push(Sample {
+                at,
+                text: caption.text,
+                mean_log_prob: caption.mean_log_prob,
+            });
         }
         Ok(())
     };

@@ -71,10 +71,11 @@ impl Captioner {
             return Ok(Vec::new());
         }
         let views: Vec<_> = prepared.iter().map(|p| p.view()).collect();
-        let batch: Array4<f32> = ndarray::stack(Axis(0), &views).map_err(|e| CaptionModelError::Run {
-            folder: self.model.files().folder.display().to_string(),
-            message: format!("frames of different sizes: {e}"),
-        })?;
+        let batch: Array4<f32> =
+            ndarray::stack(Axis(0), &views).map_err(|e| CaptionModelError::Run {
+                folder: self.model.files().folder.display().to_string(),
+                message: format!("frames of different sizes: {e}"),
+            })?;
         let encoded = self.model.encode(batch)?;
         let mut captions = Vec::with_capacity(prepared.len());
         for row in encoded.outer_iter() {

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use crate::caption::generate::Settings;
 use crate::caption::sampler::SamplingMode;
 use crate::caption::CaptionModelError;
-use crate::config::{parse_duration, CaptionSpec, LoadedPipeline, Problems, StageSpec, DEFAULT_TILE};
+use crate::config::{
+    parse_duration, CaptionSpec, LoadedPipeline, Problems, StageSpec, DEFAULT_TILE,
+};
 use crate::model::caption_model::CaptionModel;
 use crate::model::restore_model::{RestoreModel, RestoreModelError};
 use crate::model::runtime::Device;
@@ -65,12 +67,14 @@ impl StagePlan {
             match stage {
                 StageSpec::Caption(spec) => {
                     if position != last {
-                        problems.push(loaded.problem(&key, "the caption stage must be the last stage"));
+                        problems
+                            .push(loaded.problem(&key, "the caption stage must be the last stage"));
                         continue;
                     }
                     match caption_setup(spec, session) {
                         Ok(setup) => caption = Some(setup),
-                        Err(error) => problems.push(loaded.problem(&format!("{key}.model"), error.to_string())),
+                        Err(error) => problems
+                            .push(loaded.problem(&format!("{key}.model"), error.to_string())),
                     }
                 }
                 StageSpec::Filter(graph) => {
@@ -167,11 +171,22 @@ const DEFAULT_MAX_GAP: f64 = 10.0;
 
 /// Loads the captioning model once to check it, and settles the stage's settings from
 /// the pipeline and the model's own generation config.
-fn caption_setup(spec: &CaptionSpec, session: SessionConfig) -> Result<CaptionSetup, CaptionModelError> {
-    let variant = spec.variant.as_deref().map(|v| format!("_{}", v.trim_start_matches('_'))).unwrap_or_default();
+fn caption_setup(
+    spec: &CaptionSpec,
+    session: SessionConfig,
+) -> Result<CaptionSetup, CaptionModelError> {
+    let variant = spec
+        .variant
+        .as_deref()
+        .map(|v| format!("_{}", v.trim_start_matches('_')))
+        .unwrap_or_default();
     let model = CaptionModel::load(&spec.model, &variant, session)?;
     // Durations were checked when the pipeline was loaded.
-    let seconds = |text: &Option<String>, default: f64| text.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(default);
+    let seconds = |text: &Option<String>, default: f64| {
+        text.as_deref()
+            .and_then(|t| parse_duration(t).ok())
+            .unwrap_or(default)
+    };
     let sampling = match spec.scene_threshold {
         Some(threshold) => SamplingMode::Scene {
             threshold,
@@ -183,8 +198,12 @@ fn caption_setup(spec: &CaptionSpec, session: SessionConfig) -> Result<CaptionSe
     let config = model.generation.clone();
     let generation = Settings {
         beams: spec.beams.map_or(config.num_beams, |b| b as usize),
-        max_length: spec.max_tokens.map_or(config.max_length, |t| t as usize + 1),
-        no_repeat_ngram_size: spec.no_repeat_ngram_size.map_or(config.no_repeat_ngram_size, |n| n as usize),
+        max_length: spec
+            .max_tokens
+            .map_or(config.max_length, |t| t as usize + 1),
+        no_repeat_ngram_size: spec
+            .no_repeat_ngram_size
+            .map_or(config.no_repeat_ngram_size, |n| n as usize),
         config,
     };
     Ok(CaptionSetup {

@@ -110,7 +110,10 @@ impl StagePool {
     ///
     /// # Errors
     /// A new instance cannot be created (its model fails to load).
-    pub fn with<R>(&self, work: impl FnOnce(&mut [Box<dyn FrameStage>]) -> R) -> Result<R, StageError> {
+    pub fn with<R>(
+        &self,
+        work: impl FnOnce(&mut [Box<dyn FrameStage>]) -> R,
+    ) -> Result<R, StageError> {
         self.pool.with(|instance| work(instance))
     }
 }
@@ -125,7 +128,8 @@ mod tests {
     fn never_more_instances_than_capacity() {
         let made = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&made);
-        let pool: LazyPool<usize, ()> = LazyPool::new(2, move || Ok(counter.fetch_add(1, Ordering::SeqCst)));
+        let pool: LazyPool<usize, ()> =
+            LazyPool::new(2, move || Ok(counter.fetch_add(1, Ordering::SeqCst)));
         let busy = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
         std::thread::scope(|s| {

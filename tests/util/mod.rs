@@ -1,10 +1,14 @@
 //! Shared helpers for the integration tests: the binary under test, temporary
-//! workspaces with pipelines, ffprobe facts, decoded frames and PSNR.
+//! workspaces with pipelines, runs in the background (stderr read as it comes, signals),
+//! ffprobe facts, decoded frames and PSNR.
 
 #![allow(dead_code)]
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
@@ -60,6 +64,12 @@ impl Workspace {
     /// Writes `pipeline.yaml` with `in/` as input, `out/` as output and `body` appended
     /// (stages, encode…). `{x2}` and `{x4}` stand for the shipped models.
     pub fn pipeline(&self, body: &str) -> PathBuf {
+        self.pipeline_with("", "out", body)
+    }
+
+    /// Like [`Workspace::pipeline`], with `input_extra` YAML under `input:` (such as
+    /// `  on_decode_error: skip_frame\n`) and `output` as the output path.
+    pub fn pipeline_with(&self, input_extra: &str, output: &str, body: &str) -> PathBuf {
         std::fs::create_dir_all(self.path("in")).unwrap();
         let body = body
             .replace(
@@ -70,7 +80,7 @@ impl Workspace {
                 "{x4}",
                 &model("realesr-animevideov3-x4.onnx").display().to_string(),
             );
-        let text = format!("input:\n  path: in\noutput:\n  path: out\n{body}");
+        let text = format!("input:\n  path: in\n{input_extra}output:\n  path: {output}\n{body}");
         let path = self.path("pipeline.yaml");
         std::fs::write(&path, text).unwrap();
         path
@@ -80,7 +90,7 @@ impl Workspace {
     pub fn outputs(&self) -> Vec<String> {
         self.files_under("out")
             .into_iter()
-            .filter(|f| !f.starts_with(".frameforge/") && !f.starts_with("report."))
+            .filter(|f| !is_run_file(f))
             .collect()
     }
 
@@ -96,6 +106,286 @@ impl Workspace {
         files.sort();
         files
     }
+
+    /// The media outputs below `out/` under their final names (no temporaries).
+    pub fn finished_outputs(&self) -> Vec<String> {
+        self.outputs()
+            .into_iter()
+            .filter(|f| !f.contains(".frameforge-tmp"))
+            .collect()
+    }
+
+    /// Temporary (`.frameforge-tmp`) files anywhere below `dir`.
+    pub fn temporaries_under(&self, dir: &str) -> Vec<String> {
+        self.files_under(dir)
+            .into_iter()
+            .filter(|f| f.contains(".frameforge-tmp"))
+            .collect()
+    }
+
+    /// Runs `frameforge run PIPELINE ARGS…` to the end.
+    pub fn run(&self, pipeline: &Path, args: &[&str]) -> RunOutput {
+        let output = frameforge()
+            .arg("run")
+            .arg(pipeline)
+            .args(args)
+            .output()
+            .unwrap();
+        RunOutput::from(output)
+    }
+
+    /// Starts `frameforge run PIPELINE ARGS…` in the background.
+    pub fn start(&self, pipeline: &Path, args: &[&str]) -> Background {
+        let mut command = Command::new(frameforge_path());
+        command.arg("run").arg(pipeline).args(args);
+        Background::start(command)
+    }
+
+    /// `(device, inode, size, modification time)` of every finished media output, by
+    /// name: if an output is rewritten (even with equal bytes), its entry changes.
+    pub fn output_identities(&self) -> std::collections::BTreeMap<String, FileIdentity> {
+        self.finished_outputs()
+            .into_iter()
+            .map(|f| {
+                let identity = FileIdentity::of(&self.path(&format!("out/{f}")));
+                (f, identity)
+            })
+            .collect()
+    }
+
+    /// The stderr lines of a run that report `word` (`start`, `done`, `skip`) for the
+    /// input `in/NAME`.
+    pub fn lines_for<'a>(&self, stderr: &'a str, word: &str, name: &str) -> Vec<&'a str> {
+        let input = self.path(&format!("in/{name}")).display().to_string();
+        // `start` names the file below the input root, the others its path.
+        let subject = if word == "start" {
+            name.to_string()
+        } else {
+            input
+        };
+        let prefix = format!("{word} {subject}");
+        stderr
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', ':']))
+            })
+            .collect()
+    }
+
+    /// The stderr lines that report a failure of `in/NAME`: `path: reason`.
+    pub fn failure_lines<'a>(&self, stderr: &'a str, name: &str) -> Vec<&'a str> {
+        let prefix = format!("{}: ", self.path(&format!("in/{name}")).display());
+        stderr.lines().filter(|l| l.starts_with(&prefix)).collect()
+    }
+
+    /// `out/report.json`, parsed.
+    pub fn report(&self) -> serde_json::Value {
+        report_at(&self.path("out/report.json"))
+    }
+}
+
+/// A report file, parsed.
+pub fn report_at(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("report.json is JSON")
+}
+
+/// Whether a path below the output root is the run's own (state, reports) rather than
+/// a media output.
+pub fn is_run_file(relative: &str) -> bool {
+    relative.starts_with(".frameforge/")
+        || relative.starts_with("report.")
+        || relative.starts_with("report-")
+}
+
+/// What tells one file from a rewritten one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub device: u64,
+    pub inode: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+impl FileIdentity {
+    pub fn of(path: &Path) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Self {
+            device: m.dev(),
+            inode: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        }
+    }
+}
+
+/// The path of the `frameforge` binary built for these tests.
+pub fn frameforge_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_frameforge"))
+}
+
+/// How a finished run ended and what it printed.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The exit code; `None` when a signal ended the process.
+    pub code: Option<i32>,
+    /// The signal that ended the process, if one did.
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<std::process::Output> for RunOutput {
+    fn from(output: std::process::Output) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        Self {
+            code: output.status.code(),
+            signal: output.status.signal(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// How long the helpers below wait for something that must happen before they give up.
+/// A safety net against hanging, never a measure of speed: a slow machine only waits
+/// longer.
+pub const PATIENCE: Duration = Duration::from_secs(180);
+
+/// Polls `condition` until it holds; panics after [`PATIENCE`] naming `what`.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < PATIENCE, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A process running in the background whose stderr is collected line by line as it
+/// comes (its stdout is collected too). Killed when dropped, so a failed test leaves
+/// nothing running.
+pub struct Background {
+    child: std::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
+    stdout_reader: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Background {
+    /// Spawns `command` with stdout and stderr piped.
+    pub fn start(mut command: Command) -> Self {
+        command
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the command starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&lines);
+        let stderr_reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut stdout = child.stdout.take().unwrap();
+        let stdout_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+            text
+        });
+        Self {
+            child,
+            lines,
+            stderr_reader: Some(stderr_reader),
+            stdout_reader: Some(stdout_reader),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The stderr lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a stderr line satisfies `condition` and returns it; panics if the
+    /// process ends first.
+    pub fn wait_for_line(&mut self, what: &str, condition: impl Fn(&str) -> bool) -> String {
+        let mut found = None;
+        wait_until(what, || {
+            found = self.lines().into_iter().find(|l| condition(l));
+            if found.is_none() {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    // Let the reader catch up with the last lines before giving up.
+                    std::thread::sleep(Duration::from_millis(200));
+                    found = self.lines().into_iter().find(|l| condition(l));
+                    assert!(
+                        found.is_some(),
+                        "the process ended ({status}) before {what}:\n{}",
+                        self.lines().join("\n")
+                    );
+                }
+            }
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
+    /// Sends signal `name` (`INT`, `TERM`, `KILL`) with `kill(1)`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -s {name} failed");
+    }
+
+    /// Whether the process has not ended yet.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the end; returns how it ended and everything it printed.
+    pub fn wait(mut self) -> RunOutput {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.child.wait().expect("wait for the process");
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().unwrap();
+        }
+        let stdout = self
+            .stdout_reader
+            .take()
+            .map(|r| r.join().unwrap())
+            .unwrap_or_default();
+        let mut stderr = self.lines().join("\n");
+        stderr.push('\n');
+        RunOutput {
+            code: status.code(),
+            signal: status.signal(),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The number of video frames ffprobe decodes in `path`.
+pub fn frame_count(path: &Path) -> usize {
+    frame_times(path).len()
 }
 
 /// `ffprobe -show_streams -show_format -show_chapters` as JSON.
