@@ -270,22 +270,29 @@ fn decode_loop(
 
 fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Sender<FrameResult>) {
     for (index, frame) in frames {
-        let restored = pool
-            .with(|stages| {
-                let mut image = Ok(frame.image.clone());
+        // Only the first frame's source is kept (the report's "before" picture); every
+        // other frame moves through the stages without a copy.
+        let source = (index == 0).then(|| frame.image.clone());
+        let image = frame.image;
+        let restored = if pool.plan().has_frame_stages() {
+            pool.with(|stages| {
+                let mut image = Ok(image);
                 for stage in stages.iter_mut() {
                     image = image.and_then(|i| stage.process(&i));
                 }
                 image
             })
-            .and_then(|r| r);
+            .and_then(|r| r)
+        } else {
+            Ok(image)
+        };
         let failed = restored.is_err();
         let result = FrameResult {
             index,
             pts: frame.pts,
             duration: frame.duration,
             restored,
-            source: (index == 0).then_some(frame.image),
+            source,
         };
         if results.send(result).is_err() || failed {
             return;

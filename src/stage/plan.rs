@@ -133,6 +133,11 @@ impl StagePlan {
         self.caption.as_ref()
     }
 
+    /// Whether frames go through per-frame model stages (restoration).
+    pub fn has_frame_stages(&self) -> bool {
+        !self.restores.is_empty()
+    }
+
     /// Whether the pipeline writes restored or filtered media (not only captions).
     pub fn writes_media(&self) -> bool {
         !self.restores.is_empty() || !self.filters.is_empty()
