@@ -26,21 +26,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let heldout = root.join("fixtures/caption/heldout");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&heldout)?.filter_map(Result::ok).map(|e| e.path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&heldout)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
     files.sort();
-    let images: Vec<image::RgbImage> = files.iter().map(|f| image::open(f).map(|i| i.to_rgb8())).collect::<Result<_, _>>()?;
+    let images: Vec<image::RgbImage> = files
+        .iter()
+        .map(|f| image::open(f).map(|i| i.to_rgb8()))
+        .collect::<Result<_, _>>()?;
     // The same model with only the merged decoder, for the comparison.
     let merged_dir = tempfile::tempdir()?;
     for entry in std::fs::read_dir(root.join("models/captioner"))? {
         let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if name != "decoder_model.onnx" && name != "decoder_with_past_model.onnx" {
             std::fs::copy(&path, merged_dir.path().join(&name))?;
         }
     }
-    let config = SessionConfig { device: DeviceRequest::Cpu, intra_threads: threads };
-    println!("{} images × {rounds} rounds, batch 1, {threads} intra-op thread(s)", images.len());
-    for (label, folder) in [("split", root.join("models/captioner")), ("merged", merged_dir.path().to_path_buf())] {
+    let config = SessionConfig {
+        device: DeviceRequest::Cpu,
+        intra_threads: threads,
+    };
+    println!(
+        "{} images × {rounds} rounds, batch 1, {threads} intra-op thread(s)",
+        images.len()
+    );
+    for (label, folder) in [
+        ("split", root.join("models/captioner")),
+        ("merged", merged_dir.path().to_path_buf()),
+    ] {
         let mut model = CaptionModel::load(&folder, "", config)?;
         for beams in [1usize, 3] {
             let settings = Settings {
@@ -60,7 +78,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             let seconds = started.elapsed().as_secs_f64();
-            println!("  {label:6} decoder, beams {beams}: {:.1} captions/s", count as f64 / seconds);
+            println!(
+                "  {label:6} decoder, beams {beams}: {:.1} captions/s",
+                count as f64 / seconds
+            );
         }
     }
     Ok(())

@@ -11,7 +11,7 @@
 # Then:
 #   tools/caption/make_captioner.sh
 #
-# Takes about 15 minutes on 2 CPU cores, most of it training (run niced, so
+# Takes 15-20 minutes on 2 idle CPU cores, most of it training (run niced, so
 # other work on the machine keeps going). Every random choice is seeded:
 # training scenes come from seed 1, held-out scenes from seed 2. Training
 # on a different CPU or thread count can round differently, so expect the
@@ -45,7 +45,8 @@ cp "$WORK"/onnx/* "$MODELS"/
 "$PY" tools/caption/sidecar.py "$MODELS" "$WORK/model/metrics.json"
 
 echo "== goldens and demo media"
-rm -rf "$FIX"
+# Only what the tools write: fixtures/caption/README.md stays.
+rm -rf "$FIX"/heldout "$FIX"/stills "$FIX"/*.json "$FIX"/*.mkv
 mkdir -p "$FIX"
 "$PY" tools/caption/make_reference.py "$WORK/model" "$FIX"
 "$PY" tools/caption/make_clips.py "$FIX" "$WORK/model"
