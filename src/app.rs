@@ -78,11 +78,29 @@ pub fn run(args: &RunArgs) -> u8 {
         .map_or(threads, |j| j as usize);
     let shard = args.shard.map(|s| (s.index, s.count));
     let output_root = &pipeline.output.path;
-    let _lock = match OutputLock::acquire(output_root, &lock_name(shard), args.wait) {
+    let lock_file = lock_name(shard);
+    let lock = match OutputLock::acquire(output_root, &lock_file, false, &cancel) {
+        Err(LockError::Busy { dir, holder }) if args.wait => {
+            // Say why nothing happens; Ctrl-C stops the wait.
+            if !args.quiet {
+                eprintln!(
+                    "output directory {dir} is in use by another run ({holder}); waiting for it"
+                );
+            }
+            OutputLock::acquire(output_root, &lock_file, true, &cancel)
+        }
+        other => other,
+    };
+    let _lock = match lock {
         Ok(lock) => lock,
         Err(error @ LockError::Busy { .. }) => {
             eprintln!("{error}");
             return exit::LOCKED;
+        }
+        Err(error @ LockError::Interrupted { .. }) => {
+            // Nothing was done, and the output directory is another run's: no report.
+            eprintln!("{error}");
+            return exit::INTERRUPTED;
         }
         Err(error) => {
             eprintln!("{error}");

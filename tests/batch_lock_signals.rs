@@ -77,7 +77,15 @@ fn assert_rerun_completes(ws: &Workspace, pipeline: &std::path::Path) {
 
 #[test]
 fn second_run_on_a_locked_output_exits_75_naming_the_holder() {
-    let (ws, pipeline) = four_clips();
+    // A long batch, so the holder is still at work when the second run asks; it is
+    // interrupted once the second run has been refused.
+    let ws = Workspace::new();
+    let clips: Vec<(&str, String)> = (0..16)
+        .map(|i| ("video/ffv1.mkv", format!("c{i:02}.mkv")))
+        .collect();
+    let clips: Vec<(&str, &str)> = clips.iter().map(|(f, n)| (*f, n.as_str())).collect();
+    ws.input(&clips);
+    let pipeline = ws.pipeline(RESTORE_X2);
     let mut holder = ws.start(&pipeline, &["--jobs", "1"]);
     // Files start only once the lock is held.
     holder.wait_for_line("the first file to start", |l| l.starts_with("start "));
@@ -103,8 +111,9 @@ fn second_run_on_a_locked_output_exits_75_naming_the_holder() {
         "the refused run processed files:\n{}",
         second.stderr
     );
+    holder.signal("INT");
     let holder = holder.wait();
-    assert_eq!(holder.code, Some(0), "{}", holder.stderr);
+    assert_eq!(holder.code, Some(130), "{}", holder.stderr);
 }
 
 /// Holds the output lock of `out/` (file `name`) from this test process, as a run does.
@@ -146,6 +155,38 @@ fn wait_flag_waits_for_the_lock_and_then_runs() {
     let done = waiting.wait();
     assert_eq!(done.code, Some(0), "{}", done.stderr);
     assert_eq!(ws.finished_outputs(), ["a.png"]);
+}
+
+/// A run waiting for the lock once slept in a blocking `flock` through SIGINT, so a
+/// single Ctrl-C (or a supervisor's single SIGTERM) did nothing until the holder ended.
+#[test]
+fn interrupt_while_waiting_for_the_lock_exits_130_without_touching_the_output() {
+    let ws = Workspace::new();
+    ws.input(&[("images/coffee.jpg", "a.jpg")]);
+    let pipeline = ws.pipeline(RESTORE_X2);
+    let _lock = hold_lock(&ws, "lock");
+    let mut waiting = ws.start(&pipeline, &["--wait"]);
+    let line = waiting.wait_for_line("the run to say it waits", |l| l.contains("waiting for it"));
+    assert!(
+        line.contains(&format!("pid {}", std::process::id())),
+        "{line}"
+    );
+    let sent = Instant::now();
+    waiting.signal("TERM");
+    let stopped = waiting.wait();
+    println!(
+        "SIGTERM to exit while waiting: {:.3} s",
+        sent.elapsed().as_secs_f64()
+    );
+    assert_eq!(stopped.code, Some(130), "{stopped:?}");
+    assert!(
+        stopped.stderr.contains("interrupted while waiting"),
+        "{}",
+        stopped.stderr
+    );
+    // The output directory belongs to the lock holder: no report, no output.
+    assert!(!ws.path("out/report.json").exists());
+    assert_eq!(ws.outputs(), Vec::<String>::new());
 }
 
 #[test]

@@ -274,3 +274,24 @@ fn rerun_from_another_working_directory_skips_finished_files() {
         Vec::<String>::new()
     );
 }
+
+/// A `--force` rerun killed while redoing a finished file leaves that file's temporary;
+/// the next run skips the file (its earlier output is still good) and must still clear
+/// the temporary away.
+#[test]
+fn temporary_of_a_killed_forced_redo_is_removed_by_the_next_run() {
+    let (ws, pipeline) = restored_small_batch(RESTORE_X2);
+    let before = ws.output_identities();
+    let run = ws.start(&pipeline, &["--force", "--jobs", "1"]);
+    wait_until("a temporary output", || {
+        !ws.temporaries_under("out").is_empty()
+    });
+    run.signal("KILL");
+    assert_eq!(run.wait().signal, Some(9));
+    let left = ws.temporaries_under("out");
+    println!("left by the kill: {left:?}");
+    let rerun = ws.run(&pipeline, &[]);
+    assert_eq!(rerun.code, Some(0), "{}", rerun.stderr);
+    assert_eq!(ws.temporaries_under("out"), Vec::<String>::new());
+    assert_eq!(ws.output_identities().len(), before.len());
+}

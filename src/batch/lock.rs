@@ -5,8 +5,14 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use super::cancel::Cancel;
 use super::journal::STATE_DIR;
+
+/// How often a run that waits for the lock (`--wait`) tries again and checks for an
+/// interruption.
+const WAIT_POLL: Duration = Duration::from_millis(100);
 
 /// Errors of the lock.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +21,8 @@ pub enum LockError {
         "output directory {dir} is in use by another run ({holder}); wait for it or use --wait"
     )]
     Busy { dir: String, holder: String },
+    #[error("interrupted while waiting for output directory {dir}")]
+    Interrupted { dir: String },
     #[error("cannot lock {path}: {source}")]
     Io {
         path: String,
@@ -31,11 +39,20 @@ pub struct OutputLock {
 
 impl OutputLock {
     /// Takes the lock `name` in `output_root`'s state directory. Without `wait`, a held
-    /// lock is an error naming its holder; with it, this blocks until it is free.
+    /// lock is an error naming its holder; with it, this waits until it is free or until
+    /// `cancel` is set. (Polling rather than a blocking lock: a blocked `flock` sleeps
+    /// through SIGINT/SIGTERM, whose handlers restart it, so a waiting run could not be
+    /// stopped short of a second signal.)
     ///
     /// # Errors
-    /// The lock is held and `wait` is false, or the lock file cannot be used.
-    pub fn acquire(output_root: &Path, name: &str, wait: bool) -> Result<Self, LockError> {
+    /// The lock is held and `wait` is false, the wait is interrupted, or the lock file
+    /// cannot be used.
+    pub fn acquire(
+        output_root: &Path,
+        name: &str,
+        wait: bool,
+        cancel: &Cancel,
+    ) -> Result<Self, LockError> {
         let dir = output_root.join(STATE_DIR);
         let path = dir.join(name);
         let io = |source| LockError::Io {
@@ -52,7 +69,19 @@ impl OutputLock {
             .map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) if wait => file.lock().map_err(io)?,
+            Err(TryLockError::WouldBlock) if wait => loop {
+                if cancel.is_set() {
+                    return Err(LockError::Interrupted {
+                        dir: output_root.display().to_string(),
+                    });
+                }
+                std::thread::sleep(WAIT_POLL);
+                match file.try_lock() {
+                    Ok(()) => break,
+                    Err(TryLockError::WouldBlock) => {}
+                    Err(TryLockError::Error(e)) => return Err(io(e)),
+                }
+            },
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 // The holder's description is best effort: it may be mid-write.
@@ -123,8 +152,9 @@ mod tests {
     #[test]
     fn a_second_lock_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let held = OutputLock::acquire(dir.path(), &lock_name(None), false).unwrap();
-        let err = OutputLock::acquire(dir.path(), &lock_name(None), false)
+        let cancel = Cancel::default();
+        let held = OutputLock::acquire(dir.path(), &lock_name(None), false, &cancel).unwrap();
+        let err = OutputLock::acquire(dir.path(), &lock_name(None), false, &cancel)
             .err()
             .unwrap()
             .to_string();
@@ -133,14 +163,27 @@ mod tests {
             "{err}"
         );
         drop(held);
-        OutputLock::acquire(dir.path(), &lock_name(None), false).unwrap();
+        OutputLock::acquire(dir.path(), &lock_name(None), false, &cancel).unwrap();
+    }
+
+    #[test]
+    fn waiting_gives_up_when_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = Cancel::default();
+        let _held = OutputLock::acquire(dir.path(), &lock_name(None), false, &cancel).unwrap();
+        cancel.set();
+        let err = OutputLock::acquire(dir.path(), &lock_name(None), true, &cancel)
+            .err()
+            .unwrap();
+        assert!(matches!(err, LockError::Interrupted { .. }), "{err}");
     }
 
     #[test]
     fn shards_lock_separately() {
         let dir = tempfile::tempdir().unwrap();
-        let _a = OutputLock::acquire(dir.path(), &lock_name(Some((1, 2))), false).unwrap();
-        let _b = OutputLock::acquire(dir.path(), &lock_name(Some((2, 2))), false).unwrap();
+        let cancel = Cancel::default();
+        let _a = OutputLock::acquire(dir.path(), &lock_name(Some((1, 2))), false, &cancel).unwrap();
+        let _b = OutputLock::acquire(dir.path(), &lock_name(Some((2, 2))), false, &cancel).unwrap();
     }
 
     #[test]

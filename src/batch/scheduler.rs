@@ -74,7 +74,8 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
     let input = job.input.display().to_string();
     let mut report = ItemReport {
         input: job.input.clone(),
-        outputs: vec![job.output.clone()],
+        // What is there once the item is over: nothing for a failure.
+        outputs: Vec::new(),
         status: ItemStatus::Failed,
         error: Vec::new(),
         reason: None,
@@ -87,7 +88,10 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
     // A temporary left by a killed run would otherwise sit there forever, also when the
     // item itself turns out finished (a `--force` rerun killed while redoing it). The
     // job is this run's (lock and shard), so no other run is writing that temporary.
-    let _ = std::fs::remove_file(temp_path_for(&job.output));
+    // A dry run changes nothing.
+    if !context.dry_run {
+        let _ = std::fs::remove_file(temp_path_for(&job.output));
+    }
     let stamp = match InputStamp::of(&job.input) {
         Ok(stamp) => stamp,
         Err(error) => {
@@ -119,6 +123,7 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
                 .progress
                 .line(&format!("skip {input}: {reason}"), false);
             report.status = ItemStatus::Skipped;
+            report.outputs = vec![job.output.clone()];
             report.reason = Some(reason);
             return report;
         }

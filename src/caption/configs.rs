@@ -114,12 +114,14 @@ pub fn read_preprocess(path: &Path) -> Result<Preprocess, CaptionModelError> {
         0 => Resample::Nearest,
         2 => Resample::Bilinear,
         3 => Resample::Bicubic,
-        other => return Err(CaptionModelError::file(
-            path,
-            format!(
+        other => {
+            return Err(CaptionModelError::file(
+                path,
+                format!(
                 "resample {other} is not supported (expected 0 nearest, 2 bilinear or 3 bicubic)"
             ),
-        )),
+            ))
+        }
     };
     let resize = if raw.do_resize {
         Some(size_of(raw.size.as_ref()).ok_or_else(|| {

@@ -26,6 +26,6 @@ pub fn init() {
         // Registration cannot fail with the system libraries; an error here would only
         // mean a broken installation, which the first open reports anyway.
         let _ = ffmpeg_next::init();
-        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Quiet);
     });
 }

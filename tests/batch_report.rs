@@ -1,0 +1,289 @@
+//! The run report: `report.json` describes every item (input, outputs, status, the error
+//! as its cause chain, frames, seconds, fps, device) and matches what stderr said;
+//! `report.html` is one self-contained page that lists failures before the items and
+//! shows a before/after pair of inline PNGs for each restored item.
+//!
+//! The page is checked with a small tag scanner. Where `chromium` happens to be
+//! installed it is also rendered to a screenshot; that part is skipped otherwise.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod util;
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use serde_json::Value;
+use util::{RunOutput, Workspace};
+
+const RESTORE_X2: &str = "stages:\n  - restore:\n      model: {x2}\n      tile: 0\n";
+
+/// A still, a 6-frame clip and a file that does not open, restored once.
+fn reported_batch() -> (Workspace, std::path::PathBuf, RunOutput) {
+    let ws = Workspace::new();
+    ws.input(&[
+        ("images/coffee.jpg", "a.jpg"),
+        ("video/flat_bt709.mkv", "b.mkv"),
+        ("bad/garbage.mkv", "c.mkv"),
+    ]);
+    let pipeline = ws.pipeline(RESTORE_X2);
+    let run = ws.run(&pipeline, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    (ws, pipeline, run)
+}
+
+/// The report's items by file name.
+fn items_by_name(report: &Value) -> HashMap<String, Value> {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let name = i["input"].as_str().unwrap().rsplit('/').next().unwrap();
+            (name.to_string(), i.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn report_json_describes_every_item_with_its_cause_chain() {
+    let (ws, pipeline, run) = reported_batch();
+    let report = ws.report();
+    assert_eq!(
+        (
+            &report["done"],
+            &report["skipped"],
+            &report["failed"],
+            &report["exit_code"],
+            &report["interrupted"]
+        ),
+        (&2.into(), &0.into(), &1.into(), &1.into(), &false.into()),
+        "{report:#}"
+    );
+    let items = items_by_name(&report);
+    assert_eq!(items.len(), 3, "{report:#}");
+    for (name, item) in &items {
+        for key in [
+            "input", "outputs", "status", "error", "frames", "seconds", "fps", "device",
+        ] {
+            assert!(item.get(key).is_some(), "{name}: no `{key}`: {item:#}");
+        }
+        assert_eq!(
+            item["input"].as_str().unwrap(),
+            ws.path(&format!("in/{name}")).to_str().unwrap()
+        );
+    }
+    for (name, output, frames) in [("a.jpg", "a.png", 1), ("b.mkv", "b.mkv", 6)] {
+        let item = &items[name];
+        assert_eq!(item["status"], "done", "{item:#}");
+        assert_eq!(item["error"], serde_json::json!([]), "{item:#}");
+        assert_eq!(
+            item["outputs"],
+            serde_json::json!([ws.path(&format!("out/{output}"))]),
+            "{item:#}"
+        );
+        assert_eq!(item["frames"], frames, "{item:#}");
+        assert!(item["seconds"].as_f64().unwrap() > 0.0, "{item:#}");
+        assert!(item["fps"].as_f64().unwrap() > 0.0, "{item:#}");
+        assert_eq!(item["device"], "cpu", "{item:#}");
+    }
+    // The failure: its cause chain as a list, whose `: `-join is what stderr said.
+    let failed = &items["c.mkv"];
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["outputs"], serde_json::json!([]), "{failed:#}");
+    assert_eq!(failed["device"], Value::Null, "{failed:#}");
+    let chain: Vec<&str> = failed["error"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            "cannot open input: not a media file ffmpeg recognises, or its header is damaged or missing",
+            "Invalid data found when processing input"
+        ]
+    );
+    let line = ws.failure_lines(&run.stderr, "c.mkv")[0];
+    assert_eq!(
+        line,
+        format!("{}: {}", ws.path("in/c.mkv").display(), chain.join(": "))
+    );
+
+    // A rerun reports the finished items as skipped, with why.
+    let rerun = ws.run(&pipeline, &[]);
+    assert_eq!(rerun.code, Some(1), "{}", rerun.stderr);
+    let items = items_by_name(&ws.report());
+    for (name, output) in [("a.jpg", "a.png"), ("b.mkv", "b.mkv")] {
+        assert_eq!(
+            items[name]["outputs"],
+            serde_json::json!([ws.path(&format!("out/{output}"))]),
+            "{:#}",
+            items[name]
+        );
+        assert_eq!(items[name]["status"], "skipped", "{:#}", items[name]);
+        assert!(
+            items[name]["reason"].as_str().is_some(),
+            "{:#}",
+            items[name]
+        );
+    }
+}
+
+/// One start tag: its name and attributes.
+#[derive(Debug)]
+struct Tag {
+    name: String,
+    attributes: HashMap<String, String>,
+    /// Byte offset in the page.
+    at: usize,
+}
+
+/// Every start tag of `html`, in order (enough for the page this crate writes: quoted
+/// attribute values, no `>` inside them).
+fn start_tags(html: &str) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    let mut rest = html;
+    let mut offset = 0;
+    while let Some(open) = rest.find('<') {
+        let close = rest[open..].find('>').expect("an unclosed tag") + open;
+        let inside = &rest[open + 1..close];
+        if !inside.starts_with(['/', '!']) {
+            let name: String = inside
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let mut attributes = HashMap::new();
+            let mut text = &inside[name.len()..];
+            while let Some(eq) = text.find("=\"") {
+                let key = text[..eq].trim().to_string();
+                let end = text[eq + 2..].find('"').expect("a closing quote") + eq + 2;
+                attributes.insert(key, text[eq + 2..end].to_string());
+                text = &text[end + 1..];
+            }
+            tags.push(Tag {
+                name: name.to_ascii_lowercase(),
+                attributes,
+                at: offset + open,
+            });
+        }
+        offset += close + 1;
+        rest = &rest[close + 1..];
+    }
+    tags
+}
+
+#[test]
+fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
+    let (ws, _, _) = reported_batch();
+    let html = std::fs::read_to_string(ws.path("out/report.html")).unwrap();
+    let lower = html.to_ascii_lowercase();
+    // Self-contained: nothing fetched, nothing run.
+    for forbidden in [
+        "<script", "http://", "https://", "url(", "@import", "<link", "<iframe",
+    ] {
+        assert!(
+            !lower.contains(forbidden),
+            "report.html contains `{forbidden}`"
+        );
+    }
+    let tags = start_tags(&html);
+    for tag in &tags {
+        for key in ["src", "href"] {
+            if let Some(value) = tag.attributes.get(key) {
+                assert!(
+                    value.starts_with("data:"),
+                    "<{} {key}=\"{}…\"> is not inline",
+                    tag.name,
+                    &value[..value.len().min(40)]
+                );
+            }
+        }
+    }
+    // Failures come before the items table, and name the failed file.
+    let failures = tags
+        .iter()
+        .find(|t| t.attributes.get("id").map(String::as_str) == Some("failures"))
+        .expect("a failures section");
+    let table = tags
+        .iter()
+        .find(|t| t.name == "table")
+        .expect("an items table");
+    assert!(
+        failures.at < table.at,
+        "failures are listed after the items"
+    );
+    let failure_text = &html[failures.at..table.at];
+    assert!(
+        failure_text.contains(&ws.path("in/c.mkv").display().to_string())
+            && failure_text.contains("cannot open input"),
+        "{failure_text}"
+    );
+    // Each row: restored rows have a before and an after PNG, the failed one none.
+    let rows: Vec<&Tag> = tags.iter().filter(|t| t.name == "tr").collect();
+    let mut restored_rows = 0;
+    for (i, row) in rows.iter().enumerate() {
+        let end = rows.get(i + 1).map_or(html.len(), |next| next.at);
+        let images: Vec<&Tag> = tags
+            .iter()
+            .filter(|t| t.name == "img" && t.at > row.at && t.at < end)
+            .collect();
+        match row.attributes.get("class").map(String::as_str) {
+            Some("done") => {
+                restored_rows += 1;
+                let alts: Vec<&str> = images
+                    .iter()
+                    .map(|t| t.attributes["alt"].as_str())
+                    .collect();
+                assert_eq!(alts, ["before", "after"]);
+                for image in images {
+                    let data = image.attributes["src"]
+                        .strip_prefix("data:image/png;base64,")
+                        .expect("a PNG data URI");
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(data)
+                        .unwrap();
+                    let png = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+                        .unwrap();
+                    assert!(png.width() > 0 && png.height() > 0);
+                }
+            }
+            Some("failed") => assert!(images.is_empty()),
+            _ => {}
+        }
+    }
+    assert_eq!(restored_rows, 2, "{html}");
+    screenshot_if_a_browser_is_here(&ws);
+}
+
+/// Renders the page with headless Chromium when one is installed (never required).
+fn screenshot_if_a_browser_is_here(ws: &Workspace) {
+    let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        println!("no chromium here: screenshot skipped");
+        return;
+    };
+    let shot = ws.path("report.png");
+    let status = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1000,800")
+        .arg(format!("file://{}", ws.path("out/report.html").display()))
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let png = image::open(&shot).unwrap();
+    assert!(png.width() > 0);
+}
