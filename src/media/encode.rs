@@ -129,7 +129,7 @@ impl VideoEncoder {
         video.set_color_primaries(target.color.primaries);
         video.set_color_transfer_characteristic(target.color.transfer);
         let encoder = video
-            .open_with(encoder_options(settings))
+            .open_with(encoder_options(settings, target.width, target.height))
             .context(|| format!("encoder {} refused the settings", settings.codec))?;
         let graph = build_graph(&target, format)?;
         Ok(Self {
@@ -234,7 +234,15 @@ impl VideoEncoder {
     }
 }
 
-fn encoder_options(settings: &EncodeSettings) -> Dictionary<'static> {
+/// Outputs of at least this many pixels (half of 4K UHD) get a shorter encoder
+/// look-ahead: at 4K each look-ahead frame costs about 25 MB in x264, and the default
+/// 40-frame window alone would take over a gigabyte.
+const LARGE_FRAME_PIXELS: u64 = 3840 * 2160 / 2;
+
+/// Look-ahead frames for large outputs.
+const LARGE_FRAME_LOOKAHEAD: u32 = 10;
+
+fn encoder_options(settings: &EncodeSettings, width: u32, height: u32) -> Dictionary<'static> {
     let mut options = Dictionary::new();
     let x26x = matches!(settings.codec.as_str(), "libx264" | "libx265");
     if x26x {
@@ -245,8 +253,16 @@ fn encoder_options(settings: &EncodeSettings) -> Dictionary<'static> {
             options.set("preset", preset);
         }
     }
+    let large = u64::from(width) * u64::from(height) >= LARGE_FRAME_PIXELS;
+    if settings.codec == "libx264" && large {
+        options.set("rc-lookahead", &LARGE_FRAME_LOOKAHEAD.to_string());
+    }
     if settings.codec == "libx265" {
-        options.set("x265-params", "log-level=error");
+        let mut params = String::from("log-level=error");
+        if large {
+            params.push_str(&format!(":rc-lookahead={LARGE_FRAME_LOOKAHEAD}"));
+        }
+        options.set("x265-params", &params);
     }
     if settings.threads > 0 {
         options.set("threads", &settings.threads.to_string());
