@@ -40,7 +40,8 @@ impl Sampler {
         let gap = self.last_sample.map(|t| time - t);
         let take = match (self.mode, gap) {
             (_, None) => true,
-            (SamplingMode::Every(interval), Some(gap)) => gap + 1e-6 >= interval,
+            // A millisecond of slack: frame times are rounded to the stream's time base.
+            (SamplingMode::Every(interval), Some(gap)) => gap + 1e-3 >= interval,
             (
                 SamplingMode::Scene {
                     threshold,

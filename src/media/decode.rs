@@ -33,6 +33,8 @@ pub struct VideoInfo {
     pub color: ColorInfo,
     pub source_format: ffmpeg_next::format::Pixel,
     pub stream_frames: i64,
+    /// When the video ends, in seconds on the frames' timeline, as the file states it.
+    pub end_time: Option<f64>,
 }
 
 /// A decoded frame in RGB with its presentation time.
@@ -132,6 +134,7 @@ impl VideoSource {
         let time_base = stream.time_base();
         let frame_rate = pick_frame_rate(stream.avg_frame_rate(), stream.rate());
         let stream_frames = stream.frames();
+        let stream_end = stated_end(stream.start_time(), stream.duration(), f64::from(time_base));
         let layout = StreamLayout::from_input(&input, video_index, policy);
         let color = ColorInfo::from_stream(
             decoder.color_space(),
@@ -153,6 +156,12 @@ impl VideoSource {
             color,
             source_format: decoder.format(),
             stream_frames,
+            end_time: stream_end.or_else(|| {
+                // SAFETY: reading a plain field of the open context.
+                let start = unsafe { (*input.as_ptr()).start_time };
+                let unit = 1.0 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE);
+                stated_end(start, input.duration(), unit)
+            }),
         };
         let copied = layout.copied.iter().map(|s| s.input_index).collect();
         let stated_duration = (input.duration() > 0)
@@ -383,6 +392,18 @@ impl VideoSource {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// `start + duration` in seconds when the duration is known (`AV_NOPTS_VALUE` start
+/// counts as 0).
+fn stated_end(start: i64, duration: i64, unit: f64) -> Option<f64> {
+    let start = if start == ffmpeg_next::ffi::AV_NOPTS_VALUE {
+        0
+    } else {
+        start
+    };
+    (duration > 0 && duration != ffmpeg_next::ffi::AV_NOPTS_VALUE)
+        .then(|| (start + duration) as f64 * unit)
 }
 
 /// `input is truncated or damaged: {what}`, the start of every such message.

@@ -20,7 +20,7 @@ use ndarray::Array3;
 
 use super::caption_files::{caption_base, write_video_captions};
 use crate::caption::cues::{cues_from_samples, Sample};
-use crate::caption::sampler::Sampler;
+use crate::caption::sampler::{Sampler, SamplingMode};
 use crate::media::subtitle_mux::{add_caption_track, TimedText};
 use crate::stage::caption::{CaptionPool, CaptionSetup};
 
@@ -91,7 +91,8 @@ pub fn restore_video(
     progress: &dyn FileProgress,
 ) -> Result<VideoSummary, ProcessError> {
     let plan = settings.pool.plan();
-    let (mut source, layout) = VideoSource::open(input, plan.filters(), settings.policy)?;
+    let filters = decode_filters(plan);
+    let (mut source, layout) = VideoSource::open(input, &filters, settings.policy)?;
     source.set_damage_policy(settings.damage);
     let info = source.info();
     progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
@@ -208,6 +209,23 @@ pub fn restore_video(
     Ok(summary.into())
 }
 
+/// The decode-side filters. A pipeline that only captions at a fixed interval lets
+/// ffmpeg drop the frames between samples before they are converted to RGB, so a long
+/// video costs little more than decoding it.
+fn decode_filters(plan: &crate::stage::StagePlan) -> Vec<String> {
+    let mut filters = plan.filters().to_vec();
+    if let (false, Some(setup)) = (plan.writes_media(), plan.caption()) {
+        if let SamplingMode::Every(interval) = setup.sampling {
+            // A millisecond of slack: frame times are rounded to the stream's time base.
+            filters.push(format!(
+                "select='isnan(prev_selected_t)+gte(t-prev_selected_t,{:.6})'",
+                (interval - 0.001).max(0.0)
+            ));
+        }
+    }
+    filters
+}
+
 /// Captions sampled frames in batches as they arrive.
 fn caption_loop(
     pool: &CaptionPool,
@@ -312,7 +330,7 @@ fn write_loop(
     progress: &dyn FileProgress,
 ) -> Result<WriteSummary, ProcessError> {
     let seconds = |pts: i64| pts as f64 * f64::from(info.time_base);
-    let (mut first_time, mut end_time) = (None, 0.0f64);
+    let (mut first_time, mut end_time) = (None, info.end_time.unwrap_or(0.0));
     let mut packets = packets;
     let mut results = results;
     let mut reorder: BTreeMap<u64, FrameResult> = BTreeMap::new();
