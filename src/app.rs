@@ -21,6 +21,7 @@ use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
 use crate::model::runtime::DeviceRequest;
 use crate::model::session::SessionConfig;
+use crate::process::caption_files::caption_json_path;
 use crate::progress::Progress;
 use crate::report::{report_stem, write_reports, ItemReport, ItemStatus, RunReport};
 use crate::stage::caption::caption_pool;
@@ -194,14 +195,7 @@ pub fn run(args: &RunArgs) -> u8 {
     if pool.plan().caption().is_some() && !args.dry_run {
         let documents: Vec<std::path::PathBuf> = jobs
             .iter()
-            .map(|job| {
-                let base = crate::process::caption_files::caption_base(&job.output);
-                std::path::PathBuf::from(format!(
-                    "{}{}",
-                    base.display(),
-                    crate::process::caption_files::JSON_SUFFIX
-                ))
-            })
+            .map(|job| caption_json_path(&job.output))
             .collect();
         if let Err(error) = crate::caption::index::write_index(&pipeline.output.path, &documents) {
             eprintln!(
@@ -283,12 +277,7 @@ fn finish(
 /// A pipeline that only captions writes no media: its main output is the caption JSON.
 fn captions_only_output(mut job: Job, plan: &StagePlan) -> Job {
     if !plan.writes_media() && plan.caption().is_some() {
-        let base = crate::process::caption_files::caption_base(&job.output);
-        job.output = std::path::PathBuf::from(format!(
-            "{}{}",
-            base.display(),
-            crate::process::caption_files::JSON_SUFFIX
-        ));
+        job.output = caption_json_path(&job.output);
     }
     job
 }

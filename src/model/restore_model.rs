@@ -120,27 +120,11 @@ impl RestoreModel {
     /// # Errors
     /// ONNX Runtime fails, or the output does not have the expected shape.
     pub fn infer(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>, RestoreModelError> {
-        let run_error = |message: String| RestoreModelError::Run {
-            path: self.path.display().to_string(),
-            message,
-        };
-        let tensor =
-            TensorRef::from_array_view(input.view()).map_err(|e| run_error(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => tensor])
-            .map_err(|e| run_error(e.to_string()))?;
-        let view = outputs[self.output_name.as_str()]
-            .try_extract_array::<f32>()
-            .map_err(|e| run_error(e.to_string()))?;
-        let result = view
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| run_error(format!("output is not 4-dimensional: {e}")))?
-            .to_owned();
+        let result = self.run(input)?;
         let (n, _, h, w) = input.dim();
         let expected = (n, 3, h * self.scale as usize, w * self.scale as usize);
         if result.dim() != expected {
-            return Err(run_error(format!(
+            return Err(self.run_error(format!(
                 "output shape {:?} does not match input {:?} × scale {}",
                 result.dim(),
                 input.dim(),
@@ -150,32 +134,54 @@ impl RestoreModel {
         Ok(result)
     }
 
-    fn probe_scale(&mut self) -> Result<u32, RestoreModelError> {
-        let probe = Array4::<f32>::from_elem((1, 3, PROBE_SIDE, PROBE_SIDE), 0.5);
+    /// One session run, the output as a 4-dimensional array of any shape.
+    fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>, RestoreModelError> {
+        let tensor =
+            TensorRef::from_array_view(input).map_err(|e| self.run_error(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => tensor])
+            .map_err(|e| RestoreModelError::Run {
+                path: self.path.display().to_string(),
+                message: e.to_string(),
+            })?;
         let run_error = |message: String| RestoreModelError::Run {
             path: self.path.display().to_string(),
             message,
         };
-        let tensor =
-            TensorRef::from_array_view(probe.view()).map_err(|e| run_error(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => tensor])
+        let value = outputs
+            .get(self.output_name.as_str())
+            .ok_or_else(|| run_error(format!("no output `{}`", self.output_name)))?;
+        let view = value
+            .try_extract_array::<f32>()
             .map_err(|e| run_error(e.to_string()))?;
-        let (shape, _) = outputs[self.output_name.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| run_error(e.to_string()))?;
-        let side = PROBE_SIDE as i64;
-        match &shape[..] {
-            [_, 3, h, w] if *h == *w && *h % side == 0 && *h > 0 => Ok((*h / side) as u32),
-            other => Err(RestoreModelError::Interface {
-                path: self.path.display().to_string(),
-                problem: format!(
-                    "a {side}x{side} probe gave output shape {other:?}, not an integer upscale \
-                     of [1,3,{side},{side}] (add a sidecar with `scale:`)"
-                ),
-            }),
+        Ok(view
+            .into_dimensionality::<Ix4>()
+            .map_err(|e| run_error(format!("output is not 4-dimensional: {e}")))?
+            .to_owned())
+    }
+
+    fn run_error(&self, message: String) -> RestoreModelError {
+        RestoreModelError::Run {
+            path: self.path.display().to_string(),
+            message,
         }
+    }
+
+    fn probe_scale(&mut self) -> Result<u32, RestoreModelError> {
+        let probe = Array4::<f32>::from_elem((1, 3, PROBE_SIDE, PROBE_SIDE), 0.5);
+        let (_, c, h, w) = self.run(probe.view())?.dim();
+        if c == 3 && h == w && h > 0 && h % PROBE_SIDE == 0 {
+            return Ok((h / PROBE_SIDE) as u32);
+        }
+        let side = PROBE_SIDE;
+        Err(RestoreModelError::Interface {
+            path: self.path.display().to_string(),
+            problem: format!(
+                "a {side}x{side} probe gave output shape [1,{c},{h},{w}], not an integer upscale \
+                 of [1,3,{side},{side}] (add a sidecar with `scale:`)"
+            ),
+        })
     }
 }
 

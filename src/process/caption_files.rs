@@ -23,6 +23,11 @@ pub fn caption_base(output: &Path) -> PathBuf {
     }
 }
 
+/// The `NAME.captions.json` document that goes with an output.
+pub fn caption_json_path(output: &Path) -> PathBuf {
+    with_suffix(&caption_base(output), JSON_SUFFIX)
+}
+
 fn with_suffix(base: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{}{suffix}", base.display()))
 }
@@ -36,6 +41,25 @@ fn write(path: &Path, text: &str) -> Result<(), ProcessError> {
     pending.commit()
 }
 
+/// Writes `NAME.captions.json`; returns its path.
+fn write_document(
+    base: &Path,
+    source: &Path,
+    model: &Path,
+    cues: &[Cue],
+) -> Result<PathBuf, ProcessError> {
+    let json = with_suffix(base, JSON_SUFFIX);
+    write(
+        &json,
+        &json_document(&CaptionDocument {
+            source,
+            model,
+            cues,
+        }),
+    )?;
+    Ok(json)
+}
+
 /// Writes a video's caption files; returns their paths.
 ///
 /// # Errors
@@ -46,17 +70,9 @@ pub fn write_video_captions(
     model: &Path,
     cues: &[Cue],
 ) -> Result<Vec<PathBuf>, ProcessError> {
-    let json = with_suffix(base, JSON_SUFFIX);
+    let json = write_document(base, source, model, cues)?;
     let vtt = with_suffix(base, ".vtt");
     let srt = with_suffix(base, ".srt");
-    write(
-        &json,
-        &json_document(&CaptionDocument {
-            source,
-            model,
-            cues,
-        }),
-    )?;
     write(&vtt, &webvtt(cues))?;
     write(&srt, &subrip(cues))?;
     Ok(vec![json, vtt, srt])
@@ -72,17 +88,8 @@ pub fn write_image_captions(
     model: &Path,
     cue: &Cue,
 ) -> Result<Vec<PathBuf>, ProcessError> {
-    let json = with_suffix(base, JSON_SUFFIX);
+    let json = write_document(base, source, model, std::slice::from_ref(cue))?;
     let txt = with_suffix(base, ".txt");
-    let cues = std::slice::from_ref(cue);
-    write(
-        &json,
-        &json_document(&CaptionDocument {
-            source,
-            model,
-            cues,
-        }),
-    )?;
     write(&txt, &format!("{}\n", cue.text))?;
     Ok(vec![json, txt])
 }
