@@ -10,7 +10,7 @@
 
 mod util;
 
-use frameforge::caption::generate::{generate, Settings};
+use frameforge::caption::generate::{generate, greedy_batch, Settings};
 use frameforge::caption::preprocess::pixel_values;
 use frameforge::model::caption_model::CaptionModel;
 use frameforge::model::runtime::DeviceRequest;
@@ -91,6 +91,58 @@ fn mismatches(model: &mut CaptionModel, beams: usize, key: &str) -> (usize, Vec<
     (checked, wrong)
 }
 
+/// Captions all reference images in one batch (one encoder run, greedy search with one
+/// decoder row per image) and returns the mismatches against `generate()`.
+fn batched_greedy_mismatches(model: &mut CaptionModel) -> (usize, Vec<String>) {
+    let reference = reference();
+    let items = reference["images"].as_array().unwrap();
+    let images: Vec<image::RgbImage> = items
+        .iter()
+        .map(|item| {
+            let file = item["file"].as_str().unwrap();
+            image::open(fixture(&format!("caption/{file}")))
+                .unwrap()
+                .to_rgb8()
+        })
+        .collect();
+    let refs: Vec<&image::RgbImage> = images.iter().collect();
+    let encoded = model
+        .encode(pixel_values(&refs, &model.preprocess))
+        .unwrap();
+    let settings = Settings {
+        beams: 1,
+        max_length: model.generation.max_length,
+        no_repeat_ngram_size: model.generation.no_repeat_ngram_size,
+        config: model.generation.clone(),
+    };
+    let generated = {
+        let mut decoder = model.batch_decoder(encoded.view());
+        greedy_batch(&mut decoder, &settings, images.len()).unwrap()
+    };
+    assert_eq!(generated.len(), items.len());
+    let lengths: std::collections::BTreeSet<usize> =
+        generated.iter().map(|g| g.tokens.len()).collect();
+    // Rows leave the batch at different steps, which is what the batch must survive.
+    assert!(
+        lengths.len() > 1,
+        "all captions have one length: {lengths:?}"
+    );
+    let wrong = items
+        .iter()
+        .zip(&generated)
+        .filter(|(item, got)| got.tokens != ids(&item["greedy"]["ids"]))
+        .map(|(item, got)| {
+            format!(
+                "{}: got {:?}, expected {:?}",
+                item["file"],
+                got.tokens,
+                ids(&item["greedy"]["ids"])
+            )
+        })
+        .collect();
+    (generated.len(), wrong)
+}
+
 fn load(only_merged: bool) -> (CaptionModel, Option<tempfile::TempDir>) {
     let folder = root().join("models/captioner");
     if !only_merged {
@@ -139,4 +191,19 @@ fn beam3_with_the_merged_decoder_agrees_too() {
     let (mut model, _dir) = load(true);
     let (_, wrong) = mismatches(&mut model, 3, "beam3");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn greedy_over_all_images_at_once_equals_transformers_generate() {
+    for only_merged in [false, true] {
+        let (mut model, _dir) = load(only_merged);
+        let (checked, wrong) = batched_greedy_mismatches(&mut model);
+        assert!(checked >= 20, "only {checked} reference images");
+        assert!(
+            wrong.is_empty(),
+            "{}: {}",
+            model.decoder_form(),
+            wrong.join("\n")
+        );
+    }
 }

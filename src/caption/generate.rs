@@ -1,14 +1,18 @@
 //! Token generation, step for step as transformers' `generate()` does it for
 //! encoder-decoder models, so the same model gives the same tokens: greedy search and
 //! beam search (with its length penalty, early-stopping heuristic and the top
-//! `2 × beams` candidate bookkeeping), and the no-repeat-n-gram rule.
+//! `2 × beams` candidate bookkeeping), and the no-repeat-n-gram rule. Greedy search
+//! also runs many images at once, one decoder row each: all rows have the same length
+//! at every step (finished rows leave the batch), so no padding or attention mask is
+//! needed and each row's tokens are those it gets alone.
 
 use ndarray::Array2;
 
 use super::configs::{EarlyStopping, Generation};
 
-/// The decoder as generation sees it: one step for a set of rows (beams), with a cache
-/// that can be reordered when beams are reshuffled.
+/// The decoder as generation sees it: one step for a set of rows (beams of one image, or
+/// one row per image), with a cache that can be reordered when rows are reshuffled or
+/// leave.
 pub trait StepDecoder {
     type Cache;
     type Error;
@@ -24,8 +28,12 @@ pub trait StepDecoder {
         cache: Option<Self::Cache>,
     ) -> Result<(Array2<f32>, Self::Cache), Self::Error>;
 
-    /// The cache with its rows picked (and repeated) by `rows`.
-    fn reorder(&self, cache: Self::Cache, rows: &[usize]) -> Self::Cache;
+    /// The cache with its rows picked (and repeated) by `rows`; the decoder follows, so
+    /// row `i` of the next step continues what row `rows[i]` was.
+    ///
+    /// # Errors
+    /// The cache cannot be rebuilt.
+    fn reorder(&mut self, cache: Self::Cache, rows: &[usize]) -> Result<Self::Cache, Self::Error>;
 }
 
 /// A generated caption: token ids (with the start token) and the mean log-probability
@@ -54,7 +62,8 @@ pub fn generate<D: StepDecoder>(
     settings: &Settings,
 ) -> Result<Generated, D::Error> {
     if settings.beams <= 1 {
-        greedy(decoder, settings)
+        let mut one = greedy_batch(decoder, settings, 1)?;
+        Ok(one.swap_remove(0))
     } else {
         beam_search(decoder, settings)
     }
@@ -88,41 +97,79 @@ fn ban_repeated_ngrams(sequence: &[i64], n: usize, scores: &mut [f32]) {
     }
 }
 
-fn greedy<D: StepDecoder>(decoder: &mut D, settings: &Settings) -> Result<Generated, D::Error> {
+/// Index of the largest score; torch.argmax keeps the first of equal maxima.
+fn argmax(scores: &[f32]) -> usize {
+    scores
+        .iter()
+        .enumerate()
+        .fold((0usize, f32::NEG_INFINITY), |best, (i, v)| {
+            if *v > best.1 {
+                (i, *v)
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+/// Greedy search for `rows` images at once (the decoder holds one row per image, in
+/// order); one caption per image, in the same order.
+///
+/// # Errors
+/// The decoder fails.
+pub fn greedy_batch<D: StepDecoder>(
+    decoder: &mut D,
+    settings: &Settings,
+    rows: usize,
+) -> Result<Vec<Generated>, D::Error> {
     let config = &settings.config;
-    let mut sequence = vec![config.decoder_start_token_id];
+    let mut sequences = vec![vec![config.decoder_start_token_id]; rows];
+    let mut log_prob_sums = vec![0.0f32; rows];
+    // Which image each decoder row belongs to; rows that reach the end leave.
+    let mut active: Vec<usize> = (0..rows).collect();
     let mut cache = None;
-    let mut log_prob_sum = 0.0f32;
-    while sequence.len() < settings.max_length {
-        let (logits, next_cache) = decoder.step(std::slice::from_ref(&sequence), cache.take())?;
-        cache = Some(next_cache);
-        let mut scores = logits.row(0).to_vec();
-        ban_repeated_ngrams(&sequence, settings.no_repeat_ngram_size, &mut scores);
-        // torch.argmax keeps the first of equal maxima.
-        let (token, _) =
-            scores
-                .iter()
-                .enumerate()
-                .fold((0usize, f32::NEG_INFINITY), |best, (i, v)| {
-                    if *v > best.1 {
-                        (i, *v)
-                    } else {
-                        best
-                    }
-                });
-        log_softmax(&mut scores);
-        log_prob_sum += scores[token];
-        let token = i64::try_from(token).unwrap_or_default();
-        sequence.push(token);
-        if config.eos_token_ids.contains(&token) {
-            break;
+    let mut length = 1;
+    while length < settings.max_length && !active.is_empty() {
+        let current: Vec<Vec<i64>> = active.iter().map(|i| sequences[*i].clone()).collect();
+        let (logits, next_cache) = decoder.step(&current, cache.take())?;
+        let mut still_running = Vec::with_capacity(active.len());
+        for (row, image) in active.iter().enumerate() {
+            let mut scores = logits.row(row).to_vec();
+            ban_repeated_ngrams(
+                &sequences[*image],
+                settings.no_repeat_ngram_size,
+                &mut scores,
+            );
+            let token = argmax(&scores);
+            log_softmax(&mut scores);
+            log_prob_sums[*image] += scores[token];
+            let token = i64::try_from(token).unwrap_or_default();
+            sequences[*image].push(token);
+            if !config.eos_token_ids.contains(&token) {
+                still_running.push(row);
+            }
         }
+        length += 1;
+        cache = if still_running.len() == active.len() {
+            Some(next_cache)
+        } else if still_running.is_empty() {
+            None
+        } else {
+            Some(decoder.reorder(next_cache, &still_running)?)
+        };
+        active = still_running.iter().map(|row| active[*row]).collect();
     }
-    let generated = (sequence.len() - 1).max(1);
-    Ok(Generated {
-        tokens: sequence,
-        mean_log_prob: log_prob_sum / generated as f32,
-    })
+    Ok(sequences
+        .into_iter()
+        .zip(log_prob_sums)
+        .map(|(tokens, sum)| {
+            let generated = (tokens.len() - 1).max(1);
+            Generated {
+                tokens,
+                mean_log_prob: sum / generated as f32,
+            }
+        })
+        .collect())
 }
 
 /// transformers' stand-in for minus infinity in beam bookkeeping.
@@ -222,7 +269,7 @@ fn beam_search<D: StepDecoder>(
             .map(|i| merged[i].clone())
             .collect();
 
-        cache = Some(decoder.reorder(step_cache, &origins));
+        cache = Some(decoder.reorder(step_cache, &origins)?);
         cur_len += 1;
         let best_length =
             if config.early_stopping == EarlyStopping::Never && config.length_penalty > 0.0 {
@@ -279,8 +326,8 @@ mod tests {
             }
             Ok((logits, cache.unwrap_or(0) + 1))
         }
-        fn reorder(&self, cache: usize, _rows: &[usize]) -> usize {
-            cache
+        fn reorder(&mut self, cache: usize, _rows: &[usize]) -> Result<usize, ()> {
+            Ok(cache)
         }
     }
 
@@ -360,5 +407,60 @@ mod tests {
             generate(&mut d, &settings(3, 6, 0)).unwrap().tokens,
             vec![1, 4, 2]
         );
+    }
+
+    /// A fake decoder whose rows belong to images; each image has its own fixed caption.
+    struct PerImage {
+        captions: Vec<Vec<i64>>,
+        row_image: Vec<usize>,
+        steps: usize,
+    }
+
+    impl StepDecoder for PerImage {
+        type Cache = usize;
+        type Error = ();
+        fn step(
+            &mut self,
+            sequences: &[Vec<i64>],
+            cache: Option<usize>,
+        ) -> Result<(Array2<f32>, usize), ()> {
+            assert_eq!(sequences.len(), self.row_image.len());
+            self.steps += 1;
+            let mut logits = Array2::zeros((sequences.len(), 6));
+            for (r, s) in sequences.iter().enumerate() {
+                let caption = &self.captions[self.row_image[r]];
+                let next = caption.get(s.len() - 1).copied().unwrap_or(2);
+                logits[[r, usize::try_from(next).unwrap()]] = 5.0;
+            }
+            Ok((logits, cache.unwrap_or(0) + 1))
+        }
+        fn reorder(&mut self, cache: usize, rows: &[usize]) -> Result<usize, ()> {
+            self.row_image = rows.iter().map(|r| self.row_image[*r]).collect();
+            Ok(cache)
+        }
+    }
+
+    #[test]
+    fn greedy_batch_gives_each_image_its_own_caption_as_rows_finish() {
+        let captions = vec![vec![3, 2], vec![4, 5, 3, 4, 2], vec![5, 5, 2]];
+        let mut alone = Vec::new();
+        for caption in &captions {
+            let mut d = PerImage {
+                captions: vec![caption.clone()],
+                row_image: vec![0],
+                steps: 0,
+            };
+            alone.push(generate(&mut d, &settings(1, 10, 0)).unwrap());
+        }
+        let mut d = PerImage {
+            captions: captions.clone(),
+            row_image: vec![0, 1, 2],
+            steps: 0,
+        };
+        let together = greedy_batch(&mut d, &settings(1, 10, 0), 3).unwrap();
+        assert_eq!(together, alone);
+        assert_eq!(together[1].tokens, vec![1, 4, 5, 3, 4, 2]);
+        // As many steps as the longest caption, not the sum of all.
+        assert_eq!(d.steps, 5);
     }
 }

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, Array3, Array4, ArrayD, Axis, Ix3, Ix4};
+use ndarray::{Array2, Array3, Array4, Axis, Ix3};
 use ort::session::{Session, SessionInputValue};
-use ort::value::{Tensor, TensorElementType, ValueType};
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 
 use crate::caption::configs::{read_generation, read_preprocess, Generation, Preprocess};
 use crate::caption::folder::{locate, DecoderFiles, ModelFiles};
@@ -39,8 +39,8 @@ pub struct CaptionModel {
     device: Device,
 }
 
-/// The decoder's key/value cache, one tensor per cached input.
-pub struct KvCache(Vec<Array4<f32>>);
+/// The decoder's key/value cache, one ONNX Runtime tensor per cached input.
+pub struct KvCache(Vec<DynValue>);
 
 impl CaptionModel {
     /// Loads the model folder for `variant` (`""`: plain float graphs).
@@ -207,19 +207,58 @@ impl CaptionModel {
             .map_err(|e| CaptionModelError::file(&self.files.tokenizer, e.to_string()))
     }
 
-    /// A step decoder for one image's encoder output ([sequence, hidden]).
+    /// A step decoder for one image's encoder output ([sequence, hidden]); beam search
+    /// widens it to one row per beam.
     pub fn decoder_for(&mut self, encoded: ndarray::ArrayView2<'_, f32>) -> ImageDecoder<'_> {
+        self.batch_decoder(encoded.insert_axis(Axis(0)))
+    }
+
+    /// A step decoder with one row per image of `encoded` ([images, sequence, hidden]),
+    /// for greedy search over many images at once.
+    pub fn batch_decoder(&mut self, encoded: ndarray::ArrayView3<'_, f32>) -> ImageDecoder<'_> {
         ImageDecoder {
-            encoded: encoded.to_owned(),
+            row_image: (0..encoded.dim().0).collect(),
+            images: encoded.to_owned(),
+            states: None,
             model: self,
         }
     }
 }
 
-/// The decoder bound to one image.
+/// The decoder bound to a set of images. The encoder states go to ONNX Runtime once and
+/// are rebuilt only when the rows change; the key/value cache stays in ONNX Runtime's
+/// tensors from one step to the next and is copied only when rows are reordered.
 pub struct ImageDecoder<'m> {
     model: &'m mut CaptionModel,
-    encoded: Array2<f32>,
+    /// Encoder output per image, [images, sequence, hidden].
+    images: Array3<f32>,
+    /// The image each decoder row belongs to.
+    row_image: Vec<usize>,
+    /// The encoder states for `row_image`, as the decoder's input.
+    states: Option<Tensor<f32>>,
+}
+
+impl ImageDecoder<'_> {
+    fn encoder_states(&mut self, rows: usize) -> Result<&Tensor<f32>, CaptionModelError> {
+        if self.row_image.len() != rows {
+            // Beam search starts its beams from the one image.
+            if self.images.dim().0 != 1 {
+                return Err(self.model.run_error(format!(
+                    "{rows} decoder rows for {} images",
+                    self.images.dim().0
+                )));
+            }
+            self.row_image = vec![0; rows];
+            self.states = None;
+        }
+        if self.states.is_none() {
+            let states = self.images.select(Axis(0), &self.row_image);
+            self.states = Some(Tensor::from_array(states).map_err(|e| self.model.run_error(e))?);
+        }
+        self.states
+            .as_ref()
+            .ok_or_else(|| self.model.run_error("no encoder states"))
+    }
 }
 
 impl StepDecoder for ImageDecoder<'_> {
@@ -232,9 +271,8 @@ impl StepDecoder for ImageDecoder<'_> {
         cache: Option<KvCache>,
     ) -> Result<(Array2<f32>, KvCache), CaptionModelError> {
         let rows = sequences.len();
-        let model = &mut *self.model;
         let first_step = cache.is_none();
-        let no_cache = matches!(model.decoder, Graphs::NoCache(_));
+        let no_cache = matches!(self.model.decoder, Graphs::NoCache(_));
         let width = if first_step || no_cache {
             sequences.first().map_or(1, Vec::len)
         } else {
@@ -246,43 +284,57 @@ impl StepDecoder for ImageDecoder<'_> {
                 ids[[r, c]] = *token;
             }
         }
-        let (seq, hidden) = self.encoded.dim();
-        let encoder_states = self
-            .encoded
-            .view()
-            .insert_axis(Axis(0))
-            .broadcast((rows, seq, hidden))
-            .map(|v| v.to_owned())
-            .ok_or_else(|| model.run_error("cannot repeat the encoder output"))?;
-        let mut inputs: Vec<(String, SessionInputValue<'static>)> = vec![
-            ("input_ids".into(), tensor(ids, model)?),
-            (
-                "encoder_hidden_states".into(),
-                tensor(encoder_states, model)?,
-            ),
-        ];
-        let uses_past = match &model.decoder {
+        let ids = tensor(ids, self.model)?;
+        let uses_past = match &self.model.decoder {
             Graphs::Split { .. } => !first_step,
             Graphs::Merged(_) => true,
             Graphs::NoCache(_) => false,
         };
-        if uses_past {
-            let past: Vec<Array4<f32>> = match cache {
-                Some(KvCache(tensors)) => tensors,
-                None => (0..model.cache_names.len())
-                    .map(|_| Array4::zeros((rows, model.heads, 0, model.head_dim)))
-                    .collect(),
-            };
-            for ((name, _), array) in model.cache_names.clone().into_iter().zip(past) {
-                inputs.push((name, tensor(array, model)?));
-            }
+        let past: Vec<DynValue> = match (uses_past, cache) {
+            (false, _) => Vec::new(),
+            (true, Some(KvCache(values))) => values,
+            (true, None) => (0..self.model.cache_names.len())
+                .map(|_| {
+                    Tensor::from_array(Array4::<f32>::zeros((
+                        rows,
+                        self.model.heads,
+                        0,
+                        self.model.head_dim,
+                    )))
+                    .map(Tensor::into_dyn)
+                    .map_err(|e| self.model.run_error(e))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let flag = if matches!(self.model.decoder, Graphs::Merged(_)) {
+            Some(
+                Tensor::from_array(([1usize], vec![!first_step]))
+                    .map_err(|e| self.model.run_error(e))?,
+            )
+        } else {
+            None
+        };
+        self.encoder_states(rows)?;
+        let model = &mut *self.model;
+        let folder = model.files.folder.display().to_string();
+        let run_error = |message: String| CaptionModelError::Run {
+            folder: folder.clone(),
+            message,
+        };
+        let states = self
+            .states
+            .as_ref()
+            .ok_or_else(|| run_error("no encoder states".into()))?;
+        let mut inputs: Vec<(String, SessionInputValue<'_>)> = vec![
+            ("input_ids".into(), ids),
+            ("encoder_hidden_states".into(), states.into()),
+        ];
+        for ((name, _), value) in model.cache_names.iter().zip(&past) {
+            inputs.push((name.clone(), value.into()));
         }
-        if matches!(model.decoder, Graphs::Merged(_)) {
-            let flag = Tensor::from_array(([1usize], vec![!first_step]))
-                .map_err(|e| model.run_error(e))?;
+        if let Some(flag) = &flag {
             inputs.push(("use_cache_branch".into(), flag.into()));
         }
-        let folder = model.files.folder.display().to_string();
         let session = match &mut model.decoder {
             Graphs::Split { first, with_past } => {
                 if first_step {
@@ -293,48 +345,54 @@ impl StepDecoder for ImageDecoder<'_> {
             }
             Graphs::Merged(s) | Graphs::NoCache(s) => s,
         };
-        let outputs = session.run(inputs).map_err(|e| CaptionModelError::Run {
-            folder: folder.clone(),
-            message: e.to_string(),
-        })?;
-        let run_error = |message: String| CaptionModelError::Run {
-            folder: folder.clone(),
-            message,
-        };
+        let mut outputs = session.run(inputs).map_err(|e| run_error(e.to_string()))?;
         let logits = outputs
             .get("logits")
             .ok_or_else(|| run_error("decoder has no `logits` output".into()))?
             .try_extract_array::<f32>()
             .map_err(|e| run_error(e.to_string()))?;
-        let logits = last_position(logits.to_owned())
+        let logits = last_position(logits)
             .ok_or_else(|| run_error("logits are not [batch, sequence, vocab]".into()))?;
         let mut present = Vec::with_capacity(model.cache_names.len());
         if !no_cache {
             for (_, name) in &model.cache_names {
                 let value = outputs
-                    .get(name)
-                    .ok_or_else(|| run_error(format!("decoder has no `{name}` output")))?
-                    .try_extract_array::<f32>()
-                    .map_err(|e| run_error(e.to_string()))?;
-                present.push(
-                    value
-                        .to_owned()
-                        .into_dimensionality::<Ix4>()
-                        .map_err(|_| run_error(format!("`{name}` is not 4-dimensional")))?,
-                );
+                    .remove(name)
+                    .ok_or_else(|| run_error(format!("decoder has no `{name}` output")))?;
+                present.push(value);
             }
         }
         Ok((logits, KvCache(present)))
     }
 
-    fn reorder(&self, cache: KvCache, rows: &[usize]) -> KvCache {
-        KvCache(
-            cache
+    fn reorder(&mut self, cache: KvCache, rows: &[usize]) -> Result<KvCache, CaptionModelError> {
+        let row_image: Vec<usize> = rows.iter().map(|r| self.row_image[*r]).collect();
+        if row_image != self.row_image {
+            self.row_image = row_image;
+            self.states = None;
+        }
+        let identity = rows.iter().enumerate().all(|(i, r)| i == *r)
+            && cache
                 .0
-                .into_iter()
-                .map(|t| t.select(Axis(0), rows))
-                .collect(),
-        )
+                .first()
+                .and_then(|v| v.shape().first().copied())
+                .is_none_or(|n| n == rows.len() as i64);
+        if identity {
+            return Ok(cache);
+        }
+        let mut reordered = Vec::with_capacity(cache.0.len());
+        for value in cache.0 {
+            let array = value
+                .try_extract_array::<f32>()
+                .map_err(|e| self.model.run_error(e))?;
+            let picked = array.select(Axis(0), rows);
+            reordered.push(
+                Tensor::from_array(picked)
+                    .map(Tensor::into_dyn)
+                    .map_err(|e| self.model.run_error(e))?,
+            );
+        }
+        Ok(KvCache(reordered))
     }
 }
 
@@ -351,7 +409,7 @@ fn tensor<
 }
 
 /// [batch, sequence, vocab] → the last position, [batch, vocab].
-fn last_position(logits: ArrayD<f32>) -> Option<Array2<f32>> {
+fn last_position(logits: ndarray::ArrayViewD<'_, f32>) -> Option<Array2<f32>> {
     let logits = logits.into_dimensionality::<Ix3>().ok()?;
     let last = logits.dim().1.checked_sub(1)?;
     Some(logits.index_axis(Axis(1), last).to_owned())

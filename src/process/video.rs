@@ -226,37 +226,69 @@ fn decode_filters(plan: &crate::stage::StagePlan) -> Vec<String> {
     filters
 }
 
-/// Captions sampled frames in batches as they arrive.
+/// Captions sampled frames in batches as they arrive, as many batches at once as the
+/// caption pool has captioners, so a lone video keeps every core busy.
 fn caption_loop(
     pool: &CaptionPool,
     batch: usize,
     frames: &Receiver<(f64, Array3<f32>)>,
 ) -> Result<Vec<Sample>, ProcessError> {
-    let mut samples = Vec::new();
-    let mut pending: Vec<(f64, Array3<f32>)> = Vec::with_capacity(batch);
-    let mut flush = |pending: &mut Vec<(f64, Array3<f32>)>| -> Result<(), ProcessError> {
-        if pending.is_empty() {
-            return Ok(());
+    let workers = pool.capacity();
+    let (batch_tx, batch_rx) = bounded::<Vec<(f64, Array3<f32>)>>(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let batches = batch_rx.clone();
+                scope.spawn(move || -> Result<Vec<Sample>, ProcessError> {
+                    let mut samples = Vec::new();
+                    for pending in batches {
+                        samples.extend(caption_batch(pool, pending)?);
+                    }
+                    Ok(samples)
+                })
+            })
+            .collect();
+        drop(batch_rx);
+        let mut pending = Vec::with_capacity(batch);
+        for item in frames {
+            pending.push(item);
+            if pending.len() >= batch {
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                if batch_tx.send(full).is_err() {
+                    // Every captioner stopped; their error is the one to report.
+                    break;
+                }
+            }
         }
-        let prepared: Vec<Array3<f32>> = pending.iter().map(|(_, p)| p.clone()).collect();
-        let captions = pool.with(|captioner| captioner.caption(&prepared))??;
-        for ((at, _), caption) in pending.drain(..).zip(captions) {
-            samples.push(Sample {
-                at,
-                text: caption.text,
-                mean_log_prob: caption.mean_log_prob,
-            });
+        if !pending.is_empty() {
+            // Fails only when every captioner stopped, whose error is reported below.
+            let _ = batch_tx.send(pending);
         }
-        Ok(())
-    };
-    for item in frames {
-        pending.push(item);
-        if pending.len() >= batch {
-            flush(&mut pending)?;
+        drop(batch_tx);
+        let mut samples = Vec::new();
+        for handle in handles {
+            samples.extend(handle.join().map_err(|_| ProcessError::ThreadPanicked)??);
         }
-    }
-    flush(&mut pending)?;
-    Ok(samples)
+        samples.sort_by(|a, b| a.at.total_cmp(&b.at));
+        Ok(samples)
+    })
+}
+
+fn caption_batch(
+    pool: &CaptionPool,
+    pending: Vec<(f64, Array3<f32>)>,
+) -> Result<Vec<Sample>, ProcessError> {
+    let (times, prepared): (Vec<f64>, Vec<Array3<f32>>) = pending.into_iter().unzip();
+    let captions = pool.with(|captioner| captioner.caption(&prepared))??;
+    Ok(times
+        .into_iter()
+        .zip(captions)
+        .map(|(at, caption)| Sample {
+            at,
+            text: caption.text,
+            mean_log_prob: caption.mean_log_prob,
+        })
+        .collect())
 }
 
 /// Reads the source until its end; returns how many frames were damaged.

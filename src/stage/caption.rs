@@ -8,7 +8,7 @@ use image::RgbImage;
 use ndarray::{Array3, Array4, Axis};
 
 use crate::caption::configs::Preprocess;
-use crate::caption::generate::{generate, Settings};
+use crate::caption::generate::{generate, greedy_batch, Settings};
 use crate::caption::preprocess::pixel_values;
 use crate::caption::sampler::SamplingMode;
 use crate::caption::CaptionModelError;
@@ -61,8 +61,8 @@ impl CaptionSetup {
 }
 
 impl Captioner {
-    /// Captions prepared frames: one encoder run for the batch, then generation per
-    /// frame.
+    /// Captions prepared frames: one encoder run for the batch, then greedy search for
+    /// all frames at once (one decoder row each), or beam search frame by frame.
     ///
     /// # Errors
     /// The model fails.
@@ -77,12 +77,19 @@ impl Captioner {
                 message: format!("frames of different sizes: {e}"),
             })?;
         let encoded = self.model.encode(batch)?;
-        let mut captions = Vec::with_capacity(prepared.len());
-        for row in encoded.outer_iter() {
-            let generated = {
+        let generated = if self.generation.beams <= 1 {
+            let mut decoder = self.model.batch_decoder(encoded.view());
+            greedy_batch(&mut decoder, &self.generation, prepared.len())?
+        } else {
+            let mut each = Vec::with_capacity(prepared.len());
+            for row in encoded.outer_iter() {
                 let mut decoder = self.model.decoder_for(row);
-                generate(&mut decoder, &self.generation)?
-            };
+                each.push(generate(&mut decoder, &self.generation)?);
+            }
+            each
+        };
+        let mut captions = Vec::with_capacity(prepared.len());
+        for generated in generated {
             captions.push(Caption {
                 text: self.model.decode_text(&generated.tokens)?,
                 tokens: generated.tokens,
