@@ -10,7 +10,7 @@ use crate::batch::cancel::Cancel;
 use crate::batch::decide::Fingerprints;
 use crate::batch::fingerprint::{damaged_fingerprint, pipeline_fingerprint};
 use crate::batch::journal::{journal_name, Journal};
-use crate::batch::lock::{lock_name, LockError, OutputLock};
+use crate::batch::lock::{LockError, OutputLock};
 use crate::batch::scheduler::{run_jobs, BatchContext};
 use crate::cli::{RunArgs, ValidateArgs};
 use crate::config::{self, Container, DecodeErrorPolicy, Device, LoadedPipeline, StreamPolicy};
@@ -50,7 +50,35 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             );
             exit::OK
         }
-        Err(code) => code,
+        Err(stop) => {
+            eprintln!("{}", stop.message);
+            stop.code
+        }
+    }
+}
+
+/// A run that ends before processing anything: its exit code and why.
+struct Stop {
+    code: u8,
+    message: String,
+}
+
+impl Stop {
+    /// Says why on stderr (and as the `--json` summary), and gives the exit code.
+    fn report(self, json: bool) -> u8 {
+        eprintln!("{}", self.message);
+        if json {
+            let summary = serde_json::json!({
+                "exit_code": self.code,
+                "done": 0,
+                "skipped": 0,
+                "failed": 0,
+                "interrupted": self.code == exit::INTERRUPTED,
+                "error": self.message,
+            });
+            println!("{summary}");
+        }
+        self.code
     }
 }
 
@@ -66,7 +94,7 @@ pub fn run(args: &RunArgs) -> u8 {
     });
     let (loaded, plan) = match load(&args.pipeline) {
         Ok(ok) => ok,
-        Err(code) => return code,
+        Err(stop) => return stop.report(args.json),
     };
     let pipeline = &loaded.pipeline;
     let threads = args
@@ -79,8 +107,7 @@ pub fn run(args: &RunArgs) -> u8 {
         .map_or(threads, |j| j as usize);
     let shard = args.shard.map(|s| (s.index, s.count));
     let output_root = &pipeline.output.path;
-    let lock_file = lock_name(shard);
-    let lock = match OutputLock::acquire(output_root, &lock_file, false, &cancel) {
+    let lock = match OutputLock::acquire(output_root, shard, false, &cancel) {
         Err(LockError::Busy { dir, holder }) if args.wait => {
             // Say why nothing happens; Ctrl-C stops the wait.
             if !args.quiet {
@@ -88,49 +115,44 @@ pub fn run(args: &RunArgs) -> u8 {
                     "output directory {dir} is in use by another run ({holder}); waiting for it"
                 );
             }
-            OutputLock::acquire(output_root, &lock_file, true, &cancel)
+            OutputLock::acquire(output_root, shard, true, &cancel)
         }
         other => other,
     };
+    let stop = |code: u8, message: String| Stop { code, message }.report(args.json);
     let _lock = match lock {
         Ok(lock) => lock,
-        Err(error @ LockError::Busy { .. }) => {
-            eprintln!("{error}");
-            return exit::LOCKED;
-        }
+        Err(error @ LockError::Busy { .. }) => return stop(exit::LOCKED, error.to_string()),
+        // Nothing was done, and the output directory is another run's: no report.
         Err(error @ LockError::Interrupted { .. }) => {
-            // Nothing was done, and the output directory is another run's: no report.
-            eprintln!("{error}");
-            return exit::INTERRUPTED;
+            return stop(exit::INTERRUPTED, error.to_string())
         }
-        Err(error) => {
-            eprintln!("{error}");
-            return exit::SOME_FAILED;
-        }
+        Err(error) => return stop(exit::SOME_FAILED, error.to_string()),
     };
     let journal = match Journal::open(output_root, &journal_name(shard)) {
         Ok(journal) => Mutex::new(journal),
-        Err(error) => {
-            eprintln!("{error}");
-            return exit::SOME_FAILED;
-        }
+        Err(error) => return stop(exit::SOME_FAILED, error.to_string()),
     };
     let fingerprint = match pipeline_fingerprint(pipeline) {
         Ok(f) => f,
         Err(error) => {
-            eprintln!(
-                "{}: cannot read a model to fingerprint the pipeline: {error}",
-                loaded.file.display()
-            );
-            return exit::CONFIG;
+            return stop(
+                exit::CONFIG,
+                format!(
+                    "{}: cannot read a model to fingerprint the pipeline: {error}",
+                    loaded.file.display()
+                ),
+            )
         }
     };
     let damaged_fingerprint = damaged_fingerprint(&fingerprint, pipeline.input.on_decode_error);
     let discovery = match discover(pipeline) {
         Ok(d) => d,
         Err(error) => {
-            eprintln!("{}: {error}", pipeline.input.path.display());
-            return exit::SOME_FAILED;
+            return stop(
+                exit::SOME_FAILED,
+                format!("{}: {error}", pipeline.input.path.display()),
+            );
         }
     };
     let jobs: Vec<Job> = discovery
@@ -335,10 +357,10 @@ fn muxer_name(container: Container, output: &Path) -> String {
 }
 
 /// Loads the pipeline and checks its models; prints every problem and returns exit 2.
-fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), u8> {
-    let loaded = config::load(path).map_err(|problems| {
-        eprintln!("{problems}");
-        exit::CONFIG
+fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), Stop> {
+    let loaded = config::load(path).map_err(|problems| Stop {
+        code: exit::CONFIG,
+        message: problems.to_string(),
     })?;
     let session = SessionConfig {
         device: match loaded.pipeline.device {
@@ -349,9 +371,9 @@ fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), u8> {
         // Parallelism comes from many single-threaded sessions (see BENCHMARKS.md).
         intra_threads: 1,
     };
-    let plan = StagePlan::check(&loaded, session).map_err(|problems| {
-        eprintln!("{problems}");
-        exit::CONFIG
+    let plan = StagePlan::check(&loaded, session).map_err(|problems| Stop {
+        code: exit::CONFIG,
+        message: problems.to_string(),
     })?;
     Ok((loaded, plan))
 }

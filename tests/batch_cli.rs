@@ -148,3 +148,41 @@ fn json_prints_one_summary_object_on_stdout() {
     );
     assert_eq!(summary["exit_code"], rerun.code.unwrap());
 }
+
+/// Runs that end before processing anything still print their summary for `--json`:
+/// the exit code and the reason.
+#[test]
+fn json_summary_also_comes_for_config_errors_and_a_locked_output() {
+    let (ws, pipeline) = mixed_batch();
+    let broken = ws.path("broken.yaml");
+    std::fs::write(
+        &broken,
+        "input: {path: in}\noutput: {path: out}\nstages: []\nbogus: 1\n",
+    )
+    .unwrap();
+    let run = ws.run(&broken, &["--json"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(summary["exit_code"], 2, "{summary}");
+    let error = summary["error"].as_str().unwrap();
+    assert!(
+        error.contains("broken.yaml:4:1: unknown field `bogus`"),
+        "{error}"
+    );
+
+    std::fs::create_dir_all(ws.path("out/.frameforge")).unwrap();
+    let lock = std::fs::File::create(ws.path("out/.frameforge/lock")).unwrap();
+    lock.lock().unwrap();
+    let run = ws.run(&pipeline, &["--json"]);
+    assert_eq!(run.code, Some(75), "{}", run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(summary["exit_code"], 75, "{summary}");
+    assert_eq!(summary["done"], 0, "{summary}");
+    assert!(
+        summary["error"]
+            .as_str()
+            .unwrap()
+            .contains("is in use by another run"),
+        "{summary}"
+    );
+}

@@ -212,6 +212,58 @@ fn different_shards_of_one_output_do_not_block_each_other() {
     );
 }
 
+/// A shard's run as this test process holds it: the directory's lock shared, the
+/// shard's own exclusively.
+fn hold_shard(ws: &Workspace, index: u32, count: u32) -> (std::fs::File, std::fs::File) {
+    let dir = ws.path("out/.frameforge");
+    std::fs::create_dir_all(&dir).unwrap();
+    let whole = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join("lock"))
+        .unwrap();
+    whole.lock_shared().unwrap();
+    let own = hold_lock(ws, &format!("lock-{index}-of-{count}"));
+    (whole, own)
+}
+
+#[test]
+fn a_whole_run_and_shards_of_one_output_keep_each_other_out() {
+    let ws = Workspace::new();
+    ws.input(&[("images/coffee.jpg", "a.jpg")]);
+    let pipeline = ws.pipeline(RESTORE_X2);
+    let shard = hold_shard(&ws, 1, 2);
+    let whole = ws.run(&pipeline, &[]);
+    assert_eq!(whole.code, Some(75), "{}", whole.stderr);
+    assert!(
+        whole
+            .stderr
+            .contains(&format!("pid {}, started by a test", std::process::id())),
+        "the refusal should name the running shard:\n{}",
+        whole.stderr
+    );
+    // Another shard still runs beside it.
+    let other = ws.run(&pipeline, &["--shard", "2/2"]);
+    assert_eq!(other.code, Some(0), "{}", other.stderr);
+    drop(shard);
+    let _whole_run = hold_lock(&ws, "lock");
+    let refused = ws.run(&pipeline, &["--shard", "1/2"]);
+    assert_eq!(refused.code, Some(75), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("pid {}", std::process::id())),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("start ") && !whole.stderr.contains("start "),
+        "a refused run processed files"
+    );
+}
+
 /// The first signal: the running file stops, its temporary is removed, the report says
 /// interrupted, exit 130; a rerun completes the batch.
 fn interrupt_stops_cleanly_and_resumes(signal: &str) {

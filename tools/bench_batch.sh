@@ -25,6 +25,12 @@ timed() { # label command… → prints wall seconds and CPU use
   echo "$wall $cpu $rss"
 }
 
+seconds_of() { # shell function… → wall seconds
+  local start end
+  start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N)
+  echo "$end - $start" | bc -l
+}
+
 if run_section clips; then
   echo "== 20 short clips (96x64, 24 frames), $THREADS threads: one file at a time vs files in parallel"
   mkdir -p "$work/clips"
@@ -35,7 +41,27 @@ if run_section clips; then
   p=$(pipeline "$work/clips" "$work/out-clips")
   read -r one _ _ < <(timed $bin run "$p" --force --quiet --threads "$THREADS" --jobs 1)
   read -r many cpu _ < <(timed $bin run "$p" --force --quiet --threads "$THREADS" --jobs "$THREADS")
-  printf '  --jobs 1: %.2f s   --jobs %s: %.2f s (CPU %s)   speed-up %.2fx\n' "$one" "$THREADS" "$many" "$cpu" "$(echo "$one / $many" | bc -l)"
+  printf '  frameforge --jobs 1: %.2f s   --jobs %s: %.2f s (CPU %s)   speed-up %.2fx\n' "$one" "$THREADS" "$many" "$cpu" "$(echo "$one / $many" | bc -l)"
+  # One-at-a-time as a cron loop does it: one process per file, each loading its model.
+  loop_frameforge() {
+    for clip in "$work"/clips/*.mp4; do
+      $bin run "$(pipeline "$clip" "$work/out-loop")" --force --quiet --threads "$THREADS" || return 1
+    done
+  }
+  loop=$(seconds_of loop_frameforge)
+  printf '  one frameforge process per file, in turn: %.2f s   speed-up of one run over the directory %.2fx\n' "$loop" "$(echo "$loop / $many" | bc -l)"
+  if [ -x "${PY:-.venv/bin/python}" ]; then
+    loop_script() {
+      mkdir -p "$work/out-script"
+      for clip in "$work"/clips/*.mp4; do
+        "${PY:-.venv/bin/python}" benches/python_pipe_baseline.py "$clip" "$model" "$work/out-script/$(basename "$clip" .mp4).mkv" --threads "$THREADS" || return 1
+      done
+    }
+    script=$(seconds_of loop_script)
+    printf '  the Python pipe script per file, in turn: %.2f s   speed-up %.2fx\n' "$script" "$(echo "$script / $many" | bc -l)"
+  else
+    echo "  the Python pipe script: skipped (needs .venv, see tools/bench.sh)"
+  fi
 fi
 
 if run_section film; then

@@ -33,82 +33,196 @@ pub enum LockError {
 
 /// A held lock; released when dropped (or when the process ends in any way).
 pub struct OutputLock {
-    _file: File,
+    _files: Vec<File>,
     path: PathBuf,
 }
 
+/// How a lock file is taken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Exclusive,
+    Shared,
+}
+
 impl OutputLock {
-    /// Takes the lock `name` in `output_root`'s state directory. Without `wait`, a held
-    /// lock is an error naming its holder; with it, this waits until it is free or until
-    /// `cancel` is set. (Polling rather than a blocking lock: a blocked `flock` sleeps
-    /// through SIGINT/SIGTERM, whose handlers restart it, so a waiting run could not be
-    /// stopped short of a second signal.)
+    /// Locks `output_root` for a run over all of it (`shard: None`) or over one shard.
+    /// A whole run excludes every other run; shards of a run exclude the same shard and
+    /// whole runs, but not each other (each holds the directory's lock shared and its
+    /// shard's lock exclusively). Without `wait`, a held lock is an error naming its
+    /// holders; with it, this waits until it is free or until `cancel` is set. (Polling
+    /// rather than a blocking lock: a blocked `flock` sleeps through SIGINT/SIGTERM,
+    /// whose handlers restart it, so a waiting run could not be stopped short of a
+    /// second signal.)
     ///
     /// # Errors
-    /// The lock is held and `wait` is false, the wait is interrupted, or the lock file
+    /// The lock is held and `wait` is false, the wait is interrupted, or a lock file
     /// cannot be used.
     pub fn acquire(
         output_root: &Path,
-        name: &str,
+        shard: Option<(u32, u32)>,
         wait: bool,
         cancel: &Cancel,
     ) -> Result<Self, LockError> {
         let dir = output_root.join(STATE_DIR);
-        let path = dir.join(name);
-        let io = |source| LockError::Io {
-            path: path.display().to_string(),
+        std::fs::create_dir_all(&dir).map_err(|source| LockError::Io {
+            path: dir.display().to_string(),
             source,
+        })?;
+        let whole_path = dir.join(lock_name(None));
+        let whole = open(&whole_path)?;
+        let take = |file: &File, path: &Path, mode: Mode, holder: &dyn Fn() -> String| match take(
+            file, path, mode, wait, cancel,
+        )? {
+            Taken::Yes => Ok(()),
+            Taken::Busy => Err(LockError::Busy {
+                dir: output_root.display().to_string(),
+                holder: holder(),
+            }),
+            Taken::Interrupted => Err(LockError::Interrupted {
+                dir: output_root.display().to_string(),
+            }),
         };
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) if wait => loop {
-                if cancel.is_set() {
-                    return Err(LockError::Interrupted {
-                        dir: output_root.display().to_string(),
-                    });
-                }
-                std::thread::sleep(WAIT_POLL);
-                match file.try_lock() {
-                    Ok(()) => break,
-                    Err(TryLockError::WouldBlock) => {}
-                    Err(TryLockError::Error(e)) => return Err(io(e)),
-                }
-            },
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                // The holder's description is best effort: it may be mid-write.
-                let _ = file.read_to_string(&mut holder);
-                return Err(LockError::Busy {
-                    dir: output_root.display().to_string(),
-                    holder: if holder.trim().is_empty() {
-                        "holder unknown".into()
-                    } else {
-                        holder.trim().to_string()
-                    },
-                });
+        match shard {
+            None => {
+                take(&whole, &whole_path, Mode::Exclusive, &|| {
+                    whole_holders(&dir, &whole_path)
+                })?;
+                describe(&whole, &whole_path, "")?;
+                Ok(Self {
+                    _files: vec![whole],
+                    path: whole_path,
+                })
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
+            Some((index, count)) => {
+                take(&whole, &whole_path, Mode::Shared, &|| {
+                    read_holder(&whole_path)
+                })?;
+                let own_path = dir.join(lock_name(shard));
+                let own = open(&own_path)?;
+                take(&own, &own_path, Mode::Exclusive, &|| read_holder(&own_path))?;
+                describe(&own, &own_path, &format!(", shard {index}/{count}"))?;
+                Ok(Self {
+                    _files: vec![whole, own],
+                    path: own_path,
+                })
+            }
         }
-        let description = format!("pid {}, started {}", std::process::id(), humantime_now());
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.write_all(description.as_bytes()).map_err(io)?;
-        file.flush().map_err(io)?;
-        Ok(Self { _file: file, path })
     }
 
-    /// The lock file.
+    /// The lock file that names this run.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+fn open(path: &Path) -> Result<File, LockError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|source| LockError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// What became of an attempt to take a lock.
+enum Taken {
+    Yes,
+    /// Another run holds it and this one does not wait.
+    Busy,
+    /// The wait was cut short by a signal.
+    Interrupted,
+}
+
+/// Takes `file`'s lock, waiting for it if `wait` until `cancel` is set.
+fn take(
+    file: &File,
+    path: &Path,
+    mode: Mode,
+    wait: bool,
+    cancel: &Cancel,
+) -> Result<Taken, LockError> {
+    let attempt = || match mode {
+        Mode::Exclusive => file.try_lock(),
+        Mode::Shared => file.try_lock_shared(),
+    };
+    let io = |source| LockError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    loop {
+        match attempt() {
+            Ok(()) => return Ok(Taken::Yes),
+            Err(TryLockError::WouldBlock) if wait => {
+                if cancel.is_set() {
+                    return Ok(Taken::Interrupted);
+                }
+                std::thread::sleep(WAIT_POLL);
+            }
+            Err(TryLockError::WouldBlock) => return Ok(Taken::Busy),
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+}
+
+/// Writes who holds an exclusive lock into its file.
+fn describe(mut file: &File, path: &Path, what: &str) -> Result<(), LockError> {
+    let io = |source| LockError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let description = format!(
+        "pid {}, started {}{what}",
+        std::process::id(),
+        humantime_now()
+    );
+    file.set_len(0).map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.write_all(description.as_bytes()).map_err(io)?;
+    file.flush().map_err(io)
+}
+
+/// The holder a lock file names (best effort: it may be mid-write).
+fn read_holder(path: &Path) -> String {
+    let mut holder = String::new();
+    if let Ok(mut file) = File::open(path) {
+        let _ = file.read_to_string(&mut holder);
+    }
+    if holder.trim().is_empty() {
+        "holder unknown".into()
+    } else {
+        holder.trim().to_string()
+    }
+}
+
+/// Who keeps a whole run out: the running shards, each named by its own lock file, or
+/// else the whole run that wrote the directory's lock file.
+fn whole_holders(dir: &Path, whole_path: &Path) -> String {
+    let mut shards: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("lock-"))
+        })
+        .filter(|path| {
+            // A shard's lock file outlives its run; only a held one names a holder.
+            File::open(path)
+                .is_ok_and(|file| matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock)))
+        })
+        .map(|path| read_holder(&path))
+        .collect();
+    if shards.is_empty() {
+        return read_holder(whole_path);
+    }
+    shards.sort();
+    shards.join("; ")
 }
 
 /// The lock file name for a shard.
@@ -153,8 +267,8 @@ mod tests {
     fn a_second_lock_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let cancel = Cancel::default();
-        let held = OutputLock::acquire(dir.path(), &lock_name(None), false, &cancel).unwrap();
-        let err = OutputLock::acquire(dir.path(), &lock_name(None), false, &cancel)
+        let held = OutputLock::acquire(dir.path(), None, false, &cancel).unwrap();
+        let err = OutputLock::acquire(dir.path(), None, false, &cancel)
             .err()
             .unwrap()
             .to_string();
@@ -163,16 +277,16 @@ mod tests {
             "{err}"
         );
         drop(held);
-        OutputLock::acquire(dir.path(), &lock_name(None), false, &cancel).unwrap();
+        OutputLock::acquire(dir.path(), None, false, &cancel).unwrap();
     }
 
     #[test]
     fn waiting_gives_up_when_cancelled() {
         let dir = tempfile::tempdir().unwrap();
         let cancel = Cancel::default();
-        let _held = OutputLock::acquire(dir.path(), &lock_name(None), false, &cancel).unwrap();
+        let _held = OutputLock::acquire(dir.path(), None, false, &cancel).unwrap();
         cancel.set();
-        let err = OutputLock::acquire(dir.path(), &lock_name(None), true, &cancel)
+        let err = OutputLock::acquire(dir.path(), None, true, &cancel)
             .err()
             .unwrap();
         assert!(matches!(err, LockError::Interrupted { .. }), "{err}");
@@ -182,8 +296,46 @@ mod tests {
     fn shards_lock_separately() {
         let dir = tempfile::tempdir().unwrap();
         let cancel = Cancel::default();
-        let _a = OutputLock::acquire(dir.path(), &lock_name(Some((1, 2))), false, &cancel).unwrap();
-        let _b = OutputLock::acquire(dir.path(), &lock_name(Some((2, 2))), false, &cancel).unwrap();
+        let a = OutputLock::acquire(dir.path(), Some((1, 2)), false, &cancel).unwrap();
+        let _b = OutputLock::acquire(dir.path(), Some((2, 2)), false, &cancel).unwrap();
+        // The same shard twice is refused, naming the holder.
+        let err = OutputLock::acquire(dir.path(), Some((1, 2)), false, &cancel)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("shard 1/2"), "{err}");
+        // A whole run waits for every shard and names the running ones.
+        let err = OutputLock::acquire(dir.path(), None, false, &cancel)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("shard 1/2") && err.contains("shard 2/2"),
+            "{err}"
+        );
+        drop(a);
+        let err = OutputLock::acquire(dir.path(), None, false, &cancel)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            !err.contains("shard 1/2") && err.contains("shard 2/2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_whole_run_keeps_shards_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = Cancel::default();
+        let _whole = OutputLock::acquire(dir.path(), None, false, &cancel).unwrap();
+        let err = OutputLock::acquire(dir.path(), Some((1, 3)), false, &cancel)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, LockError::Busy { holder, .. } if holder.contains(&format!("pid {}", std::process::id())) && !holder.contains("shard")),
+            "{err}"
+        );
     }
 
     #[test]
