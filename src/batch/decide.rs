@@ -1,6 +1,7 @@
 //! Whether a discovered job runs: the journal says whether it is finished with the same
-//! input and pipeline; an output that the journal does not know falls to the pipeline's
-//! `output.existing` policy; `--force` runs everything.
+//! input and pipeline, or was begun by a run that never finished it; an output that the
+//! journal does not know falls to the pipeline's `output.existing` policy; `--force` runs
+//! everything.
 //!
 //! An item with undecodable frames is recorded with the damaged fingerprint (the pipeline's
 //! and the `on_decode_error` policy), so either fingerprint means "up to date".
@@ -49,6 +50,11 @@ pub fn decide(
         // Ours, but the input or the pipeline changed since: redo it.
         return Decision::Run;
     }
+    if journal.was_begun(&journal_key(job)) {
+        // Begun by a run that never finished it: whatever is at the output's name is
+        // that run's, not the user's.
+        return Decision::Run;
+    }
     if job.output.exists() {
         return match existing {
             Existing::Skip => Decision::Skip(format!("{} exists", job.output.display())),
@@ -65,4 +71,59 @@ pub fn decide(
 /// The journal key of a job: its path below the input root, with `/` separators.
 pub fn journal_key(job: &Job) -> String {
     job.relative.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::batch::journal::{journal_name, Finished};
+    use crate::config::MediaKind;
+
+    #[test]
+    fn an_output_left_by_a_run_that_never_finished_is_redone_even_with_existing_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("a.png");
+        std::fs::write(&output, b"png").unwrap();
+        let job = Job {
+            input: PathBuf::from("in/a.png"),
+            relative: PathBuf::from("a.png"),
+            output: output.clone(),
+            kind: MediaKind::Image,
+        };
+        let stamp = InputStamp {
+            size: 3,
+            mtime_ns: 7,
+        };
+        let fingerprints = Fingerprints {
+            clean: "h",
+            damaged: "h+d",
+        };
+        let decide_now =
+            |journal: &Journal| decide(&job, stamp, journal, fingerprints, Existing::Fail, false);
+        let mut journal = Journal::open(dir.path(), &journal_name(None)).unwrap();
+        // A user's file at the output's name is refused.
+        assert!(matches!(decide_now(&journal), Decision::Fail(_)));
+        // Begun by a run that was killed after the rename: ours, redo it, also after
+        // reopening the journal as the next run does.
+        journal.begin("a.png").unwrap();
+        drop(journal);
+        let mut journal = Journal::open(dir.path(), &journal_name(None)).unwrap();
+        assert_eq!(decide_now(&journal), Decision::Run);
+        journal
+            .record(
+                "a.png",
+                Finished {
+                    stamp,
+                    pipeline_hash: "h".into(),
+                    outputs: vec![output],
+                },
+            )
+            .unwrap();
+        drop(journal);
+        let journal = Journal::open(dir.path(), &journal_name(None)).unwrap();
+        assert!(!journal.was_begun("a.png"));
+        assert!(matches!(decide_now(&journal), Decision::Skip(_)));
+    }
 }

@@ -8,7 +8,7 @@
 //! Each shard writes its own file (`journal.sqlite`, `journal-2-of-4.sqlite`…) so copies
 //! running over shared storage never write the same database; lookups read them all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -75,6 +75,9 @@ pub struct Journal {
     connection: Connection,
     /// Records of every journal file in the state directory, read at open.
     known: HashMap<String, Finished>,
+    /// Items a run began and never recorded as finished (it was killed, or the item
+    /// failed): their outputs, if any, are a run's own, not a user's.
+    begun: HashSet<String>,
 }
 
 impl Journal {
@@ -92,6 +95,7 @@ impl Journal {
         let path = dir.join(name);
         let connection = open_database(&path)?;
         let mut known = HashMap::new();
+        let mut begun = HashSet::new();
         let entries = std::fs::read_dir(&dir).map_err(|source| JournalError::Io {
             path: dir.display().to_string(),
             source,
@@ -109,19 +113,40 @@ impl Journal {
             } else {
                 Some(open_database(&file)?)
             };
-            read_all(
-                reader.as_ref().unwrap_or(&connection),
-                &file,
-                output_root,
-                &mut known,
-            )?;
+            let database = reader.as_ref().unwrap_or(&connection);
+            read_all(database, &file, output_root, &mut known)?;
+            read_begun(database, &file, &mut begun)?;
         }
         Ok(Self {
             path,
             output_root: output_root.to_path_buf(),
             connection,
             known,
+            begun,
         })
+    }
+
+    /// Whether a run began `key` and never recorded it finished: then an output already
+    /// at its name was written by that run (renamed into place just before a kill -9,
+    /// say), so it is redone whatever `output.existing` says.
+    pub fn was_begun(&self, key: &str) -> bool {
+        self.begun.contains(key)
+    }
+
+    /// Notes that processing of `key` begins.
+    ///
+    /// # Errors
+    /// The database cannot be written (disk full, for example).
+    pub fn begin(&mut self, key: &str) -> Result<(), JournalError> {
+        self.connection
+            .execute(
+                "INSERT INTO begun (input, begun_at) VALUES (?1, strftime('%s','now'))
+                 ON CONFLICT(input) DO UPDATE SET begun_at = strftime('%s','now')",
+                params![key],
+            )
+            .map_err(|source| self.error(source))?;
+        self.begun.insert(key.to_string());
+        Ok(())
     }
 
     /// The record of `key` (an input path relative to the input root), if finished.
@@ -147,7 +172,14 @@ impl Journal {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        self.connection
+        let transaction = self
+            .connection
+            .unchecked_transaction()
+            .map_err(|source| self.error(source))?;
+        transaction
+            .execute("DELETE FROM begun WHERE input = ?1", params![key])
+            .map_err(|source| self.error(source))?;
+        transaction
             .execute(
                 "INSERT INTO finished (input, size, mtime_ns, pipeline, outputs, finished_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now'))
@@ -162,6 +194,8 @@ impl Journal {
                 ],
             )
             .map_err(|source| self.error(source))?;
+        transaction.commit().map_err(|source| self.error(source))?;
+        self.begun.remove(key);
         self.known.insert(key.to_string(), finished);
         Ok(())
     }
@@ -211,7 +245,11 @@ fn open_database(path: &Path) -> Result<Connection, JournalError> {
                 pipeline TEXT NOT NULL,
                 outputs TEXT NOT NULL,
                 finished_at INTEGER NOT NULL
-            )",
+            );
+            CREATE TABLE IF NOT EXISTS begun (
+                input TEXT PRIMARY KEY,
+                begun_at INTEGER NOT NULL
+            );",
         )
         .map_err(error)?;
     Ok(connection)
@@ -250,6 +288,27 @@ fn read_all(
     for row in rows {
         let (key, finished) = row.map_err(error)?;
         into.insert(key, finished);
+    }
+    Ok(())
+}
+
+fn read_begun(
+    connection: &Connection,
+    path: &Path,
+    into: &mut HashSet<String>,
+) -> Result<(), JournalError> {
+    let error = |source| JournalError::Sqlite {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut statement = connection
+        .prepare("SELECT input FROM begun")
+        .map_err(error)?;
+    let rows = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(error)?;
+    for row in rows {
+        into.insert(row.map_err(error)?);
     }
     Ok(())
 }

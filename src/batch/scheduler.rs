@@ -104,18 +104,25 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
         }
     };
     let decision = {
-        let journal = context
+        let mut journal = context
             .journal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        decide(
+        let decision = decide(
             job,
             stamp,
             &journal,
             context.fingerprints,
             context.existing,
             context.force,
-        )
+        );
+        if decision == Decision::Run && !context.dry_run {
+            if let Err(error) = journal.begin(&journal_key(job)) {
+                // Processing can go on; only the next run's view of this item is less sure.
+                tracing::warn!("{input}: {error}");
+            }
+        }
+        decision
     };
     match decision {
         Decision::Skip(reason) => {
