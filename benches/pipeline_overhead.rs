@@ -12,6 +12,7 @@ use crossbeam_channel::unbounded;
 use frameforge::batch::cancel::Cancel;
 use frameforge::config::{self, StreamPolicy};
 use frameforge::media::decode::{DamagePolicy, SourceItem, VideoSource};
+use frameforge::media::decode_graph::RgbConversion;
 use frameforge::media::encode::EncodeSettings;
 use frameforge::media::layout::CopyPolicy;
 use frameforge::model::runtime::DeviceRequest;
@@ -98,6 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut source, _) = VideoSource::open(
         &clip,
         plan.filters(),
+        RgbConversion::Exact,
         CopyPolicy {
             audio: false,
             subtitles: false,

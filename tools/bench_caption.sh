@@ -38,17 +38,20 @@ if run_section video; then
   seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
   median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   p_short=$(pipeline "$short" 1s); p_one=$(pipeline "$clip" 600s); p_every=$(pipeline "$clip" 2s)
-  decode=(); fixed=(); one=(); every=()
+  sed -e 's/every: 2s/scene_threshold: 0.3/' -e 's/out-2s/out-scene/' "$p_every" >"$work/p-scene.yaml"
+  decode=(); fixed=(); one=(); every=(); scene=()
   for _ in 1 2 3; do
     decode+=("$(seconds ffmpeg -v error -i "$clip" -f null -)")
     fixed+=("$(seconds target/release/frameforge run "$p_short" --quiet --threads 2 --force)")
     one+=("$(seconds target/release/frameforge run "$p_one" --quiet --threads 2 --force)")
     every+=("$(seconds target/release/frameforge run "$p_every" --quiet --threads 2 --force)")
+    scene+=("$(seconds target/release/frameforge run "$work/p-scene.yaml" --quiet --threads 2 --force)")
   done
-  d=$(median "${decode[@]}"); f=$(median "${fixed[@]}"); o=$(median "${one[@]}"); e=$(median "${every[@]}")
+  d=$(median "${decode[@]}"); f=$(median "${fixed[@]}"); o=$(median "${one[@]}"); e=$(median "${every[@]}"); s=$(median "${scene[@]}")
   cues=$(grep -c . "$work/out-2s/captions.jsonl" || true)
   printf '  decode alone (ffmpeg -f null): %.2f s\n' "$d"
   printf '  frameforge, 1 s clip (start-up and model loading): %.2f s\n' "$f"
   printf '  frameforge, 10 min, one caption: %.2f s -> decode path %.2f s = %.2fx decoding alone\n' "$o" "$(echo "$o - $f" | bc -l)" "$(echo "($o - $f) / $d" | bc -l)"
   printf '  frameforge, 10 min, every 2 s (%s cues): %.2f s -> model time %.2f s\n' "$cues" "$e" "$(echo "$e - $o" | bc -l)"
+  printf '  frameforge, 10 min, scene_threshold 0.3 (%s cues): %.2f s = %.2fx decoding alone\n' "$(grep -c . "$work/out-scene/captions.jsonl" || true)" "$s" "$(echo "$s / $d" | bc -l)"
 fi

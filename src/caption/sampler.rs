@@ -69,13 +69,9 @@ impl Sampler {
     }
 }
 
+/// Area average: every source pixel counts once, and it is a single cheap pass.
 fn thumbnail(frame: &RgbImage) -> RgbImage {
-    image::imageops::resize(
-        frame,
-        THUMB_WIDTH,
-        THUMB_HEIGHT,
-        image::imageops::FilterType::Triangle,
-    )
+    image::imageops::thumbnail(frame, THUMB_WIDTH, THUMB_HEIGHT)
 }
 
 /// Mean absolute difference of two thumbnails over every colour sample, 0 (same) to 1

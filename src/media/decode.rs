@@ -16,7 +16,9 @@ use ffmpeg_next::{codec, decoder, filter, media, Packet, Rational, Rescale};
 use image::RgbImage;
 
 use super::color::ColorInfo;
-use super::decode_graph::{build_graph, pick_frame_rate, rgb_image_from, sink_geometry};
+use super::decode_graph::{
+    build_graph, pick_frame_rate, rgb_image_from, sink_geometry, RgbConversion,
+};
 use super::error::{FfmpegContext, MediaError};
 use super::filter_graph::{is_again, node};
 use super::layout::{CopyPolicy, StreamLayout};
@@ -91,7 +93,7 @@ pub struct VideoSource {
 
 impl VideoSource {
     /// Opens `path`, its best video stream and a filter graph of `filters` (libavfilter
-    /// syntax, applied before RGB conversion).
+    /// syntax, applied before the RGB `conversion`).
     ///
     /// # Errors
     /// The file cannot be opened, has no video stream, its codec has no decoder, or the
@@ -99,6 +101,7 @@ impl VideoSource {
     pub fn open(
         path: &Path,
         filters: &[String],
+        conversion: RgbConversion,
         policy: CopyPolicy,
     ) -> Result<(Self, StreamLayout), MediaError> {
         super::init();
@@ -145,7 +148,7 @@ impl VideoSource {
             decoder.height(),
         );
         let sar = decoder.aspect_ratio();
-        let mut graph = build_graph(&decoder, time_base, sar, filters, &color)?;
+        let mut graph = build_graph(&decoder, time_base, sar, filters, &color, conversion)?;
         let (width, height, sink_time_base) = sink_geometry(&mut graph)?;
         let info = VideoInfo {
             width,

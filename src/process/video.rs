@@ -26,6 +26,7 @@ use crate::stage::caption::{CaptionPool, CaptionSetup};
 
 use crate::batch::cancel::Cancel;
 use crate::media::decode::{DamagePolicy, RgbFrame, SourceItem, VideoInfo, VideoSource};
+use crate::media::decode_graph::RgbConversion;
 use crate::media::encode::{EncodeSettings, EncodeTarget, VideoEncoder};
 use crate::media::layout::CopyPolicy;
 use crate::media::mux::Muxer;
@@ -92,7 +93,13 @@ pub fn restore_video(
 ) -> Result<VideoSummary, ProcessError> {
     let plan = settings.pool.plan();
     let filters = decode_filters(plan);
-    let (mut source, layout) = VideoSource::open(input, &filters, settings.policy)?;
+    // Frames that are only captioned need no restoration-grade conversion.
+    let conversion = if plan.writes_media() {
+        RgbConversion::Exact
+    } else {
+        RgbConversion::Fast
+    };
+    let (mut source, layout) = VideoSource::open(input, &filters, conversion, settings.policy)?;
     source.set_damage_policy(settings.damage);
     let info = source.info();
     progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
