@@ -145,6 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         preset: loaded.pipeline.encode.preset.clone(),
         pixel_format: None,
         threads: 0,
+        large_frame_threads: 0,
     };
     let pool = StagePool::new(plan.clone(), options.workers);
     let cancel = Cancel::default();

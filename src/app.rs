@@ -180,7 +180,7 @@ pub fn run(args: &RunArgs) -> u8 {
         .device()
         .map_or_else(|| "none".to_string(), |d| d.to_string());
     let pool = StagePool::new(plan, threads);
-    let encode = encode_settings(&loaded);
+    let encode = encode_settings(&loaded, threads);
     let container = pipeline.encode.container;
     let muxer_for = move |job: &Job| muxer_name(container, &job.output);
     let captions = pool
@@ -319,7 +319,7 @@ fn rejected_item(path: &Path, reason: &str) -> ItemReport {
     }
 }
 
-fn encode_settings(loaded: &LoadedPipeline) -> EncodeSettings {
+fn encode_settings(loaded: &LoadedPipeline, threads: usize) -> EncodeSettings {
     let encode = &loaded.pipeline.encode;
     EncodeSettings {
         codec: encode.codec.clone(),
@@ -328,6 +328,8 @@ fn encode_settings(loaded: &LoadedPipeline) -> EncodeSettings {
         pixel_format: encode.pixel_format.clone(),
         // Encoders take what they need; inference is what the thread budget bounds.
         threads: 0,
+        // Except for large frames, where each encoder thread costs memory.
+        large_frame_threads: threads,
     }
 }
 

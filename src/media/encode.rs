@@ -21,6 +21,11 @@ pub struct EncodeSettings {
     pub pixel_format: Option<String>,
     /// Encoder threads; 0 lets the encoder decide.
     pub threads: usize,
+    /// Encoder threads for large outputs, when `threads` is 0; 0 lets the encoder
+    /// decide. Each x264/x265 frame thread holds frames of its own (about 45 MB each at
+    /// 4K), and the encoder's own choice (1.5 per core) buys nothing while inference
+    /// has the cores.
+    pub large_frame_threads: usize,
 }
 
 /// The stream the encoder produces.
@@ -266,6 +271,8 @@ fn encoder_options(settings: &EncodeSettings, width: u32, height: u32) -> Dictio
     }
     if settings.threads > 0 {
         options.set("threads", &settings.threads.to_string());
+    } else if x26x && large && settings.large_frame_threads > 0 {
+        options.set("threads", &settings.large_frame_threads.to_string());
     }
     options
 }
