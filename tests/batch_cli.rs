@@ -186,3 +186,49 @@ fn json_summary_also_comes_for_config_errors_and_a_locked_output() {
         "{summary}"
     );
 }
+
+/// Stills listed after a long film are done while the film still runs when files go in
+/// parallel, and only after it one file at a time: small files do not wait behind a
+/// film, and the film alone still gets the sessions the stills leave free.
+#[test]
+fn small_files_do_not_wait_behind_a_long_film() {
+    let ws = Workspace::new();
+    let stills = ["b.jpg", "c.png", "d.webp", "e.png"];
+    ws.input(&[
+        ("images/coffee.jpg", stills[0]),
+        ("images/astronaut.png", stills[1]),
+        ("images/chelsea.webp", stills[2]),
+        ("images/gray.png", stills[3]),
+    ]);
+    // Sorted first, so one file at a time would take it first.
+    let film = ws.path("in/a-film.mkv");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=128x96:rate=24:duration=2")
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&film)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let pipeline = ws.pipeline(RESTORE_X2);
+    let order = |args: &[&str]| -> (usize, Vec<usize>) {
+        let run = ws.run(&pipeline, args);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let position = |name: &str| {
+            let line = ws.lines_for(&run.stderr, "done", name)[0];
+            run.stderr.lines().position(|l| l == line).unwrap()
+        };
+        let film_done = position("a-film.mkv");
+        (film_done, stills.iter().map(|s| position(s)).collect())
+    };
+    let (film_done, stills_done) = order(&["--jobs", "2", "--threads", "2", "--force"]);
+    assert!(
+        stills_done.iter().all(|s| *s < film_done),
+        "with --jobs 2 every still should be done before the film: film at line {film_done}, stills at {stills_done:?}"
+    );
+    let (film_done, stills_done) = order(&["--jobs", "1", "--threads", "2", "--force"]);
+    assert!(
+        stills_done.iter().all(|s| *s > film_done),
+        "one file at a time the stills wait for the film: film at line {film_done}, stills at {stills_done:?}"
+    );
+}
