@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark of the restore path and prints the numbers BENCHMARKS.md records.
-#   tools/bench.sh [overhead|python|ncnn|memory]...   (default: all)
+#   tools/bench.sh [overhead|python|pixels|ncnn|memory]...   (default: all)
 # Needs: tools/setup.sh done, and for python/ncnn a venv with tools/requirements-models.txt
 # at .venv (python3 -m venv .venv && .venv/bin/pip install -r tools/requirements-models.txt).
 # Run on an otherwise idle machine: every ratio compares runs made here, one after another.
@@ -60,6 +60,11 @@ if run_section python; then
   printf '  frameforge %.2f s, python pipe %.2f s, speed-up %.2fx\n' "$ours" "$theirs" "$(echo "$theirs / $ours" | bc -l)"
 fi
 
+if run_section pixels; then
+  echo "== ONNX Runtime cost per pixel by input size, 1 and 2 intra-op threads"
+  "$PY" benches/ort_pixel_cost.py "$model" | sed 's/^/  /'
+fi
+
 if run_section ncnn; then
   echo "== pure inference against ncnn (same weights, $THREADS threads, whole frames)"
   for workers in 1 "$THREADS"; do
@@ -70,10 +75,10 @@ if run_section ncnn; then
 fi
 
 if run_section memory; then
-  echo "== peak memory, 1920x1080 at tile 256 (2 fps: 2 s = 4 frames, 10 s = 20 frames)"
+  echo "== peak memory, 1920x1080 at tile 256, 24 fps: 2 s = 48 frames, 10 s = 240 frames (45 min on 2 cores)"
   for seconds in 2 10; do
     big="$work/hd-$seconds.mkv"
-    ffmpeg -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=2:duration=$seconds" -c:v libx264 -crf 18 -pix_fmt yuv420p "$big"
+    ffmpeg -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=24:duration=$seconds" -c:v libx264 -crf 18 -pix_fmt yuv420p "$big"
     p=$(pipeline "$big" "$work/hd-out" 256)
     rss=$( { /usr/bin/time -v $bin run "$p" --threads "$THREADS" >/dev/null 2>"$work/time.txt"; } ; grep "Maximum resident" "$work/time.txt" | awk '{print $6}')
     printf '  %2s s clip: peak RSS %d MB\n' "$seconds" "$((rss / 1024))"
