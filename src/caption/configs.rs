@@ -270,6 +270,47 @@ mod tests {
         assert_eq!(pre.normalize, Some(([0.5; 3], [0.5; 3])));
     }
 
+    /// The older feature-extractor form that `nlpconnect/vit-gpt2-image-captioning` ships:
+    /// an integer `size` and no rescale keys, which transformers reads as a 1/255
+    /// rescale; token ids only in `config.json`.
+    #[test]
+    fn legacy_vit_feature_extractor_and_config_only_ids_are_read_like_transformers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "p.json",
+            r#"{"do_normalize": true, "do_resize": true,
+                "feature_extractor_type": "ViTFeatureExtractor",
+                "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+                "resample": 2, "size": 224}"#,
+        );
+        let pre = read_preprocess(&p).unwrap();
+        assert_eq!(pre.resize, Some((224, 224)));
+        assert_eq!(pre.resample, Resample::Bilinear);
+        assert_eq!(pre.rescale, Some(1.0 / 255.0));
+        assert_eq!(pre.normalize, Some(([0.5; 3], [0.5; 3])));
+        let c = write(
+            dir.path(),
+            "c.json",
+            r#"{"architectures": ["VisionEncoderDecoderModel"],
+                "decoder_start_token_id": 50256, "eos_token_id": 50256, "pad_token_id": 50256,
+                "decoder": {"model_type": "gpt2", "bos_token_id": 50256, "eos_token_id": 50256,
+                            "n_head": 12, "n_embd": 768},
+                "encoder": {"model_type": "vit", "image_size": 224}}"#,
+        );
+        let gen = read_generation(None, &c).unwrap();
+        assert_eq!(
+            (
+                gen.decoder_start_token_id,
+                gen.eos_token_ids.clone(),
+                gen.pad_token_id
+            ),
+            (50256, vec![50256], 50256)
+        );
+        // transformers' default length when no file sets one.
+        assert_eq!(gen.max_length, 20);
+    }
+
     #[test]
     fn generation_falls_back_to_the_model_config() {
         let dir = tempfile::tempdir().unwrap();
