@@ -98,8 +98,33 @@ impl OutputLock {
                     read_holder(&whole_path)
                 })?;
                 let own_path = dir.join(lock_name(shard));
-                let own = open(&own_path)?;
-                take(&own, &own_path, Mode::Exclusive, &|| read_holder(&own_path))?;
+                let own = loop {
+                    let own = open(&own_path)?;
+                    take(&own, &own_path, Mode::Exclusive, &|| read_holder(&own_path))?;
+                    // Shards of another split of the same files would overlap with this
+                    // one. Each run checks after taking its own lock, so of two that
+                    // start together at least one sees the other.
+                    let others = held_shard_locks(&dir, |file_count| file_count != count);
+                    if others.is_empty() {
+                        break own;
+                    }
+                    if !wait {
+                        return Err(LockError::Busy {
+                            dir: output_root.display().to_string(),
+                            holder: format!(
+                                "{}; a run split {count} ways cannot share it with another split",
+                                others.join("; ")
+                            ),
+                        });
+                    }
+                    drop(own);
+                    if cancel.is_set() {
+                        return Err(LockError::Interrupted {
+                            dir: output_root.display().to_string(),
+                        });
+                    }
+                    std::thread::sleep(WAIT_POLL);
+                };
                 describe(&own, &own_path, &format!(", shard {index}/{count}"))?;
                 Ok(Self {
                     _files: vec![whole, own],
@@ -201,7 +226,18 @@ fn read_holder(path: &Path) -> String {
 /// Who keeps a whole run out: the running shards, each named by its own lock file, or
 /// else the whole run that wrote the directory's lock file.
 fn whole_holders(dir: &Path, whole_path: &Path) -> String {
-    let mut shards: Vec<String> = std::fs::read_dir(dir)
+    let shards = held_shard_locks(dir, |_| true);
+    if shards.is_empty() {
+        read_holder(whole_path)
+    } else {
+        shards.join("; ")
+    }
+}
+
+/// The holders of the shard locks in `dir` that a running shard holds now, for shard
+/// counts that `count_matches`.
+fn held_shard_locks(dir: &Path, count_matches: impl Fn(u32) -> bool) -> Vec<String> {
+    let mut holders: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
@@ -209,7 +245,8 @@ fn whole_holders(dir: &Path, whole_path: &Path) -> String {
         .filter(|path| {
             path.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("lock-"))
+                .and_then(shard_count_of)
+                .is_some_and(&count_matches)
         })
         .filter(|path| {
             // A shard's lock file outlives its run; only a held one names a holder.
@@ -218,11 +255,15 @@ fn whole_holders(dir: &Path, whole_path: &Path) -> String {
         })
         .map(|path| read_holder(&path))
         .collect();
-    if shards.is_empty() {
-        return read_holder(whole_path);
-    }
-    shards.sort();
-    shards.join("; ")
+    holders.sort();
+    holders
+}
+
+/// `N` of a shard lock file name `lock-I-of-N`.
+fn shard_count_of(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("lock-")?;
+    let (_, count) = rest.split_once("-of-")?;
+    count.parse().ok()
 }
 
 /// The lock file name for a shard.
@@ -322,6 +363,25 @@ mod tests {
             !err.contains("shard 1/2") && err.contains("shard 2/2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn shards_of_different_splits_keep_each_other_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = Cancel::default();
+        let _half = OutputLock::acquire(dir.path(), Some((1, 2)), false, &cancel).unwrap();
+        let err = OutputLock::acquire(dir.path(), Some((1, 3)), false, &cancel)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("shard 1/2") && err.contains("split 3 ways"),
+            "{err}"
+        );
+        // The refused run left nothing held: the same split still works.
+        let _other_half = OutputLock::acquire(dir.path(), Some((2, 2)), false, &cancel).unwrap();
+        assert_eq!(shard_count_of("lock-2-of-12"), Some(12));
+        assert_eq!(shard_count_of("lock"), None);
     }
 
     #[test]
