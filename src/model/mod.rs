@@ -1,6 +1,7 @@
 //! Everything that talks to ONNX Runtime: the library and environment, sessions per
 //! device, restoration models, and tiled inference.
 
+pub mod caption_decoder;
 pub mod caption_model;
 pub mod restore_model;
 pub mod runtime;
