@@ -66,12 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         let mut model = CaptionModel::load(&folder, "", config)?;
         for (beams, size) in [(1usize, 1usize), (1, batch), (3, 1)] {
-            let settings = Settings {
-                beams,
-                max_length: model.generation.max_length,
-                no_repeat_ngram_size: model.generation.no_repeat_ngram_size,
-                config: model.generation.clone(),
-            };
+            let settings = Settings::model_defaults(&model.generation, beams);
             let mut count = 0;
             let started = Instant::now();
             for _ in 0..rounds {
@@ -137,12 +132,7 @@ fn side_by_side(
             .map(|(worker, model)| {
                 let chunks = &chunks;
                 scope.spawn(move || -> Result<usize, String> {
-                    let settings = Settings {
-                        beams: 1,
-                        max_length: model.generation.max_length,
-                        no_repeat_ngram_size: model.generation.no_repeat_ngram_size,
-                        config: model.generation.clone(),
-                    };
+                    let settings = Settings::model_defaults(&model.generation, 1);
                     let mut count = 0;
                     for _ in 0..rounds {
                         for chunk in chunks.iter().skip(worker).step_by(workers) {

@@ -64,12 +64,7 @@ fn mismatches(model: &mut CaptionModel, beams: usize, key: &str) -> (usize, Vec<
             );
         }
         let encoded = model.encode(pixels).unwrap();
-        let settings = Settings {
-            beams,
-            max_length: model.generation.max_length,
-            no_repeat_ngram_size: model.generation.no_repeat_ngram_size,
-            config: model.generation.clone(),
-        };
+        let settings = Settings::model_defaults(&model.generation, beams);
         let generated = {
             let mut decoder = model.decoder_for(encoded.index_axis(ndarray::Axis(0), 0));
             generate(&mut decoder, &settings).unwrap()
@@ -109,12 +104,7 @@ fn batched_greedy_mismatches(model: &mut CaptionModel) -> (usize, Vec<String>) {
     let encoded = model
         .encode(pixel_values(&refs, &model.preprocess))
         .unwrap();
-    let settings = Settings {
-        beams: 1,
-        max_length: model.generation.max_length,
-        no_repeat_ngram_size: model.generation.no_repeat_ngram_size,
-        config: model.generation.clone(),
-    };
+    let settings = Settings::model_defaults(&model.generation, 1);
     let generated = {
         let mut decoder = model.batch_decoder(encoded.view());
         greedy_batch(&mut decoder, &settings, images.len()).unwrap()

@@ -40,7 +40,8 @@ pub fn decide(
     if force {
         return Decision::Run;
     }
-    let record = journal.finished(&journal_key(job));
+    let key = journal_key(job);
+    let record = journal.finished(&key);
     if is_up_to_date(record, stamp, fingerprints.clean)
         || is_up_to_date(record, stamp, fingerprints.damaged)
     {
@@ -50,7 +51,7 @@ pub fn decide(
         // Ours, but the input or the pipeline changed since: redo it.
         return Decision::Run;
     }
-    if journal.was_begun(&journal_key(job)) {
+    if journal.was_begun(&key) {
         // Begun by a run that never finished it: whatever is at the output's name is
         // that run's, not the user's.
         return Decision::Run;

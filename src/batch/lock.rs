@@ -70,21 +70,22 @@ impl OutputLock {
         })?;
         let whole_path = dir.join(lock_name(None));
         let whole = open(&whole_path)?;
-        let take = |file: &File, path: &Path, mode: Mode, holder: &dyn Fn() -> String| match take(
-            file, path, mode, wait, cancel,
-        )? {
-            Taken::Yes => Ok(()),
-            Taken::Busy => Err(LockError::Busy {
-                dir: output_root.display().to_string(),
-                holder: holder(),
-            }),
-            Taken::Interrupted => Err(LockError::Interrupted {
-                dir: output_root.display().to_string(),
-            }),
-        };
+        let lock_or_refuse =
+            |file: &File, path: &Path, mode: Mode, holder: &dyn Fn() -> String| match take(
+                file, path, mode, wait, cancel,
+            )? {
+                Taken::Yes => Ok(()),
+                Taken::Busy => Err(LockError::Busy {
+                    dir: output_root.display().to_string(),
+                    holder: holder(),
+                }),
+                Taken::Interrupted => Err(LockError::Interrupted {
+                    dir: output_root.display().to_string(),
+                }),
+            };
         match shard {
             None => {
-                take(&whole, &whole_path, Mode::Exclusive, &|| {
+                lock_or_refuse(&whole, &whole_path, Mode::Exclusive, &|| {
                     whole_holders(&dir, &whole_path)
                 })?;
                 describe(&whole, &whole_path, "")?;
@@ -94,13 +95,13 @@ impl OutputLock {
                 })
             }
             Some((index, count)) => {
-                take(&whole, &whole_path, Mode::Shared, &|| {
+                lock_or_refuse(&whole, &whole_path, Mode::Shared, &|| {
                     read_holder(&whole_path)
                 })?;
                 let own_path = dir.join(lock_name(shard));
                 let own = loop {
                     let own = open(&own_path)?;
-                    take(&own, &own_path, Mode::Exclusive, &|| read_holder(&own_path))?;
+                    lock_or_refuse(&own, &own_path, Mode::Exclusive, &|| read_holder(&own_path))?;
                     // Shards of another split of the same files would overlap with this
                     // one. Each run checks after taking its own lock, so of two that
                     // start together at least one sees the other.

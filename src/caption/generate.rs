@@ -53,6 +53,18 @@ pub struct Settings {
     pub config: Generation,
 }
 
+impl Settings {
+    /// The model's own generation defaults (length, n-gram rule, tokens) with `beams`.
+    pub fn model_defaults(config: &Generation, beams: usize) -> Self {
+        Self {
+            beams,
+            max_length: config.max_length,
+            no_repeat_ngram_size: config.no_repeat_ngram_size,
+            config: config.clone(),
+        }
+    }
+}
+
 /// Generates one caption.
 ///
 /// # Errors
