@@ -9,9 +9,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::batch::cancel::Cancel;
 use crate::batch::decide::Fingerprints;
 use crate::batch::fingerprint::{damaged_fingerprint, pipeline_fingerprint};
-use crate::batch::journal::{journal_name, Journal};
+use crate::batch::journal::{journal_name, Journal, STATE_DIR};
 use crate::batch::lock::{LockError, OutputLock};
-use crate::batch::scheduler::{run_jobs, BatchContext};
+use crate::batch::scheduler::{run_jobs, BatchContext, Checkpointing};
 use crate::cli::{RunArgs, ValidateArgs};
 use crate::config::{self, Container, DecodeErrorPolicy, Device, LoadedPipeline, StreamPolicy};
 use crate::discover::discover;
@@ -212,6 +212,15 @@ pub fn run(args: &RunArgs) -> u8 {
         muxer_for: &muxer_for,
         device,
         dry_run: args.dry_run,
+        checkpoints: pipeline
+            .run
+            .checkpoint_seconds()
+            .ok()
+            .flatten()
+            .map(|every| Checkpointing {
+                state_dir: output_root.join(STATE_DIR),
+                every,
+            }),
     };
     items.extend(run_jobs(&jobs, parallel, &context));
     if pool.plan().caption().is_some() && !args.dry_run {
@@ -312,6 +321,7 @@ fn rejected_item(path: &Path, reason: &str) -> ItemReport {
         error: vec![reason.to_string()],
         reason: None,
         frames: 0,
+        resumed_frames: 0,
         seconds: 0.0,
         fps: 0.0,
         device: None,

@@ -11,6 +11,7 @@ use crate::job::{error_chain, Job};
 use crate::media::decode::DamagePolicy;
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
+use crate::process::checkpoints::{checkpoint_dir, remove_dir, CheckpointSpec};
 use crate::process::image::restore_image;
 use crate::process::output_file::temp_path_for;
 use crate::process::video::{restore_video, VideoSettings};
@@ -42,6 +43,17 @@ pub struct BatchContext<'a> {
     pub device: String,
     /// Decide only; process nothing.
     pub dry_run: bool,
+    /// Checkpoints of long videos; `None`: off.
+    pub checkpoints: Option<Checkpointing>,
+}
+
+/// Where long videos keep checkpoints, and how often.
+#[derive(Debug, Clone)]
+pub struct Checkpointing {
+    /// The run's state directory in the output root.
+    pub state_dir: std::path::PathBuf,
+    /// Seconds of video per segment.
+    pub every: f64,
 }
 
 /// Runs `jobs` with `parallel` files at once; returns one report per job started, in
@@ -80,6 +92,7 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
         error: Vec::new(),
         reason: None,
         frames: 0,
+        resumed_frames: 0,
         seconds: 0.0,
         fps: 0.0,
         device: None,
@@ -153,12 +166,27 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
         .progress
         .start_file(&job.relative.display().to_string());
     let started = Instant::now();
-    let result = process(job, context, &bar);
+    let checkpoints = context.checkpoints.as_ref().map(|c| CheckpointSpec {
+        dir: checkpoint_dir(&c.state_dir, &journal_key(job)),
+        identity: format!(
+            "{} {} {}",
+            stamp.size, stamp.mtime_ns, context.fingerprints.damaged
+        ),
+        every: c.every,
+    });
+    if let (Some(spec), true) = (&checkpoints, context.force) {
+        // `--force` redoes everything, from each video's first frame.
+        if let Err(error) = remove_dir(&spec.dir) {
+            tracing::warn!("{input}: cannot remove {}: {error}", spec.dir.display());
+        }
+    }
+    let result = process(job, context, checkpoints.as_ref(), &bar);
     context.progress.finish_file(bar);
     report.seconds = started.elapsed().as_secs_f64();
     match result {
         Ok(Processed {
             frames,
+            resumed,
             width,
             height,
             damaged,
@@ -168,8 +196,9 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
             report.status = ItemStatus::Done;
             report.outputs = outputs;
             report.frames = frames;
+            report.resumed_frames = resumed;
             report.fps = if report.seconds > 0.0 {
-                frames as f64 / report.seconds
+                frames.saturating_sub(resumed) as f64 / report.seconds
             } else {
                 0.0
             };
@@ -193,10 +222,21 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
             if let Err(error) = recorded {
                 // The output is complete; only the next run's skip is lost.
                 tracing::warn!("{input}: {error}");
+            } else if let Some(spec) = &checkpoints {
+                // Only once the journal has the item: a crash before that redoes it,
+                // and the segments make that quick.
+                if let Err(error) = remove_dir(&spec.dir) {
+                    tracing::warn!("{input}: cannot remove {}: {error}", spec.dir.display());
+                }
             }
+            let resumed = if resumed > 0 {
+                format!(", {resumed} from checkpoints")
+            } else {
+                String::new()
+            };
             context.progress.line(
                 &format!(
-                    "done {input} → {} ({width}x{height}, {frames} frame(s), {:.1} s, {:.2} fps)",
+                    "done {input} → {} ({width}x{height}, {frames} frame(s){resumed}, {:.1} s, {:.2} fps)",
                     job.output.display(),
                     report.seconds,
                     report.fps
@@ -224,6 +264,8 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
 /// What a finished file did.
 struct Processed {
     frames: u64,
+    /// Of `frames`, those taken from an earlier run's checkpoints.
+    resumed: u64,
     width: u32,
     height: u32,
     /// Frames that could not be decoded and were left out or repeated.
@@ -236,6 +278,7 @@ struct Processed {
 fn process(
     job: &Job,
     context: &BatchContext<'_>,
+    checkpoints: Option<&CheckpointSpec>,
     bar: &dyn FileProgress,
 ) -> Result<Processed, ProcessError> {
     match job.kind {
@@ -245,6 +288,7 @@ fn process(
             bar.advance(1);
             Ok(Processed {
                 frames: 1,
+                resumed: 0,
                 width: summary.width,
                 height: summary.height,
                 damaged: 0,
@@ -262,10 +306,12 @@ fn process(
                 damage: context.damage,
                 format: &format,
                 cancel: context.cancel,
+                checkpoints,
             };
             let summary = restore_video(&job.input, &job.output, &settings, bar)?;
             Ok(Processed {
                 frames: summary.frames,
+                resumed: summary.resumed,
                 width: summary.width,
                 height: summary.height,
                 damaged: summary.damaged,

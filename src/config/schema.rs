@@ -54,14 +54,39 @@ pub struct Pipeline {
     pub run: RunSpec,
 }
 
-/// The `run` section: parallelism defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// The `run` section: parallelism defaults and checkpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a mapping")]
 pub struct RunSpec {
     /// Files processed at once; `None`: as many as inference threads.
     pub jobs: Option<u32>,
     /// Inference threads in all; `None`: every core.
     pub threads: Option<u32>,
+    /// Video time between checkpoints of a long video (`30s`, `2m`), or `off`;
+    /// `None`: [`DEFAULT_CHECKPOINT_SECONDS`].
+    pub checkpoint: Option<String>,
+}
+
+/// Video time between checkpoints when the pipeline does not say.
+pub const DEFAULT_CHECKPOINT_SECONDS: f64 = 30.0;
+
+/// The `run.checkpoint` value that turns checkpoints off.
+pub const CHECKPOINT_OFF: &str = "off";
+
+impl RunSpec {
+    /// Seconds of video between checkpoints, `None` when they are off.
+    ///
+    /// # Errors
+    /// The value is neither a duration nor `off`.
+    pub fn checkpoint_seconds(&self) -> Result<Option<f64>, String> {
+        match self.checkpoint.as_deref().map(str::trim) {
+            None => Ok(Some(DEFAULT_CHECKPOINT_SECONDS)),
+            Some(CHECKPOINT_OFF) => Ok(None),
+            Some(text) => super::duration::parse_duration(text)
+                .map(Some)
+                .map_err(|e| format!("run.checkpoint: {e} or `{CHECKPOINT_OFF}`")),
+        }
+    }
 }
 
 /// The `input` section.

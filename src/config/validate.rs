@@ -68,6 +68,9 @@ pub(crate) fn check_sections(sections: &Sections, base: &Path) -> Vec<Finding> {
                 ));
             }
         }
+        if let Err(message) = run.checkpoint_seconds() {
+            findings.push(Finding::new("run.checkpoint", message));
+        }
     }
     findings
 }

@@ -95,6 +95,23 @@ pub fn resolve_encoder(
     Ok((codec, format))
 }
 
+/// The out-of-band codec headers (extradata: H.264's SPS/PPS, for example) of a stream
+/// with `parameters`; two encoders whose packets may follow each other in one stream
+/// must have the same.
+pub fn stream_headers(parameters: &codec::Parameters) -> Vec<u8> {
+    // SAFETY: the parameters are valid while borrowed; extradata holds extradata_size
+    // bytes when it is not null.
+    unsafe {
+        let raw = parameters.as_ptr();
+        let size = usize::try_from((*raw).extradata_size).unwrap_or(0);
+        if (*raw).extradata.is_null() || size == 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts((*raw).extradata, size).to_vec()
+        }
+    }
+}
+
 /// ffmpeg's name of a pixel format (`yuv420p`).
 pub fn pixel_name(format: Pixel) -> &'static str {
     format.descriptor().map_or("unknown", |d| d.name())
@@ -142,6 +159,11 @@ impl VideoEncoder {
             graph,
             time_base: target.time_base,
         })
+    }
+
+    /// The stream parameters of this encoder's output.
+    pub fn parameters(&self) -> codec::Parameters {
+        codec::Parameters::from(&self.encoder)
     }
 
     /// The open encoder, for the muxer's stream parameters.

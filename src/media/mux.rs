@@ -17,6 +17,7 @@ use ffmpeg_next::{codec, encoder, media, Dictionary, Packet, Rational, Rescale};
 use super::encode::VideoEncoder;
 use super::error::{FfmpegContext, MediaError};
 use super::layout::{CopiedStream, StreamLayout};
+use super::encode::stream_headers;
 
 /// Index of the video stream in every output.
 const VIDEO_STREAM: usize = 0;
@@ -56,6 +57,9 @@ pub struct Muxer {
     video_time_base: Rational,
     started: bool,
     waiting: Vec<(usize, Packet)>,
+    /// The video stream's out-of-band codec headers, which every later part of the
+    /// stream must share.
+    video_extradata: Vec<u8>,
 }
 
 impl Muxer {
@@ -75,6 +79,7 @@ impl Muxer {
             video_time_base: Rational::new(1, 1),
             started: false,
             waiting: Vec::new(),
+            video_extradata: Vec::new(),
         })
     }
 
@@ -91,22 +96,42 @@ impl Muxer {
     /// # Errors
     /// The container refuses a stream or the header.
     pub fn start(&mut self, video: &VideoEncoder, frame_rate: Rational) -> Result<(), MediaError> {
-        let codec = video
-            .encoder()
-            .codec()
-            .ok_or_else(|| MediaError::Unsupported("encoder has no codec".into()))?;
+        self.start_with(
+            codec::Parameters::from(video.encoder()),
+            video.time_base(),
+            frame_rate,
+        )
+    }
+
+    /// [`Muxer::start`] for a video stream described by `parameters` (packets in
+    /// `time_base`), such as one read back from a segment file.
+    ///
+    /// # Errors
+    /// The container refuses a stream or the header.
+    pub fn start_with(
+        &mut self,
+        parameters: codec::Parameters,
+        time_base: Rational,
+        frame_rate: Rational,
+    ) -> Result<(), MediaError> {
+        self.video_extradata = stream_headers(&parameters);
         let mut stream = self
             .output
-            .add_stream(codec)
+            .add_stream(encoder::find(codec::Id::None))
             .context(|| "cannot add the video stream".into())?;
-        stream.set_parameters(video.encoder());
-        stream.set_time_base(video.time_base());
+        stream.set_parameters(parameters);
+        // SAFETY: the stream was just added to this context and is not shared; a zero
+        // tag lets the muxer choose its own (a segment file's tag is NUT's).
+        unsafe {
+            (*(*stream.as_mut_ptr()).codecpar).codec_tag = 0;
+        }
+        stream.set_time_base(time_base);
         stream.set_avg_frame_rate(frame_rate);
         stream.set_metadata(dictionary(&self.layout.video_metadata));
         for (kind, data) in &self.layout.video_side_data {
             add_side_data(&mut stream, *kind, data);
         }
-        self.video_time_base = video.time_base();
+        self.video_time_base = time_base;
         for copied in &self.layout.copied {
             let mut stream = self
                 .output
@@ -184,6 +209,17 @@ impl Muxer {
         packet
             .write_interleaved(&mut self.output)
             .context(|| format!("cannot write a packet of input stream {input_index}"))
+    }
+
+    /// Whether the header is written (the video stream's parameters are set).
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// Whether packets of an encoder whose out-of-band headers are `headers` (see
+    /// [`stream_headers`]) can continue the video stream: they are the stream's.
+    pub fn continues_video(&self, headers: &[u8]) -> bool {
+        headers == self.video_extradata
     }
 
     /// Writes an encoded video packet (timestamps in the encoder's time base).

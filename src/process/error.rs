@@ -18,6 +18,8 @@ pub enum ProcessError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Checkpoint(#[from] super::checkpoints::CheckpointError),
     #[error("a processing thread stopped unexpectedly")]
     ThreadPanicked,
     #[error("interrupted")]

@@ -2,11 +2,13 @@
 //! decode → infer → encode pipeline, stills through the image path.
 
 pub mod caption_files;
+pub mod checkpoints;
 pub mod error;
 pub mod image;
 pub mod output_file;
 pub mod timing;
 pub mod video;
+pub mod video_sink;
 
 pub use error::ProcessError;
 

@@ -27,15 +27,17 @@ use crate::stage::caption::{CaptionPool, CaptionSetup};
 use crate::batch::cancel::Cancel;
 use crate::media::decode::{DamagePolicy, RgbFrame, SourceItem, VideoInfo, VideoSource};
 use crate::media::decode_graph::RgbConversion;
-use crate::media::encode::{EncodeSettings, EncodeTarget, VideoEncoder};
+use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
 use crate::media::mux::Muxer;
 use crate::media::MediaError;
 use crate::report::thumbnail::Preview;
 use crate::stage::{StageError, StagePool};
 
+use super::checkpoints::{CheckpointSpec, Checkpoints};
 use super::output_file::PendingOutput;
 use super::timing::Timing;
+use super::video_sink::{CheckpointPlan, VideoSink};
 use super::{FileProgress, ProcessError};
 
 /// Frames in flight per worker: enough to keep workers busy while the decoder or the
@@ -56,6 +58,8 @@ pub struct VideoSettings<'a> {
     /// ffmpeg muxer name for the output (`matroska`, `mp4`, …).
     pub format: &'a str,
     pub cancel: &'a Cancel,
+    /// Where and how often a long video keeps what it has restored; `None`: it does not.
+    pub checkpoints: Option<&'a CheckpointSpec>,
 }
 
 /// What a finished video job did.
@@ -69,13 +73,16 @@ pub struct VideoSummary {
     pub preview: Option<Preview>,
     /// Every file written (the video, when the pipeline writes media, and caption files).
     pub outputs: Vec<PathBuf>,
+    /// Frames an earlier run had restored, taken from its checkpoints.
+    pub resumed: u64,
 }
 
 struct FrameResult {
     index: u64,
     pts: Option<i64>,
     duration: i64,
-    restored: Result<RgbImage, StageError>,
+    /// `None`: restored by an earlier run, whose checkpoint has it.
+    restored: Result<Option<RgbImage>, StageError>,
     /// The source frame, kept for the first frame only (the report's "before").
     source: Option<RgbImage>,
 }
@@ -113,6 +120,23 @@ pub fn restore_video(
         Some(p) => Some(Muxer::create(p.temp_path(), settings.format, layout)?),
         None => None,
     };
+    let checkpoint_plan = match settings.checkpoints {
+        // Captions are made from restored frames, which a resumed run does not have.
+        Some(spec) if muxer.is_some() && plan.caption().is_none() => {
+            checkpoint_plan(spec, &info)?
+        }
+        _ => None,
+    };
+    let resume_from = checkpoint_plan
+        .as_ref()
+        .and_then(|p| p.done.last())
+        .map_or(0, |s| s.end());
+    if resume_from > 0 {
+        tracing::info!(
+            "{}: resuming after frame {resume_from}, restored by an earlier run",
+            input.display()
+        );
+    }
     if let Some(angle) = muxer.as_ref().and_then(Muxer::unstorable_rotation) {
         // Not an error: the pictures are all there, only the player's turn is lost.
         tracing::warn!(
@@ -131,8 +155,16 @@ pub fn restore_video(
     let (sample_tx, sample_rx) = bounded::<(f64, Array3<f32>)>(batch * 2);
 
     let (summary, samples) = std::thread::scope(|scope| {
-        let decoder =
-            scope.spawn(move || decode_loop(source, &frame_tx, &packet_tx, settings.cancel));
+        let skipped = result_tx.clone();
+        let decoder = scope.spawn(move || {
+            let sinks = DecodeSinks {
+                frames: frame_tx,
+                packets: packet_tx,
+                skipped,
+                resume_from,
+            };
+            decode_loop(source, &sinks, settings.cancel)
+        });
         for _ in 0..workers {
             let frames = frame_rx.clone();
             let results = result_tx.clone();
@@ -143,9 +175,8 @@ pub fn restore_video(
         let captioner =
             caption.map(|(_, pool)| scope.spawn(move || caption_loop(pool, batch, &sample_rx)));
         let sampler = caption.map(|(setup, _)| (Sampler::new(setup.sampling), setup, sample_tx));
-        let written = write_loop(
-            muxer, info, settings, packet_rx, result_rx, sampler, progress,
-        );
+        let sink = muxer.map(|m| VideoSink::new(m, info, settings.encode, checkpoint_plan));
+        let written = write_loop(sink, info, packet_rx, result_rx, sampler, progress);
         let damaged = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
         let samples = match captioner {
             Some(handle) => handle.join().map_err(|_| ProcessError::ThreadPanicked)?,
@@ -154,7 +185,11 @@ pub fn restore_video(
         // A decode error (or the interruption) explains a short write better than the
         // writer's own complaint.
         let damaged = damaged?;
-        let summary = written.map(|summary| WriteSummary { damaged, ..summary })?;
+        let summary = written.map(|summary| WriteSummary {
+            damaged,
+            resumed: resume_from,
+            ..summary
+        })?;
         Ok::<_, ProcessError>((summary, samples?))
     })?;
     let mut summary = summary;
@@ -298,11 +333,20 @@ fn caption_batch(
         .collect())
 }
 
+/// Where the decoder's output goes.
+struct DecodeSinks {
+    frames: Sender<(u64, RgbFrame)>,
+    packets: Sender<(usize, Packet)>,
+    /// Frames restored by an earlier run go straight to the writer.
+    skipped: Sender<FrameResult>,
+    /// Frames before this index were restored by an earlier run.
+    resume_from: u64,
+}
+
 /// Reads the source until its end; returns how many frames were damaged.
 fn decode_loop(
     mut source: VideoSource,
-    frames: &Sender<(u64, RgbFrame)>,
-    packets: &Sender<(usize, Packet)>,
+    sinks: &DecodeSinks,
     cancel: &Cancel,
 ) -> Result<u64, ProcessError> {
     let mut index = 0;
@@ -311,11 +355,23 @@ fn decode_loop(
             return Err(ProcessError::Interrupted);
         }
         let sent = match item {
+            // The first frame is restored anyway: it is the report's "after" picture.
+            SourceItem::Frame(frame) if index < sinks.resume_from && index > 0 => {
+                index += 1;
+                let skipped = FrameResult {
+                    index: index - 1,
+                    pts: frame.pts,
+                    duration: frame.duration,
+                    restored: Ok(None),
+                    source: None,
+                };
+                sinks.skipped.send(skipped).is_ok()
+            }
             SourceItem::Frame(frame) => {
                 index += 1;
-                frames.send((index - 1, frame)).is_ok()
+                sinks.frames.send((index - 1, frame)).is_ok()
             }
-            SourceItem::Packet(stream, packet) => packets.send((stream, packet)).is_ok(),
+            SourceItem::Packet(stream, packet) => sinks.packets.send((stream, packet)).is_ok(),
         };
         if !sent {
             // The writer stopped; its error is the one to report.
@@ -342,7 +398,8 @@ fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Se
             .and_then(|r| r)
         } else {
             Ok(image)
-        };
+        }
+        .map(Some);
         let failed = restored.is_err();
         let result = FrameResult {
             index,
@@ -360,9 +417,8 @@ fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Se
 type SamplerParts<'s> = (Sampler, &'s CaptionSetup, Sender<(f64, Array3<f32>)>);
 
 fn write_loop(
-    mut muxer: Option<Muxer>,
+    mut sink: Option<VideoSink<'_>>,
     info: VideoInfo,
-    settings: &VideoSettings<'_>,
     packets: Receiver<(usize, Packet)>,
     results: Receiver<FrameResult>,
     mut sampler: Option<SamplerParts<'_>>,
@@ -374,44 +430,46 @@ fn write_loop(
     let mut results = results;
     let mut reorder: BTreeMap<u64, FrameResult> = BTreeMap::new();
     let mut next = 0u64;
-    let mut encoder: Option<VideoEncoder> = None;
     let mut timing = Timing::new(&info);
-    let mut encoded = Vec::new();
     let mut size = (0, 0);
     let mut preview = None;
     let (mut packets_open, mut results_open) = (true, true);
     while packets_open || results_open {
         select! {
             recv(packets) -> message => match message {
-                Ok((stream, packet)) => if let Some(muxer) = &mut muxer { muxer.write_copied(stream, packet)? },
+                Ok((stream, packet)) => if let Some(sink) = &mut sink { sink.write_copied(stream, packet)? },
                 Err(_) => { packets_open = false; packets = never(); }
             },
             recv(results) -> message => match message {
                 Ok(result) => {
                     reorder.insert(result.index, result);
                     while let Some(result) = reorder.remove(&next) {
-                        let image = result.restored?;
-                        if let Some(source) = &result.source {
-                            preview = Preview::new(source, &image);
+                        let restored = result.restored?;
+                        if let (Some(source), Some(image)) = (&result.source, &restored) {
+                            preview = Preview::new(source, image);
                         }
-                        size = image.dimensions();
                         let pts = timing.place(result.pts, result.duration);
                         let time = seconds(pts);
                         first_time.get_or_insert(time);
                         end_time = end_time.max(time + seconds(result.duration.max(timing.nominal())));
-                        if let Some((sampler, setup, sink)) = &mut sampler {
-                            if sampler.take(time, &image) && sink.send((time, setup.prepare(&image))).is_err() {
-                                // The captioner stopped; its error is reported when it is joined.
-                                return Err(MediaError::Unsupported("captioning stopped".into()).into());
+                        let resumed = sink.as_ref().is_some_and(|s| next < s.resume_from());
+                        match (&mut sink, restored) {
+                            (Some(sink), Some(image)) if !resumed => {
+                                size = image.dimensions();
+                                sample(&mut sampler, time, &image)?;
+                                sink.encode(next, &image, pts, &mut timing)?;
                             }
-                        }
-                        if let Some(muxer) = &mut muxer {
-                            let encoder = match &mut encoder {
-                                Some(e) => e,
-                                None => encoder.insert(open_encoder(muxer, &info, settings, size)?),
-                            };
-                            encoder.push(&image, Some(pts), &mut encoded)?;
-                            write_video(muxer, &mut timing, &mut encoded)?;
+                            (Some(sink), image) => {
+                                if let Some(image) = image {
+                                    size = image.dimensions();
+                                }
+                                sink.replay(next, size, &mut timing)?;
+                            }
+                            (None, Some(image)) => {
+                                size = image.dimensions();
+                                sample(&mut sampler, time, &image)?;
+                            }
+                            (None, None) => {}
                         }
                         next += 1;
                         progress.advance(1);
@@ -427,23 +485,35 @@ fn write_loop(
         ))
         .into());
     }
-    if let Some(mut muxer) = muxer {
-        if let Some(encoder) = &mut encoder {
-            encoder.finish(&mut encoded)?;
-            write_video(&mut muxer, &mut timing, &mut encoded)?;
-        }
-        muxer.finish()?;
+    if let Some(sink) = sink {
+        sink.finish(&mut timing)?;
     }
     Ok(WriteSummary {
         frames: next,
         width: size.0,
         height: size.1,
         damaged: 0,
+        resumed: 0,
         preview,
         outputs: Vec::new(),
         first_time: first_time.unwrap_or(0.0),
         end_time,
     })
+}
+
+/// Hands a restored frame to the caption sampler, when the pipeline captions.
+fn sample(
+    sampler: &mut Option<SamplerParts<'_>>,
+    time: f64,
+    image: &RgbImage,
+) -> Result<(), ProcessError> {
+    if let Some((sampler, setup, sink)) = sampler {
+        if sampler.take(time, image) && sink.send((time, setup.prepare(image))).is_err() {
+            // The captioner stopped; its error is reported when it is joined.
+            return Err(MediaError::Unsupported("captioning stopped".into()).into());
+        }
+    }
+    Ok(())
 }
 
 /// What the writer saw: the summary plus the presentation span of the frames.
@@ -452,6 +522,7 @@ struct WriteSummary {
     width: u32,
     height: u32,
     damaged: u64,
+    resumed: u64,
     preview: Option<Preview>,
     outputs: Vec<PathBuf>,
     first_time: f64,
@@ -467,39 +538,33 @@ impl From<WriteSummary> for VideoSummary {
             damaged: w.damaged,
             preview: w.preview,
             outputs: w.outputs,
+            resumed: w.resumed,
         }
     }
 }
 
-fn open_encoder(
-    muxer: &mut Muxer,
+/// Opens the checkpoints of a video long enough to have more than one segment.
+fn checkpoint_plan(
+    spec: &CheckpointSpec,
     info: &VideoInfo,
-    settings: &VideoSettings<'_>,
-    (width, height): (u32, u32),
-) -> Result<VideoEncoder, ProcessError> {
-    let target = EncodeTarget {
-        width,
-        height,
-        time_base: info.time_base,
-        frame_rate: info.frame_rate,
-        sample_aspect_ratio: info.sample_aspect_ratio,
-        color: info.color,
-        source_format: info.source_format,
-        global_header: muxer.wants_global_header(),
-    };
-    let encoder = VideoEncoder::open(settings.encode, target)?;
-    muxer.start(&encoder, info.frame_rate)?;
-    Ok(encoder)
-}
-
-fn write_video(
-    muxer: &mut Muxer,
-    timing: &mut Timing,
-    encoded: &mut Vec<Packet>,
-) -> Result<(), ProcessError> {
-    for mut packet in encoded.drain(..) {
-        packet.set_duration(timing.duration_of(packet.pts()));
-        muxer.write_video(packet)?;
+) -> Result<Option<CheckpointPlan>, ProcessError> {
+    let rate = f64::from(info.frame_rate);
+    if !(rate.is_finite() && rate > 0.0) {
+        return Ok(None);
     }
-    Ok(())
+    let frames_per_segment = (spec.every * rate).round().max(1.0) as u64;
+    let known_frames = u64::try_from(info.stream_frames)
+        .ok()
+        .filter(|&n| n > 0)
+        .or_else(|| info.end_time.map(|end| (end * rate).ceil().max(0.0) as u64));
+    if known_frames.is_some_and(|n| n <= frames_per_segment) {
+        return Ok(None);
+    }
+    let checkpoints = Checkpoints::open(spec)?;
+    let done = checkpoints.completed()?;
+    Ok(Some(CheckpointPlan {
+        checkpoints,
+        frames_per_segment,
+        done,
+    }))
 }

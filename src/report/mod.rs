@@ -35,7 +35,10 @@ pub struct ItemReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub frames: u64,
+    /// Of `frames`, those an earlier run had restored, taken from its checkpoints.
+    pub resumed_frames: u64,
     pub seconds: f64,
+    /// Frames restored by this run per second.
     pub fps: f64,
     /// Where inference ran (`null` for an item that was not processed).
     pub device: Option<String>,
