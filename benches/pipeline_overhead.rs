@@ -160,6 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         damage: DamagePolicy::Fail,
         format: "matroska",
         cancel: &cancel,
+        checkpoints: None,
     };
     let started = Instant::now();
     let summary = restore_video(

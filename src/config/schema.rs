@@ -84,7 +84,12 @@ impl RunSpec {
             Some(CHECKPOINT_OFF) => Ok(None),
             Some(text) => super::duration::parse_duration(text)
                 .map(Some)
-                .map_err(|e| format!("run.checkpoint: {e} or `{CHECKPOINT_OFF}`")),
+                .map_err(|_| {
+                    format!(
+                        "run.checkpoint `{text}` is neither a duration greater than zero \
+                     (such as `30s` or `2m`) nor `{CHECKPOINT_OFF}`"
+                    )
+                }),
         }
     }
 }

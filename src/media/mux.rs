@@ -14,10 +14,10 @@ use std::path::Path;
 use ffmpeg_next::format::context::Output;
 use ffmpeg_next::{codec, encoder, media, Dictionary, Packet, Rational, Rescale};
 
+use super::encode::stream_headers;
 use super::encode::VideoEncoder;
 use super::error::{FfmpegContext, MediaError};
 use super::layout::{CopiedStream, StreamLayout};
-use super::encode::stream_headers;
 
 /// Index of the video stream in every output.
 const VIDEO_STREAM: usize = 0;

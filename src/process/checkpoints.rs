@@ -219,10 +219,7 @@ impl Checkpoints {
             .map_err(|e| self.sqlite(e))?;
         // Leftovers of a segment that started here in a run with other boundaries.
         self.connection
-            .execute(
-                "DELETE FROM packets WHERE segment >= ?1",
-                [to_i64(first)],
-            )
+            .execute("DELETE FROM packets WHERE segment >= ?1", [to_i64(first)])
             .map_err(|e| self.sqlite(e))?;
         self.connection
             .execute("DELETE FROM segments WHERE first >= ?1", [to_i64(first)])
@@ -273,7 +270,13 @@ impl Checkpoints {
             .execute(
                 "INSERT INTO segments (first, count, headers, time_base_num, time_base_den) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![to_i64(first), to_i64(count), headers, time_base.0, time_base.1],
+                params![
+                    to_i64(first),
+                    to_i64(count),
+                    headers,
+                    time_base.0,
+                    time_base.1
+                ],
             )
             .map_err(|e| self.sqlite(e))?;
         self.connection
@@ -349,7 +352,9 @@ mod tests {
                 .add_packet(Some(pts), Some(pts - 2), 1, &[u8::try_from(i).unwrap(); 3])
                 .unwrap();
         }
-        checkpoints.commit_segment(count, b"sps", (1, 1000)).unwrap();
+        checkpoints
+            .commit_segment(count, b"sps", (1, 1000))
+            .unwrap();
     }
 
     fn spans(checkpoints: &Checkpoints) -> Vec<(u64, u64)> {
@@ -372,7 +377,10 @@ mod tests {
         store(&mut checkpoints, 12, 4);
         assert_eq!(spans(&checkpoints), [(0, 4), (4, 4)]);
         let segment = &checkpoints.completed().unwrap()[1];
-        assert_eq!((segment.end(), segment.headers.as_slice()), (8, &b"sps"[..]));
+        assert_eq!(
+            (segment.end(), segment.headers.as_slice()),
+            (8, &b"sps"[..])
+        );
         let mut packets = Vec::new();
         let count = checkpoints
             .for_each_packet::<CheckpointError>(4, |p| {
@@ -398,7 +406,9 @@ mod tests {
         let mut checkpoints = Checkpoints::open(&spec(dir.path(), "a")).unwrap();
         store(&mut checkpoints, 0, 3);
         checkpoints.begin_segment(3).unwrap();
-        checkpoints.add_packet(Some(3), Some(3), 0, b"half").unwrap();
+        checkpoints
+            .add_packet(Some(3), Some(3), 0, b"half")
+            .unwrap();
         // The process dies here: the connection closes without a commit.
         drop(checkpoints);
         let reopened = Checkpoints::open(&spec(dir.path(), "a")).unwrap();

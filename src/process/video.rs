@@ -34,7 +34,7 @@ use crate::media::MediaError;
 use crate::report::thumbnail::Preview;
 use crate::stage::{StageError, StagePool};
 
-use super::checkpoints::{CheckpointSpec, Checkpoints};
+use super::checkpoints::{CheckpointError, CheckpointSpec, Checkpoints};
 use super::output_file::PendingOutput;
 use super::timing::Timing;
 use super::video_sink::{CheckpointPlan, VideoSink};
@@ -123,7 +123,11 @@ pub fn restore_video(
     let checkpoint_plan = match settings.checkpoints {
         // Captions are made from restored frames, which a resumed run does not have.
         Some(spec) if muxer.is_some() && plan.caption().is_none() => {
-            checkpoint_plan(spec, &info)?
+            checkpoint_plan(spec, &info).unwrap_or_else(|error| {
+                // The video can still be restored, only not resumed.
+                tracing::warn!("{}: no checkpoints: {error}", input.display());
+                None
+            })
         }
         _ => None,
     };
@@ -547,7 +551,7 @@ impl From<WriteSummary> for VideoSummary {
 fn checkpoint_plan(
     spec: &CheckpointSpec,
     info: &VideoInfo,
-) -> Result<Option<CheckpointPlan>, ProcessError> {
+) -> Result<Option<CheckpointPlan>, CheckpointError> {
     let rate = f64::from(info.frame_rate);
     if !(rate.is_finite() && rate > 0.0) {
         return Ok(None);

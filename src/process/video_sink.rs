@@ -184,9 +184,7 @@ impl<'a> VideoSink<'a> {
             self.current = Some(self.open_segment(index, image.dimensions())?);
         }
         if let Some(segment) = &mut self.current {
-            segment
-                .encoder
-                .push(image, Some(pts), &mut self.encoded)?;
+            segment.encoder.push(image, Some(pts), &mut self.encoded)?;
             segment.count += 1;
         }
         self.drain(timing)?;
@@ -314,7 +312,11 @@ impl<'a> VideoSink<'a> {
             .map_err(checkpoint_error)
     }
 
-    fn write_output(&mut self, mut packet: Packet, timing: &mut Timing) -> Result<(), ProcessError> {
+    fn write_output(
+        &mut self,
+        mut packet: Packet,
+        timing: &mut Timing,
+    ) -> Result<(), ProcessError> {
         packet.set_duration(timing.duration_of(packet.pts()));
         // Where one segment's encoder hands over to the next, the new one's first
         // decode timestamps, derived from its own frame spacing, may not pass the last

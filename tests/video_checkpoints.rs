@@ -1,0 +1,309 @@
+//! Checkpoints of long videos: a run killed (or interrupted) in the middle of a video
+//! resumes after the last segment it finished, the result has every frame at its source
+//! time with the audio intact and matches an uninterrupted run, and encoding in segments
+//! changes no timestamp of any stream.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use util::{decode_rgb, frame_times, probe, probe_with, psnr, streams_of, wait_until, Workspace};
+
+/// Frames of the generated video (12 fps, 8 s) and per checkpoint segment (`1s`).
+const FRAMES: u64 = 96;
+const SEGMENT: u64 = 12;
+
+fn pipeline_body(checkpoint: &str) -> String {
+    format!(
+        "device: cpu\nstages:\n  - restore:\n      model: {{x2}}\n      tile: 0\n\
+         encode:\n  codec: libx264\n  crf: 18\nrun:\n  checkpoint: {checkpoint}\n"
+    )
+}
+
+/// A workspace with `in/long.mkv`: 160×120 H.264 at 12 fps with AAC audio, 8 s.
+fn long_video() -> Workspace {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path("in")).unwrap();
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=160x120:rate=12:duration=8")
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=8"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(ws.path("in/long.mkv"))
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    ws
+}
+
+/// Segments committed so far in the output's checkpoint store (0 when there is none).
+fn committed_segments(out: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(out.join(".frameforge/checkpoints")) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("segments.sqlite"))
+        .filter(|db| db.exists())
+        .filter_map(|db| {
+            let connection = rusqlite::Connection::open_with_flags(
+                db,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .ok()?;
+            connection
+                .busy_timeout(std::time::Duration::from_millis(200))
+                .ok()?;
+            connection
+                .query_row("SELECT COUNT(*) FROM segments", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .ok()
+        })
+        .map(|n| u64::try_from(n).unwrap_or(0))
+        .sum()
+}
+
+/// Starts a run, waits until it has committed `segments` segments, and sends `signal`.
+fn stop_after_segments(
+    ws: &Workspace,
+    pipeline: &Path,
+    segments: u64,
+    signal: &str,
+) -> util::RunOutput {
+    let run = ws.start(pipeline, &[]);
+    wait_until("committed checkpoint segments", || {
+        committed_segments(&ws.path("out")) >= segments
+    });
+    run.signal(signal);
+    run.wait()
+}
+
+fn resumed_frames(ws: &Workspace) -> u64 {
+    ws.report()["items"][0]["resumed_frames"].as_u64().unwrap()
+}
+
+/// The stream kinds of a file with each stream's packet count.
+fn packet_counts(path: &Path) -> Vec<(String, usize)> {
+    let probe = probe_with(path, &["-show_entries", "packet=stream_index"]);
+    let streams = probe_with(path, &["-show_entries", "stream=codec_type"]);
+    let kinds: Vec<String> = streams["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_type"].as_str().unwrap().to_string())
+        .collect();
+    let packets = probe["packets"].as_array().unwrap();
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(index, kind)| {
+            let count = packets
+                .iter()
+                .filter(|p| p["stream_index"].as_u64() == Some(index as u64))
+                .count();
+            (kind.clone(), count)
+        })
+        .collect()
+}
+
+/// The lowest per-frame PSNR between two videos of the same frames.
+fn lowest_psnr(a: &Path, b: &Path) -> f64 {
+    let (a, b) = (decode_rgb(a), decode_rgb(b));
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| psnr(x.as_raw(), y.as_raw()))
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn reference_run(ws: &Workspace) -> PathBuf {
+    let pipeline = ws.pipeline_with("", "reference", &pipeline_body("1s"));
+    let run = ws.run(&pipeline, &[]);
+    assert_eq!(run.code, Some(0), "reference run:\n{}", run.stderr);
+    ws.path("reference/long.mkv")
+}
+
+#[test]
+fn video_killed_in_the_middle_resumes_after_its_last_checkpoint() {
+    let ws = long_video();
+    let reference = reference_run(&ws);
+    let pipeline = ws.pipeline(&pipeline_body("1s"));
+    let killed = stop_after_segments(&ws, &pipeline, 2, "KILL");
+    assert_eq!(killed.signal, Some(9), "the run was not killed: {killed:?}");
+    assert!(!ws.path("out/long.mkv").exists());
+
+    let rerun = ws.run(&pipeline, &[]);
+    assert_eq!(rerun.code, Some(0), "rerun:\n{}", rerun.stderr);
+    let resumed = resumed_frames(&ws);
+    println!("resumed after {resumed} frames");
+    assert!(
+        (2 * SEGMENT..FRAMES).contains(&resumed) && resumed.is_multiple_of(SEGMENT),
+        "resumed_frames {resumed}"
+    );
+    let done = ws.lines_for(&rerun.stderr, "done", "long.mkv");
+    assert!(
+        done.len() == 1
+            && done[0].contains(&format!("{FRAMES} frame(s), {resumed} from checkpoints")),
+        "{}",
+        rerun.stderr
+    );
+    let output = ws.path("out/long.mkv");
+    // Every frame at its source time, the audio whole, and the pictures those of an
+    // uninterrupted run (both are x264 at crf 18 of the same restored frames).
+    assert_eq!(frame_times(&output), frame_times(&ws.path("in/long.mkv")));
+    assert_eq!(packet_counts(&output), packet_counts(&reference));
+    let lowest = lowest_psnr(&output, &reference);
+    println!("lowest PSNR against the uninterrupted run: {lowest:.1} dB");
+    assert!(lowest >= 40.0, "{lowest:.1} dB");
+    // Finished: the checkpoints are gone, and so is every temporary.
+    assert_eq!(committed_segments(&ws.path("out")), 0);
+    assert!(
+        ws.files_under("out")
+            .iter()
+            .all(|f| !f.starts_with(".frameforge/checkpoints/")),
+        "{:?}",
+        ws.files_under("out")
+    );
+    assert_eq!(ws.temporaries_under("out"), Vec::<String>::new());
+}
+
+#[test]
+fn interrupted_video_resumes_and_force_starts_it_again() {
+    let ws = long_video();
+    let pipeline = ws.pipeline(&pipeline_body("1s"));
+    let interrupted = stop_after_segments(&ws, &pipeline, 1, "INT");
+    assert_eq!(interrupted.code, Some(130), "{}", interrupted.stderr);
+    assert!(committed_segments(&ws.path("out")) >= 1);
+
+    // `--force` redoes the video from its first frame.
+    let forced = ws.run(&pipeline, &["--force"]);
+    assert_eq!(forced.code, Some(0), "{}", forced.stderr);
+    assert_eq!(resumed_frames(&ws), 0);
+
+    let changed = ws.pipeline(&pipeline_body("1s").replace("crf: 18", "crf: 20"));
+    let interrupted = stop_after_segments(&ws, &changed, 1, "INT");
+    assert_eq!(interrupted.code, Some(130), "{}", interrupted.stderr);
+    let rerun = ws.run(&changed, &[]);
+    assert_eq!(rerun.code, Some(0), "{}", rerun.stderr);
+    assert!(resumed_frames(&ws) >= SEGMENT, "{}", rerun.stderr);
+    assert_eq!(
+        frame_times(&ws.path("out/long.mkv")),
+        frame_times(&ws.path("in/long.mkv"))
+    );
+}
+
+#[test]
+fn checkpoints_of_another_pipeline_are_not_used() {
+    let ws = long_video();
+    let pipeline = ws.pipeline(&pipeline_body("1s"));
+    let killed = stop_after_segments(&ws, &pipeline, 1, "KILL");
+    assert_eq!(killed.signal, Some(9));
+    // Another encoder setting: the segments are another pipeline's.
+    let changed = ws.pipeline(&pipeline_body("1s").replace("crf: 18", "crf: 24"));
+    let rerun = ws.run(&changed, &[]);
+    assert_eq!(rerun.code, Some(0), "{}", rerun.stderr);
+    assert_eq!(resumed_frames(&ws), 0);
+}
+
+/// Encoding in segments (a keyframe and a fresh encoder every 0.25 s here) keeps every
+/// frame's time and duration and every other stream as an encode in one piece does.
+#[test]
+fn segments_change_no_timestamp() {
+    let ws = Workspace::new();
+    let inputs = [
+        ("video/vfr.mp4", "vfr.mp4"),
+        ("video/vfr.mkv", "vfr.mkv"),
+        ("video/h264_aac_subs_chapters.mkv", "subs.mkv"),
+        ("video/start_offset.mp4", "start.mp4"),
+        ("video/mjpeg.avi", "mjpeg.avi"),
+    ];
+    ws.input(&inputs);
+    let body = |checkpoint: &str| {
+        pipeline_body(checkpoint).replace("encode:\n", "encode:\n  container: same\n")
+    };
+    for (output, checkpoint) in [("whole", "off"), ("segmented", "0.25s")] {
+        let pipeline = ws.pipeline_with("", output, &body(checkpoint));
+        let run = ws.run(&pipeline, &[]);
+        assert_eq!(run.code, Some(0), "{output}:\n{}", run.stderr);
+    }
+    for (_, name) in inputs {
+        let whole = ws.path(&format!("whole/{name}"));
+        let segmented = ws.path(&format!("segmented/{name}"));
+        assert_eq!(
+            frame_times(&segmented),
+            frame_times(&whole),
+            "{name}: frame times"
+        );
+        assert_eq!(
+            packet_counts(&segmented),
+            packet_counts(&whole),
+            "{name}: streams"
+        );
+        let times = |path: &Path, kind: &str| -> Vec<String> {
+            let json = probe_with(
+                path,
+                &[
+                    "-select_streams",
+                    kind,
+                    "-show_entries",
+                    "packet=pts_time,duration_time",
+                ],
+            );
+            json["packets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| format!("{} {}", p["pts_time"], p["duration_time"]))
+                .collect()
+        };
+        for kind in ["a", "s"] {
+            assert_eq!(
+                times(&segmented, kind),
+                times(&whole, kind),
+                "{name}: {kind} packets"
+            );
+        }
+        let keyframes = probe_with(
+            &segmented,
+            &["-select_streams", "v:0", "-show_entries", "packet=flags"],
+        )["packets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["flags"].as_str().unwrap().starts_with('K'))
+            .count();
+        let frames = frame_times(&segmented).len();
+        // Each segment (0.25 s at the nominal rate) starts with a keyframe.
+        let rate = streams_of(&probe(&ws.path(&format!("in/{name}"))), "video")[0]["r_frame_rate"]
+            .as_str()
+            .unwrap()
+            .split_once('/')
+            .map(|(n, d)| n.parse::<f64>().unwrap() / d.parse::<f64>().unwrap())
+            .unwrap();
+        let per_segment = (0.25 * rate).round().max(1.0) as usize;
+        assert!(
+            keyframes >= frames.div_ceil(per_segment),
+            "{name}: {keyframes} keyframes for {frames} frames, {per_segment} per segment"
+        );
+        assert_eq!(
+            streams_of(&probe(&segmented), "video")[0]["width"],
+            streams_of(&probe(&whole), "video")[0]["width"]
+        );
+    }
+}
