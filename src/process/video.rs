@@ -552,23 +552,24 @@ fn checkpoint_plan(
     spec: &CheckpointSpec,
     info: &VideoInfo,
 ) -> Result<Option<CheckpointPlan>, CheckpointError> {
+    let tick = f64::from(info.time_base);
+    if !(tick.is_finite() && tick > 0.0) {
+        return Ok(None);
+    }
     let rate = f64::from(info.frame_rate);
-    if !(rate.is_finite() && rate > 0.0) {
+    let known_length = info.end_time.or_else(|| {
+        (info.stream_frames > 0 && rate.is_finite() && rate > 0.0)
+            .then(|| info.stream_frames as f64 / rate)
+    });
+    if known_length.is_some_and(|length| length <= spec.every) {
         return Ok(None);
     }
-    let frames_per_segment = (spec.every * rate).round().max(1.0) as u64;
-    let known_frames = u64::try_from(info.stream_frames)
-        .ok()
-        .filter(|&n| n > 0)
-        .or_else(|| info.end_time.map(|end| (end * rate).ceil().max(0.0) as u64));
-    if known_frames.is_some_and(|n| n <= frames_per_segment) {
-        return Ok(None);
-    }
+    let segment_length = (spec.every / tick).round().max(1.0) as i64;
     let checkpoints = Checkpoints::open(spec)?;
     let done = checkpoints.completed()?;
     Ok(Some(CheckpointPlan {
         checkpoints,
-        frames_per_segment,
+        segment_length,
         done,
     }))
 }

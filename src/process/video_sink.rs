@@ -1,6 +1,6 @@
 //! The encoding side of a video: restored frames go through the encoder into the output
-//! container, and, for a checkpointed video, segment by segment into checkpoint files
-//! too.
+//! container, and, for a checkpointed video, segment by segment into its checkpoint
+//! store too.
 //!
 //! A checkpointed video is encoded by one encoder per segment (each segment starts with
 //! a keyframe), so the packets of a segment finished by an earlier run can take the
@@ -19,15 +19,16 @@ use crate::media::encode::{stream_headers, EncodeSettings, EncodeTarget, VideoEn
 use crate::media::mux::Muxer;
 use crate::media::MediaError;
 
-use super::checkpoints::{CheckpointError, Checkpoints, Segment, StoredPacket};
+use super::checkpoints::{Checkpoints, Segment, StoredPacket};
 use super::timing::Timing;
 use super::ProcessError;
 
 /// Checkpointing of one video.
 pub struct CheckpointPlan {
     pub checkpoints: Checkpoints,
-    /// Frames per segment.
-    pub frames_per_segment: u64,
+    /// Length of a segment in the frames' time base: a frame this far or further after
+    /// the segment's first frame starts the next one.
+    pub segment_length: i64,
     /// Segments finished by earlier runs, from frame 0 on.
     pub done: Vec<Segment>,
 }
@@ -38,7 +39,7 @@ pub struct VideoSink<'a> {
     info: VideoInfo,
     settings: &'a EncodeSettings,
     checkpoints: Option<Checkpoints>,
-    frames_per_segment: u64,
+    segment_length: i64,
     /// Finished segments still to be copied, in order.
     done: VecDeque<Segment>,
     /// Frames before this index are in `done`'s segments.
@@ -52,6 +53,7 @@ pub struct VideoSink<'a> {
 /// The segment being encoded.
 struct OpenSegment {
     count: u64,
+    start_pts: i64,
     encoder: VideoEncoder,
     headers: Vec<u8>,
 }
@@ -63,13 +65,13 @@ impl<'a> VideoSink<'a> {
         settings: &'a EncodeSettings,
         plan: Option<CheckpointPlan>,
     ) -> Self {
-        let (checkpoints, frames_per_segment, done) = match plan {
+        let (checkpoints, segment_length, done) = match plan {
             Some(plan) => (
                 Some(plan.checkpoints),
-                plan.frames_per_segment.max(1),
+                plan.segment_length.max(1),
                 plan.done.into(),
             ),
-            None => (None, u64::MAX, VecDeque::new()),
+            None => (None, i64::MAX, VecDeque::new()),
         };
         let resume_from = done.back().map_or(0, Segment::end);
         Self {
@@ -77,7 +79,7 @@ impl<'a> VideoSink<'a> {
             info,
             settings,
             checkpoints,
-            frames_per_segment,
+            segment_length,
             resume_from,
             done,
             current: None,
@@ -180,22 +182,21 @@ impl<'a> VideoSink<'a> {
         pts: i64,
         timing: &mut Timing,
     ) -> Result<(), ProcessError> {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|s| pts.saturating_sub(s.start_pts) >= self.segment_length)
+        {
+            self.close_segment(timing)?;
+        }
         if self.current.is_none() {
-            self.current = Some(self.open_segment(index, image.dimensions())?);
+            self.current = Some(self.open_segment(index, pts, image.dimensions())?);
         }
         if let Some(segment) = &mut self.current {
             segment.encoder.push(image, Some(pts), &mut self.encoded)?;
             segment.count += 1;
         }
-        self.drain(timing)?;
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|s| s.count >= self.frames_per_segment)
-        {
-            self.close_segment(timing)?;
-        }
-        Ok(())
+        self.drain(timing)
     }
 
     /// Flushes the encoder and completes the output container.
@@ -220,7 +221,12 @@ impl<'a> VideoSink<'a> {
         }
     }
 
-    fn open_segment(&mut self, first: u64, size: (u32, u32)) -> Result<OpenSegment, ProcessError> {
+    fn open_segment(
+        &mut self,
+        first: u64,
+        start_pts: i64,
+        size: (u32, u32),
+    ) -> Result<OpenSegment, ProcessError> {
         let encoder = VideoEncoder::open(self.settings, self.target(size))?;
         let parameters = encoder.parameters();
         let headers = stream_headers(&parameters);
@@ -231,10 +237,11 @@ impl<'a> VideoSink<'a> {
                 .start_with(parameters, self.info.time_base, self.info.frame_rate)?;
         }
         if let Some(checkpoints) = &mut self.checkpoints {
-            checkpoints.begin_segment(first).map_err(checkpoint_error)?;
+            checkpoints.begin_segment(first)?;
         }
         Ok(OpenSegment {
             count: 0,
+            start_pts,
             encoder,
             headers,
         })
@@ -271,13 +278,11 @@ impl<'a> VideoSink<'a> {
         }
         if let Some(checkpoints) = &mut self.checkpoints {
             let time_base = self.info.time_base;
-            checkpoints
-                .commit_segment(
-                    segment.count,
-                    &segment.headers,
-                    (time_base.numerator(), time_base.denominator()),
-                )
-                .map_err(checkpoint_error)?;
+            checkpoints.commit_segment(
+                segment.count,
+                &segment.headers,
+                (time_base.numerator(), time_base.denominator()),
+            )?;
         }
         Ok(())
     }
@@ -309,7 +314,7 @@ impl<'a> VideoSink<'a> {
                 packet.flags().bits(),
                 packet.data().unwrap_or_default(),
             )
-            .map_err(checkpoint_error)
+            .map_err(ProcessError::from)
     }
 
     fn write_output(
@@ -329,8 +334,4 @@ impl<'a> VideoSink<'a> {
         self.last_dts = packet.dts().or(self.last_dts);
         Ok(self.muxer.write_video(packet)?)
     }
-}
-
-fn checkpoint_error(error: CheckpointError) -> ProcessError {
-    ProcessError::Checkpoint(error)
 }
