@@ -685,6 +685,36 @@ fn container_mp4_refuses_subrip_with_advice_and_the_batch_goes_on() {
     assert_eq!(video(&probe(&run.output("clip.mp4")))["codec_name"], "h264");
 }
 
+/// `container: same` keeps a WebM input's container, which cannot hold H.264: that file
+/// fails before anything is written, with a message naming containers that can.
+#[test]
+fn container_same_refuses_h264_in_webm_with_advice_and_the_batch_goes_on() {
+    let run = Run::new(
+        &[
+            ("video/vp9.webm", "clip.webm"),
+            ("video/ffv1.mkv", "clip.mkv"),
+        ],
+        RESTORE_X2,
+        "encode:\n  container: same\n  codec: libx264\n",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let prefix = format!("{}: ", run.input("clip.webm").display());
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "{prefix}video codec h264 cannot be stored in webm; use `container: mkv` or `container: mp4`"
+        )],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.ws.outputs(), vec!["clip.mkv".to_string()]);
+}
+
 // ---------------------------------------------------------------------------------------
 // 6. Colour.
 //

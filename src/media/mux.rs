@@ -114,6 +114,7 @@ impl Muxer {
         time_base: Rational,
         frame_rate: Rational,
     ) -> Result<(), MediaError> {
+        self.check_video_codec(parameters.id())?;
         self.video_extradata = stream_headers(&parameters);
         let mut stream = self
             .output
@@ -209,6 +210,39 @@ impl Muxer {
         packet
             .write_interleaved(&mut self.output)
             .context(|| format!("cannot write a packet of input stream {input_index}"))
+    }
+
+    /// Refuses, before anything is written, a video codec the container cannot hold
+    /// (H.264 in WebM through `container: same`, say), naming containers that can.
+    fn check_video_codec(&self, codec: codec::Id) -> Result<(), MediaError> {
+        let id: ffmpeg_next::ffi::AVCodecID = codec.into();
+        let format = self.output.format();
+        let muxer = format.name();
+        // SAFETY: the output format pointer is valid for the life of `self.output`.
+        let verdict = unsafe {
+            ffmpeg_next::ffi::avformat_query_codec(
+                self.output.format().as_ptr(),
+                id,
+                ffmpeg_next::ffi::FF_COMPLIANCE_NORMAL,
+            )
+        };
+        if verdict != 0 {
+            return Ok(());
+        }
+        let advice: Vec<String> = ALTERNATIVE_CONTAINERS
+            .iter()
+            .filter(|(candidate, _)| *candidate != muxer && accepts(candidate, id))
+            .map(|(_, name)| format!("`container: {name}`"))
+            .collect();
+        Err(MediaError::Unsupported(format!(
+            "video codec {} cannot be stored in {muxer}{}",
+            codec.name(),
+            if advice.is_empty() {
+                String::new()
+            } else {
+                format!("; use {}", advice.join(" or "))
+            }
+        )))
     }
 
     /// Whether the header is written (the video stream's parameters are set).
