@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::batch::cancel::Cancel;
-use crate::batch::decide::Fingerprints;
+use crate::batch::decide::{journal_key, Fingerprints};
 use crate::batch::fingerprint::{damaged_fingerprint, pipeline_fingerprint};
 use crate::batch::journal::{journal_name, Journal, STATE_DIR};
 use crate::batch::lock::{LockError, OutputLock};
@@ -22,6 +22,7 @@ use crate::media::layout::CopyPolicy;
 use crate::model::runtime::DeviceRequest;
 use crate::model::session::SessionConfig;
 use crate::process::caption_files::caption_json_path;
+use crate::process::checkpoints::prune as prune_checkpoints;
 use crate::progress::Progress;
 use crate::report::{report_stem, write_reports, ItemReport, ItemStatus, RunReport};
 use crate::stage::caption::caption_pool;
@@ -223,6 +224,16 @@ pub fn run(args: &RunArgs) -> u8 {
             }),
     };
     items.extend(run_jobs(&jobs, parallel, &context));
+    if args.shard.is_none() && !args.dry_run && !cancel.is_set() {
+        // Only a whole run sees every item; a shard would drop the others' checkpoints.
+        let keys: Vec<String> = jobs.iter().map(journal_key).collect();
+        if let Err(error) = prune_checkpoints(&output_root.join(STATE_DIR), &keys) {
+            tracing::warn!(
+                "{}: cannot remove old checkpoints: {error}",
+                output_root.display()
+            );
+        }
+    }
     if pool.plan().caption().is_some() && !args.dry_run {
         let documents: Vec<std::path::PathBuf> = jobs
             .iter()

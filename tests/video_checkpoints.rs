@@ -308,3 +308,27 @@ fn segments_change_no_timestamp() {
         );
     }
 }
+
+#[test]
+fn checkpoints_of_a_deleted_input_are_removed_by_the_next_whole_run() {
+    let ws = long_video();
+    ws.input(&[("video/ffv1.mkv", "small.mkv")]);
+    let pipeline = ws.pipeline(&pipeline_body("1s"));
+    let killed = stop_after_segments(&ws, &pipeline, 1, "KILL");
+    assert_eq!(killed.signal, Some(9));
+    std::fs::remove_file(ws.path("in/long.mkv")).unwrap();
+    // A shard sees only its share, so it leaves other items' checkpoints alone.
+    let shard = ws.run(&pipeline, &["--shard", "1/1"]);
+    assert_eq!(shard.code, Some(0), "{}", shard.stderr);
+    assert!(committed_segments(&ws.path("out")) >= 1);
+    let rerun = ws.run(&pipeline, &[]);
+    assert_eq!(rerun.code, Some(0), "{}", rerun.stderr);
+    assert_eq!(committed_segments(&ws.path("out")), 0);
+    assert!(
+        ws.files_under("out")
+            .iter()
+            .all(|f| !f.starts_with(".frameforge/checkpoints/")),
+        "{:?}",
+        ws.files_under("out")
+    );
+}

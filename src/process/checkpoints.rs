@@ -120,6 +120,33 @@ pub fn remove_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Removes the checkpoint directories under `state_dir` of items not in `keys` (inputs
+/// deleted or no longer selected since a run was interrupted in them); returns how many.
+///
+/// # Errors
+/// The checkpoints directory cannot be read or an entry removed.
+pub fn prune(state_dir: &Path, keys: &[String]) -> std::io::Result<usize> {
+    let root = state_dir.join("checkpoints");
+    let entries = match fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(error),
+    };
+    let wanted: std::collections::HashSet<PathBuf> = keys
+        .iter()
+        .map(|key| checkpoint_dir(state_dir, key))
+        .collect();
+    let mut removed = 0;
+    for entry in entries {
+        let path = entry?.path();
+        if !wanted.contains(&path) {
+            remove_dir(&path)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -441,6 +468,24 @@ mod tests {
         // A run with shorter segments resumes after the first one.
         store(&mut checkpoints, 3, 2);
         assert_eq!(spans(&checkpoints), [(0, 3), (3, 2)]);
+    }
+
+    #[test]
+    fn pruning_keeps_only_the_listed_items() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(prune(dir.path(), &[]).unwrap(), 0);
+        for key in ["a.mkv", "b.mkv", "c.mkv"] {
+            let spec = CheckpointSpec {
+                dir: checkpoint_dir(dir.path(), key),
+                identity: "x".into(),
+                every: 1.0,
+            };
+            Checkpoints::open(&spec).unwrap();
+        }
+        let keep = ["b.mkv".to_string()];
+        assert_eq!(prune(dir.path(), &keep).unwrap(), 2);
+        assert!(checkpoint_dir(dir.path(), "b.mkv").exists());
+        assert!(!checkpoint_dir(dir.path(), "a.mkv").exists());
     }
 
     #[test]
