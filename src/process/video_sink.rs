@@ -204,6 +204,18 @@ impl<'a> VideoSink<'a> {
     /// # Errors
     /// Encoding or writing fails.
     pub fn finish(mut self, timing: &mut Timing) -> Result<(), ProcessError> {
+        if let Some(segment) = self.done.front() {
+            // The source gave fewer frames than the earlier run that made the segments.
+            let message = format!(
+                "the video ended before frame {}, where its checkpoints end; the segments \
+                 were removed and the next run restores this video from its start",
+                segment.end()
+            );
+            if let Some(checkpoints) = self.checkpoints.take() {
+                let _ = checkpoints.discard();
+            }
+            return Err(MediaError::Unsupported(message).into());
+        }
         self.close_segment(timing)?;
         Ok(self.muxer.finish()?)
     }
