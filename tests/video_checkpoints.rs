@@ -94,6 +94,17 @@ fn stop_after_segments(
     run.wait()
 }
 
+/// No checkpoint store, nor any file of one, is left in the output.
+fn assert_no_checkpoints(ws: &Workspace) {
+    assert_eq!(committed_segments(&ws.path("out")), 0);
+    let left: Vec<String> = ws
+        .files_under("out")
+        .into_iter()
+        .filter(|f| f.starts_with(".frameforge/checkpoints/"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+}
+
 fn resumed_frames(ws: &Workspace) -> u64 {
     ws.report()["items"][0]["resumed_frames"].as_u64().unwrap()
 }
@@ -172,14 +183,7 @@ fn video_killed_in_the_middle_resumes_after_its_last_checkpoint() {
     println!("lowest PSNR against the uninterrupted run: {lowest:.1} dB");
     assert!(lowest >= 40.0, "{lowest:.1} dB");
     // Finished: the checkpoints are gone, and so is every temporary.
-    assert_eq!(committed_segments(&ws.path("out")), 0);
-    assert!(
-        ws.files_under("out")
-            .iter()
-            .all(|f| !f.starts_with(".frameforge/checkpoints/")),
-        "{:?}",
-        ws.files_under("out")
-    );
+    assert_no_checkpoints(&ws);
     assert_eq!(ws.temporaries_under("out"), Vec::<String>::new());
 }
 
@@ -323,12 +327,5 @@ fn checkpoints_of_a_deleted_input_are_removed_by_the_next_whole_run() {
     assert!(committed_segments(&ws.path("out")) >= 1);
     let rerun = ws.run(&pipeline, &[]);
     assert_eq!(rerun.code, Some(0), "{}", rerun.stderr);
-    assert_eq!(committed_segments(&ws.path("out")), 0);
-    assert!(
-        ws.files_under("out")
-            .iter()
-            .all(|f| !f.starts_with(".frameforge/checkpoints/")),
-        "{:?}",
-        ws.files_under("out")
-    );
+    assert_no_checkpoints(&ws);
 }

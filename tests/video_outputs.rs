@@ -698,16 +698,11 @@ fn container_same_refuses_h264_in_webm_with_advice_and_the_batch_goes_on() {
         "encode:\n  container: same\n  codec: libx264\n",
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let prefix = format!("{}: ", run.input("clip.webm").display());
-    let lines: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with(&prefix))
-        .collect();
     assert_eq!(
-        lines,
+        run.ws.failure_lines(&run.stderr, "clip.webm"),
         [format!(
-            "{prefix}video codec h264 cannot be stored in webm; use `container: mkv` or `container: mp4`"
+            "{}: video codec h264 cannot be stored in webm; use `container: mkv` or `container: mp4`",
+            run.input("clip.webm").display()
         )],
         "{}",
         run.stderr
