@@ -215,28 +215,15 @@ impl Muxer {
     /// Refuses, before anything is written, a video codec the container cannot hold
     /// (H.264 in WebM through `container: same`, say), naming containers that can.
     fn check_video_codec(&self, codec: codec::Id) -> Result<(), MediaError> {
-        let id: ffmpeg_next::ffi::AVCodecID = codec.into();
-        let format = self.output.format();
-        let muxer = format.name();
-        // SAFETY: the output format pointer is valid for the life of `self.output`.
-        let verdict = unsafe {
-            ffmpeg_next::ffi::avformat_query_codec(
-                self.output.format().as_ptr(),
-                id,
-                ffmpeg_next::ffi::FF_COMPLIANCE_NORMAL,
-            )
-        };
-        if verdict != 0 {
+        if !refuses(&self.output, codec) {
             return Ok(());
         }
-        let advice: Vec<String> = ALTERNATIVE_CONTAINERS
-            .iter()
-            .filter(|(candidate, _)| *candidate != muxer && accepts(candidate, id))
-            .map(|(_, name)| format!("`container: {name}`"))
-            .collect();
+        let format = self.output.format();
+        let advice = other_containers_for(format.name(), codec);
         Err(MediaError::Unsupported(format!(
-            "video codec {} cannot be stored in {muxer}{}",
+            "video codec {} cannot be stored in {}{}",
             codec.name(),
+            format.name(),
             if advice.is_empty() {
                 String::new()
             } else {
@@ -393,16 +380,8 @@ fn check_container_accepts(
     format: &str,
 ) -> Result<(), MediaError> {
     for copied in &layout.copied {
-        let id: ffmpeg_next::ffi::AVCodecID = copied.parameters.id().into();
-        // SAFETY: the output format pointer is valid for the life of `output`.
-        let verdict = unsafe {
-            ffmpeg_next::ffi::avformat_query_codec(
-                output.format().as_ptr(),
-                id,
-                ffmpeg_next::ffi::FF_COMPLIANCE_NORMAL,
-            )
-        };
-        if verdict == 0 {
+        let codec = copied.parameters.id();
+        if refuses(output, codec) {
             let kind = match copied.kind {
                 media::Type::Audio => "audio",
                 media::Type::Subtitle => "subtitle",
@@ -413,24 +392,41 @@ fn check_container_accepts(
             } else {
                 "subtitles"
             };
-            // Suggest only containers that can hold the stream and are not the one that
-            // just refused it (mov_text must not be sent back to `container: mkv`).
-            let mut advice: Vec<String> = ALTERNATIVE_CONTAINERS
-                .iter()
-                .filter(|(muxer, _)| *muxer != output.format().name())
-                .filter(|(muxer, _)| accepts(muxer, id))
-                .map(|(_, name)| format!("`container: {name}`"))
-                .collect();
+            let mut advice = other_containers_for(output.format().name(), codec);
             advice.push(format!("`{policy}: drop`"));
             return Err(MediaError::Unsupported(format!(
                 "{kind} stream {} ({}) cannot be stored in {format}; use {}",
                 copied.input_index,
-                copied.parameters.id().name(),
+                codec.name(),
                 advice.join(" or ")
             )));
         }
     }
     Ok(())
+}
+
+/// Whether `output`'s muxer says for certain that it cannot store `codec` (muxers that
+/// do not know let it through, and the header or first packet decides).
+fn refuses(output: &Output, codec: codec::Id) -> bool {
+    // SAFETY: the output format pointer is valid for the life of `output`.
+    let verdict = unsafe {
+        ffmpeg_next::ffi::avformat_query_codec(
+            output.format().as_ptr(),
+            codec.into(),
+            ffmpeg_next::ffi::FF_COMPLIANCE_NORMAL,
+        )
+    };
+    verdict == 0
+}
+
+/// `container: NAME` advice for the containers other than `muxer` that can store
+/// `codec` (so mov_text is never sent back to the `container: mkv` that refused it).
+fn other_containers_for(muxer: &str, codec: codec::Id) -> Vec<String> {
+    ALTERNATIVE_CONTAINERS
+        .iter()
+        .filter(|(candidate, _)| *candidate != muxer && accepts(candidate, codec.into()))
+        .map(|(_, name)| format!("`container: {name}`"))
+        .collect()
 }
 
 /// Whether the muxer called `muxer` can store codec `id`.

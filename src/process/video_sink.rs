@@ -122,9 +122,7 @@ impl<'a> VideoSink<'a> {
         let copied = self.copy_segment(&segment, size, timing);
         if copied.is_err() {
             // A segment that cannot be used now never will be: start over next time.
-            if let Some(checkpoints) = self.checkpoints.take() {
-                let _ = checkpoints.discard();
-            }
+            self.discard_checkpoints();
         }
         copied
     }
@@ -211,9 +209,7 @@ impl<'a> VideoSink<'a> {
                  were removed and the next run restores this video from its start",
                 segment.end()
             );
-            if let Some(checkpoints) = self.checkpoints.take() {
-                let _ = checkpoints.discard();
-            }
+            self.discard_checkpoints();
             return Err(MediaError::Unsupported(message).into());
         }
         self.close_segment(timing)?;
@@ -266,9 +262,7 @@ impl<'a> VideoSink<'a> {
         }
         // Segments of an earlier run made with other encoder headers (another ffmpeg
         // build, say) cannot be joined; the next run starts from the first frame.
-        if let Some(checkpoints) = self.checkpoints.take() {
-            let _ = checkpoints.discard();
-        }
+        self.discard_checkpoints();
         Err(MediaError::Unsupported(
             "the encoder's stream headers differ from those of the segments an earlier run \
              wrote, so they cannot be joined; the segments were removed and the next run \
@@ -276,6 +270,15 @@ impl<'a> VideoSink<'a> {
                 .into(),
         )
         .into())
+    }
+
+    /// Drops this video's checkpoints, so its next run starts from the first frame:
+    /// what they hold cannot be used. Removing them is best effort; a store left behind
+    /// fails the same way next time and is removed then.
+    fn discard_checkpoints(&mut self) {
+        if let Some(checkpoints) = self.checkpoints.take() {
+            let _ = checkpoints.discard();
+        }
     }
 
     fn close_segment(&mut self, timing: &mut Timing) -> Result<(), ProcessError> {
