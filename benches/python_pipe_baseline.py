@@ -1,10 +1,11 @@
 """The typical user script FrameForge is measured against: ffmpeg decodes to a pipe,
 Python runs the ONNX model with onnxruntime frame by frame, ffmpeg encodes from a pipe.
 
-    python benches/python_pipe_baseline.py CLIP MODEL.onnx OUT.mkv --threads 2 --scale 2
+    python benches/python_pipe_baseline.py CLIP MODEL.onnx OUT.mkv --threads 2 --scale 2 [--cuda]
 
 Same model, same intra-op threads, whole frames, x264 crf 18 like the FrameForge run it
-is compared with. Prints the wall time and frames per second.
+is compared with; `--cuda` runs the model with the CUDA execution provider, as a user
+with a GPU would. Prints the wall time and frames per second.
 """
 
 import argparse
@@ -33,12 +34,16 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--scale", type=int, default=2)
+    ap.add_argument("--cuda", action="store_true")
     a = ap.parse_args()
     w, h, rate = probe(a.clip)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = a.threads
     opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(a.model, opts, providers=["CPUExecutionProvider"])
+    providers = ["CUDAExecutionProvider"] if a.cuda else ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(a.model, opts, providers=providers)
+    if sess.get_providers()[0] != providers[0]:
+        sys.exit(f"{providers[0]} is not available: {sess.get_providers()}")
     name = sess.get_inputs()[0].name
     started = time.perf_counter()
     dec = subprocess.Popen(["ffmpeg", "-v", "error", "-i", a.clip, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],

@@ -180,14 +180,17 @@ pub fn run(args: &RunArgs) -> u8 {
     let device = plan
         .device()
         .map_or_else(|| "none".to_string(), |d| d.to_string());
-    let pool = StagePool::new(plan, threads);
+    let sessions = plan
+        .device()
+        .map_or(threads, |d| d.sessions(threads, pipeline.run.gpu_sessions));
+    let pool = StagePool::new(plan, sessions);
     let encode = encode_settings(&loaded, threads);
     let container = pipeline.encode.container;
     let muxer_for = move |job: &Job| muxer_name(container, &job.output);
     let captions = pool
         .plan()
         .caption()
-        .map(|setup| caption_pool(setup, threads));
+        .map(|setup| caption_pool(setup, sessions));
     let context = BatchContext {
         pool: &pool,
         captions: captions.as_ref(),

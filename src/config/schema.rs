@@ -62,6 +62,9 @@ pub struct RunSpec {
     pub jobs: Option<u32>,
     /// Inference threads in all; `None`: every core.
     pub threads: Option<u32>,
+    /// Model sessions running at once on a GPU, each with its own CUDA stream;
+    /// `None`: [`crate::model::runtime::DEFAULT_GPU_SESSIONS`].
+    pub gpu_sessions: Option<u32>,
     /// Video time between checkpoints of a long video (`30s`, `2m`), or `off`;
     /// `None`: [`DEFAULT_CHECKPOINT_SECONDS`].
     pub checkpoint: Option<String>,

@@ -60,7 +60,11 @@ pub(crate) fn check_sections(sections: &Sections, base: &Path) -> Vec<Finding> {
         check_encode(encode, &mut findings);
     }
     if let Some(run) = &sections.run {
-        for (field, value) in [("jobs", run.jobs), ("threads", run.threads)] {
+        for (field, value) in [
+            ("jobs", run.jobs),
+            ("threads", run.threads),
+            ("gpu_sessions", run.gpu_sessions),
+        ] {
             if value == Some(0) {
                 findings.push(Finding::new(
                     format!("run.{field}"),

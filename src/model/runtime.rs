@@ -62,6 +62,22 @@ impl std::fmt::Display for Device {
     }
 }
 
+/// Model sessions at once on a GPU when the pipeline does not say: enough for one
+/// session's frame conversions on the CPU to overlap another's inference (BENCHMARKS.md).
+pub const DEFAULT_GPU_SESSIONS: u32 = 4;
+
+impl Device {
+    /// How many model sessions run at once: one single-threaded session per thread on
+    /// the CPU; on a GPU the threads do not run the model, and every extra session costs
+    /// its own cuDNN set-up and memory, so a few (`gpu_sessions`) keep it busy.
+    pub fn sessions(self, threads: usize, gpu_sessions: Option<u32>) -> usize {
+        match self {
+            Device::Cpu => threads.max(1),
+            Device::Cuda(_) => gpu_sessions.unwrap_or(DEFAULT_GPU_SESSIONS).max(1) as usize,
+        }
+    }
+}
+
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 
 /// The process-wide ONNX Runtime environment, created on first use.
@@ -177,5 +193,16 @@ mod tests {
     fn empty_dir_has_no_library() {
         let dir = tempfile::tempdir().unwrap();
         assert!(library_in(dir.path()).is_none());
+    }
+
+    #[test]
+    fn cpu_runs_a_session_per_thread_and_a_gpu_a_few() {
+        assert_eq!(Device::Cpu.sessions(16, Some(2)), 16);
+        assert_eq!(
+            Device::Cuda(0).sessions(16, None),
+            DEFAULT_GPU_SESSIONS as usize
+        );
+        assert_eq!(Device::Cuda(0).sessions(16, Some(2)), 2);
+        assert_eq!(Device::Cuda(1).sessions(1, Some(3)), 3);
     }
 }

@@ -72,7 +72,10 @@ impl StagePlan {
                         continue;
                     }
                     match caption_setup(spec, session) {
-                        Ok(setup) => caption = Some(setup),
+                        Ok((setup, model_device)) => {
+                            device.get_or_insert(model_device);
+                            caption = Some(setup);
+                        }
                         Err(error) => problems
                             .push(loaded.problem(&format!("{key}.model"), error.to_string())),
                     }
@@ -179,7 +182,7 @@ const DEFAULT_MAX_GAP: f64 = 10.0;
 fn caption_setup(
     spec: &CaptionSpec,
     session: SessionConfig,
-) -> Result<CaptionSetup, CaptionModelError> {
+) -> Result<(CaptionSetup, Device), CaptionModelError> {
     let variant = spec
         .variant
         .as_deref()
@@ -211,7 +214,7 @@ fn caption_setup(
             .map_or(config.no_repeat_ngram_size, |n| n as usize),
         config,
     };
-    Ok(CaptionSetup {
+    let setup = CaptionSetup {
         model: spec.model.clone(),
         variant,
         sampling,
@@ -220,5 +223,6 @@ fn caption_setup(
         batch: spec.batch.max(1) as usize,
         mux: spec.mux,
         session,
-    })
+    };
+    Ok((setup, model.device()))
 }
