@@ -98,6 +98,7 @@ impl StagePlan {
                             tile: spec.tile.or(sidecar.tile).unwrap_or(DEFAULT_TILE),
                             overlap: spec.tile_overlap,
                             pad: sidecar.tile_pad.unwrap_or(DEFAULT_TILE_PAD),
+                            one_shape: model.device() != Device::Cpu,
                         };
                         scale *= model.scale();
                         device.get_or_insert(model.device());
