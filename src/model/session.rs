@@ -126,7 +126,35 @@ fn with_cuda(
             .with_device_id(id)
             .build()
             .error_on_failure()])
-        .map_err(|e| unavailable(ort::Error::<()>::from(e).to_string()))
+        .map_err(|e| unavailable(provider_failure(&ort::Error::<()>::from(e).to_string())))
+}
+
+/// ONNX Runtime reports a CUDA provider that cannot be loaded with its own source
+/// location and error codes; the reason a user can act on is the library the loader
+/// did not find.
+#[cfg(any(feature = "cuda", test))]
+fn provider_failure(message: &str) -> String {
+    let message = message.trim();
+    let reason = match message.rsplit_once(" : ") {
+        Some((head, tail)) if head.contains("[ONNXRuntimeError]") => tail.trim(),
+        _ => message,
+    };
+    match reason
+        .strip_prefix("Failed to load library ")
+        .and_then(|rest| rest.split_once(" with error: "))
+    {
+        Some((library, error)) => {
+            let name = Path::new(library)
+                .file_name()
+                .map_or_else(|| library.into(), |n| n.to_string_lossy());
+            format!(
+                "cannot load {name}: {} (the CUDA and cuDNN libraries of this ONNX Runtime \
+                 build must be on the loader's path, e.g. LD_LIBRARY_PATH)",
+                error.trim()
+            )
+        }
+        None => reason.to_string(),
+    }
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -135,4 +163,33 @@ fn with_cuda(
     device: u32,
 ) -> Result<ort::session::builder::SessionBuilder, SessionError> {
     Err(SessionError::CudaNotBuilt(device))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::provider_failure;
+
+    #[test]
+    fn a_missing_cuda_library_is_named_without_onnx_runtime_internals() {
+        let raw = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 \
+            onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : \
+            FAIL : Failed to load library /opt/ort/capi/libonnxruntime_providers_cuda.so with \
+            error: libcublasLt.so.13: cannot open shared object file: No such file or directory\n";
+        assert_eq!(
+            provider_failure(raw),
+            "cannot load libonnxruntime_providers_cuda.so: libcublasLt.so.13: cannot open \
+             shared object file: No such file or directory (the CUDA and cuDNN libraries of \
+             this ONNX Runtime build must be on the loader's path, e.g. LD_LIBRARY_PATH)"
+        );
+    }
+
+    #[test]
+    fn other_provider_errors_keep_their_reason() {
+        let raw = "/src/x.cc:12 f() [ONNXRuntimeError] : 1 : FAIL : CUDA failure 100: no CUDA-capable device is detected";
+        assert_eq!(
+            provider_failure(raw),
+            "CUDA failure 100: no CUDA-capable device is detected"
+        );
+        assert_eq!(provider_failure("plain reason"), "plain reason");
+    }
 }
