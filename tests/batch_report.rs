@@ -3,8 +3,9 @@
 //! `report.html` is one self-contained page that lists failures before the items and
 //! shows a before/after pair of inline PNGs for each restored item.
 //!
-//! The page is checked with a small tag scanner. Where `chromium` happens to be
-//! installed it is also rendered to a screenshot; that part is skipped otherwise.
+//! The page is checked with a small tag scanner, then rendered by headless Chromium
+//! (`tools/setup.sh --tests` installs it): the screenshot must show the failures box
+//! above the items and each before/after pair pixel for pixel.
 
 #![allow(
     clippy::unwrap_used,
@@ -226,7 +227,7 @@ fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
     );
     // Each row: restored rows have a before and an after PNG, the failed one none.
     let rows: Vec<&Tag> = tags.iter().filter(|t| t.name == "tr").collect();
-    let mut restored_rows = 0;
+    let mut pairs = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let end = rows.get(i + 1).map_or(html.len(), |next| next.at);
         let images: Vec<&Tag> = tags
@@ -235,55 +236,103 @@ fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
             .collect();
         match row.attributes.get("class").map(String::as_str) {
             Some("done") => {
-                restored_rows += 1;
                 let alts: Vec<&str> = images
                     .iter()
                     .map(|t| t.attributes["alt"].as_str())
                     .collect();
                 assert_eq!(alts, ["before", "after"]);
-                for image in images {
-                    let data = image.attributes["src"]
-                        .strip_prefix("data:image/png;base64,")
-                        .expect("a PNG data URI");
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(data)
-                        .unwrap();
-                    let png = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-                        .unwrap();
-                    assert!(png.width() > 0 && png.height() > 0);
-                }
+                let pngs: Vec<image::RgbImage> = images
+                    .iter()
+                    .map(|image| {
+                        let data = image.attributes["src"]
+                            .strip_prefix("data:image/png;base64,")
+                            .expect("a PNG data URI");
+                        let bytes = base64::engine::general_purpose::STANDARD
+                            .decode(data)
+                            .unwrap();
+                        image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+                            .unwrap()
+                            .to_rgb8()
+                    })
+                    .collect();
+                assert!(pngs.iter().all(|p| p.width() > 0 && p.height() > 0));
+                pairs.push((pngs[0].clone(), pngs[1].clone()));
             }
             Some("failed") => assert!(images.is_empty()),
             _ => {}
         }
     }
-    assert_eq!(restored_rows, 2, "{html}");
-    screenshot_if_a_browser_is_here(&ws);
+    assert_eq!(pairs.len(), 2, "{html}");
+    check_screenshot(&ws, &pairs);
 }
 
-/// Renders the page with headless Chromium when one is installed (never required).
-fn screenshot_if_a_browser_is_here(ws: &Workspace) {
-    let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            std::process::Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        println!("no chromium here: screenshot skipped");
-        return;
-    };
+/// The failures box's border colour (`#c00` in the page's style).
+const FAILURE_BORDER: [u8; 3] = [0xcc, 0, 0];
+
+/// Renders the page with headless Chromium and finds, in the screenshot, the failures
+/// box and every before/after pair at its natural size, side by side, below the box.
+fn check_screenshot(ws: &Workspace, pairs: &[(image::RgbImage, image::RgbImage)]) {
     let shot = ws.path("report.png");
-    let status = std::process::Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+    let run = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--window-size=1000,1000",
+        ])
+        .arg(format!("--user-data-dir={}", ws.path("chromium").display()))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1000,800")
         .arg(format!("file://{}", ws.path("out/report.html").display()))
         .output()
-        .unwrap();
-    assert!(status.status.success(), "{status:?}");
-    let png = image::open(&shot).unwrap();
-    assert!(png.width() > 0);
+        .unwrap_or_else(|e| {
+            panic!("cannot run chromium ({e}): install it with `bash tools/setup.sh --tests`")
+        });
+    assert!(run.status.success(), "chromium failed: {run:?}");
+    let page = image::open(&shot).unwrap().to_rgb8();
+    let border_bottom = page
+        .enumerate_pixels()
+        .filter(|(_, _, p)| near(p.0, FAILURE_BORDER, 8))
+        .map(|(_, y, _)| y)
+        .max()
+        .expect("no failures box in the screenshot");
+    for (before, after) in pairs {
+        let (bx, by) = find(&page, before, 0..page.height(), 0)
+            .expect("a before thumbnail is not on the page");
+        assert!(by > border_bottom, "a thumbnail above the failures box");
+        find(&page, after, by..by + 1, bx + before.width())
+            .expect("no after thumbnail right of its before thumbnail");
+    }
+}
+
+fn near(a: [u8; 3], b: [u8; 3], tolerance: u8) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= tolerance)
+}
+
+/// Where `needle` appears in `page` (every pixel within 3 levels) with its top-left
+/// corner on one of `rows` and at `from_x` or right of it. Candidates are the positions
+/// whose first pixel matches, checked in full.
+fn find(
+    page: &image::RgbImage,
+    needle: &image::RgbImage,
+    rows: std::ops::Range<u32>,
+    from_x: u32,
+) -> Option<(u32, u32)> {
+    let (w, h) = needle.dimensions();
+    let last_x = page.width().checked_sub(w)?;
+    let last_y = page.height().checked_sub(h)?;
+    let first = needle.get_pixel(0, 0).0;
+    rows.filter(|&y| y <= last_y)
+        .flat_map(|y| (from_x..=last_x).map(move |x| (x, y)))
+        .filter(|&(x, y)| near(page.get_pixel(x, y).0, first, 3))
+        .find(|&(x, y)| {
+            needle
+                .enumerate_pixels()
+                .all(|(nx, ny, p)| near(page.get_pixel(x + nx, y + ny).0, p.0, 3))
+        })
 }

@@ -4,6 +4,7 @@
 #     (tests compare against ffprobe);
 #   - the ONNX Runtime shared library, taken from PyPI's `onnxruntime` wheel, into
 #     ${XDG_DATA_HOME:-~/.local/share}/frameforge/onnxruntime, where the binary looks for it.
+#   - with --tests, also Chromium, which the report test renders report.html with.
 # Uses sudo for apt when not root.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev pkg-config clang libclang-dev ffmpeg)
+[ "${1:-}" = "--tests" ] && APT_PACKAGES+=(chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -3,7 +3,7 @@
 # lints and runs every test against the release build (inference is slow unoptimised).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+bash tools/setup.sh --tests
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --locked -- -D warnings
 cargo test --release --locked
