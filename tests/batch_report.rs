@@ -278,6 +278,7 @@ fn check_screenshot(ws: &Workspace, pairs: &[(image::RgbImage, image::RgbImage)]
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-dev-shm-usage",
             "--no-first-run",
             "--disable-background-networking",
             "--disable-component-update",
