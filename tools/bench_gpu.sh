@@ -48,10 +48,10 @@ run:
 YAML
   echo "$work/p-$3.yaml"
 }
-psnr() { # a b → average PSNR over all frames (inf when identical)
+psnr() { # a b → the lowest per-frame PSNR (inf when identical) and the frame count
   ffmpeg -v error -nostats -i "$1" -i "$2" -lavfi "[0:v][1:v]psnr=stats_file=$work/psnr.log" -f null - 2>&1
   "$PY" - "$work/psnr.log" <<'PY'
-import math, sys
+import sys
 values = [float(f.split(":")[1]) for line in open(sys.argv[1]) for f in line.split() if f.startswith("psnr_avg:")]
 print(f"{min(values):.1f} dB lowest frame, {len(values)} frames" if values else "no frames")
 PY
