@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (tools/setup.sh), then checks formatting,
-# lints and runs every test against the release build (inference is slow unoptimised).
+# lints (the CUDA build too) and runs every test against the release build (inference
+# is slow unoptimised).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh --tests
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --locked -- -D warnings
+# The CUDA path needs a GPU to run, but must keep compiling without one.
+cargo clippy --release --all-targets --locked --features cuda -- -D warnings
 cargo test --release --locked
