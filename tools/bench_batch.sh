@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Batch-engine benchmarks; prints the numbers BENCHMARKS.md records.
-#   tools/bench_batch.sh [clips|film|discovery|noop]...   (default: all)
+#   tools/bench_batch.sh [clips|stills|film|discovery|noop]...   (default: all)
 # Each ratio compares runs made here, one after another, on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,18 @@ if run_section clips; then
   else
     echo "  the Python pipe script: skipped (needs .venv, see tools/bench.sh)"
   fi
+fi
+
+if run_section stills; then
+  echo "== 20 stills (320x240), $THREADS threads: one file at a time vs files in parallel"
+  mkdir -p "$work/stills"
+  for i in $(seq 1 20); do
+    ffmpeg -v error -y -f lavfi -i "testsrc2=size=320x240:rate=1:duration=1,hue=h=$((i * 17))" -frames:v 1 "$work/stills/still-$i.png"
+  done
+  p=$(pipeline "$work/stills" "$work/out-stills")
+  read -r one one_cpu _ < <(timed $bin run "$p" --force --quiet --threads "$THREADS" --jobs 1)
+  read -r many cpu _ < <(timed $bin run "$p" --force --quiet --threads "$THREADS" --jobs "$THREADS")
+  printf '  frameforge --jobs 1: %.2f s (CPU %s)   --jobs %s: %.2f s (CPU %s)   speed-up %.2fx\n' "$one" "$one_cpu" "$THREADS" "$many" "$cpu" "$(echo "$one / $many" | bc -l)"
 fi
 
 if run_section film; then
