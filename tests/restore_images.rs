@@ -152,3 +152,30 @@ fn scale_is_probed_when_the_model_has_no_sidecar() {
     let out = image::open(ws.path("out/c.png")).unwrap();
     assert_eq!((out.width(), out.height()), (61 * 4, 47 * 4));
 }
+
+/// A still larger than one tile is shared out among every session of the pool (so a
+/// lone large photo uses every core); each tile is still computed alone, so the result
+/// is bit for bit one session's, for 8- and 16-bit images and through chained stages.
+#[test]
+fn a_still_shared_by_several_sessions_gives_one_sessions_result() {
+    let ws = Workspace::new();
+    ws.input(&[
+        ("images/coffee.jpg", "c.jpg"),
+        ("images/rgb16.png", "r.png"),
+    ]);
+    let pipeline = ws.pipeline(
+        "stages:\n  - restore:\n      model: {x2}\n      tile: 32\n      tile_overlap: 8\n  \
+         - restore:\n      model: {x2}\n      tile: 48\n      tile_overlap: 8\n",
+    );
+    let mut results = Vec::new();
+    for threads in ["1", "3"] {
+        let run = ws.run(&pipeline, &["--force", "--threads", threads]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let coffee = image::open(ws.path("out/c.png")).unwrap();
+        let rgb16 = image::open(ws.path("out/r.png")).unwrap();
+        assert_eq!((coffee.width(), coffee.height()), (96 * 4, 64 * 4));
+        assert!(matches!(rgb16, image::DynamicImage::ImageRgb16(_)));
+        results.push((coffee.into_bytes(), rgb16.into_bytes()));
+    }
+    assert!(results[0] == results[1], "3 sessions differ from 1");
+}

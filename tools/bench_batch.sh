@@ -74,6 +74,16 @@ if run_section stills; then
   read -r one one_cpu _ < <(timed $bin run "$p" --force --quiet --threads "$THREADS" --jobs 1)
   read -r many cpu _ < <(timed $bin run "$p" --force --quiet --threads "$THREADS" --jobs "$THREADS")
   printf '  frameforge --jobs 1: %.2f s (CPU %s)   --jobs %s: %.2f s (CPU %s)   speed-up %.2fx\n' "$one" "$one_cpu" "$THREADS" "$many" "$cpu" "$(echo "$one / $many" | bc -l)"
+  echo "== one large still (1024x768, tiles of 256 shared by the sessions): 1 thread vs $THREADS"
+  mkdir -p "$work/large"
+  ffmpeg -v error -y -f lavfi -i testsrc2=size=1024x768:rate=1:duration=1 -frames:v 1 "$work/large/large.png"
+  p=$(pipeline "$work/large" "$work/out-large")
+  read -r one one_cpu one_rss < <(timed $bin run "$p" --force --quiet --threads 1)
+  cp "$work/out-large/large.png" "$work/large-1.png"
+  read -r many cpu rss < <(timed $bin run "$p" --force --quiet --threads "$THREADS")
+  cmp -s "$work/out-large/large.png" "$work/large-1.png" && same="identical output" || same="OUTPUTS DIFFER"
+  printf '  --threads 1: %.2f s (CPU %s, %d MB)   --threads %s: %.2f s (CPU %s, %d MB)   speed-up %.2fx, %s\n' \
+    "$one" "$one_cpu" "$((one_rss / 1024))" "$THREADS" "$many" "$cpu" "$((rss / 1024))" "$(echo "$one / $many" | bc -l)" "$same"
 fi
 
 if run_section film; then

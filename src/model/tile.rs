@@ -134,6 +134,22 @@ fn reflect(index: i64, len: i64) -> usize {
     }) as usize
 }
 
+/// One tile of a frame: the output region it owns and the window it is run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    row: Span,
+    column: Span,
+}
+
+/// The tiles that cover a `width` × `height` frame, row by row.
+pub fn tiles(width: u32, height: u32, layout: TileLayout) -> Vec<Tile> {
+    let columns = spans(width, layout);
+    spans(height, layout)
+        .into_iter()
+        .flat_map(|row| columns.iter().map(move |&column| Tile { row, column }))
+        .collect()
+}
+
 /// Restores `source` tile by tile with `infer`, which maps a [1,3,h,w] batch in 0..1 to
 /// [1,3,h·scale,w·scale].
 ///
@@ -152,32 +168,64 @@ where
     image::Rgb<S>: Pixel<Subpixel = S>,
 {
     let (width, height) = source.dimensions();
-    let scale_usize = scale as usize;
     let mut output: RgbImageOf<S> = ImageBuffer::new(width * scale, height * scale);
-    let out_width = output.width() as usize;
-    let columns = spans(width, layout);
-    for row in spans(height, layout) {
-        for column in &columns {
-            let input = gather(source, row, *column);
-            let result = infer(input.view())?;
-            let expected = (
-                1,
-                3,
-                input.dim().2 * scale_usize,
-                input.dim().3 * scale_usize,
-            );
-            if result.dim() != expected {
-                return Err(shape_error(format!(
-                    "model output {:?} for input {:?} (expected {:?})",
-                    result.dim(),
-                    input.dim(),
-                    expected
-                )));
-            }
-            scatter(&result, &mut output, out_width, row, *column, scale_usize);
-        }
+    for tile in tiles(width, height, layout) {
+        let result = restore_tile(source, tile, scale, &mut infer, &shape_error)?;
+        place_tile(&result, &mut output, tile, scale);
     }
     Ok(output)
+}
+
+/// Runs `infer` on the window of one tile of `source` and checks the result's shape.
+///
+/// # Errors
+/// Whatever `infer` returns, or a result of the wrong shape (reported through
+/// `shape_error`).
+pub fn restore_tile<S, E>(
+    source: &RgbImageOf<S>,
+    tile: Tile,
+    scale: u32,
+    infer: impl FnOnce(ArrayView4<'_, f32>) -> Result<Array4<f32>, E>,
+    shape_error: impl Fn(String) -> E,
+) -> Result<Array4<f32>, E>
+where
+    S: Sample,
+    image::Rgb<S>: Pixel<Subpixel = S>,
+{
+    let input = gather(source, tile.row, tile.column);
+    let result = infer(input.view())?;
+    let scale = scale as usize;
+    let expected = (1, 3, input.dim().2 * scale, input.dim().3 * scale);
+    if result.dim() != expected {
+        return Err(shape_error(format!(
+            "model output {:?} for input {:?} (expected {:?})",
+            result.dim(),
+            input.dim(),
+            expected
+        )));
+    }
+    Ok(result)
+}
+
+/// Writes the part of a tile's (shape-checked) result that the tile owns into `output`,
+/// an image `scale` times the source's size.
+pub fn place_tile<S: Sample>(
+    result: &Array4<f32>,
+    output: &mut RgbImageOf<S>,
+    tile: Tile,
+    scale: u32,
+) where
+    image::Rgb<S>: Pixel<Subpixel = S>,
+{
+    let out_width = output.width() as usize;
+    scatter(
+        result,
+        output,
+        out_width,
+        tile.row,
+        tile.column,
+        scale as usize,
+    );
 }
 
 /// Copies the window of `row` × `column` into a model input batch.

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use crate::media::image_io::{join, read_still, resize_alpha, write_png, Colour, Still};
 use crate::report::thumbnail::Preview;
-use crate::stage::{FrameStage, StageError, StagePool};
+use crate::stage::still_tiles::restore_still;
+use crate::stage::StagePool;
 
 use crate::caption::cues::Cue;
 use crate::stage::caption::CaptionPool;
@@ -26,7 +27,7 @@ pub fn restore_image(
 ) -> Result<ImageSummary, ProcessError> {
     let still = read_still(input)?;
     let before = preview_source(&still.colour);
-    let colour = pool.with(|stages| run_stages(stages, still.colour))??;
+    let colour = restore_still(pool, still.colour)?;
     let (width, height) = match &colour {
         Colour::Eight(i) => i.dimensions(),
         Colour::Sixteen(i) => i.dimensions(),
@@ -82,19 +83,6 @@ pub struct ImageSummary {
     pub width: u32,
     pub height: u32,
     pub preview: Option<Preview>,
-}
-
-fn run_stages(
-    stages: &mut [Box<dyn FrameStage>],
-    mut colour: Colour,
-) -> Result<Colour, StageError> {
-    for stage in stages.iter_mut() {
-        colour = match colour {
-            Colour::Eight(image) => Colour::Eight(stage.process(&image)?),
-            Colour::Sixteen(image) => Colour::Sixteen(stage.process16(&image)?),
-        };
-    }
-    Ok(colour)
 }
 
 fn preview_source(colour: &Colour) -> image::RgbImage {
