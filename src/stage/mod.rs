@@ -25,12 +25,6 @@ pub trait FrameStage: Send {
     /// The model fails on this frame.
     fn process(&mut self, frame: &RgbImage) -> Result<RgbImage, StageError>;
 
-    /// Processes one 16-bit still image.
-    ///
-    /// # Errors
-    /// The model fails on this image.
-    fn process16(&mut self, frame: &Rgb16Image) -> Result<Rgb16Image, StageError>;
-
     /// The factor by which this stage enlarges frames.
     fn scale(&self) -> u32;
 

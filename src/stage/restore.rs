@@ -74,10 +74,6 @@ impl FrameStage for RestoreStage {
         self.run(frame)
     }
 
-    fn process16(&mut self, frame: &Rgb16Image) -> Result<Rgb16Image, StageError> {
-        self.run(frame)
-    }
-
     fn scale(&self) -> u32 {
         self.model.scale()
     }
