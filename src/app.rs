@@ -24,7 +24,7 @@ use crate::model::session::SessionConfig;
 use crate::process::caption_files::caption_json_path;
 use crate::process::checkpoints::prune as prune_checkpoints;
 use crate::progress::Progress;
-use crate::report::{report_stem, write_reports, ItemReport, ItemStatus, RunReport};
+use crate::report::{done_verb, report_stem, write_reports, ItemReport, ItemStatus, RunReport};
 use crate::stage::caption::caption_pool;
 use crate::stage::{StagePlan, StagePool};
 
@@ -285,6 +285,7 @@ fn finish(
         started_unix,
         seconds,
         exit_code,
+        done_verb: done_verb(&loaded.pipeline.stages),
         done,
         skipped,
         failed,
@@ -297,7 +298,8 @@ fn finish(
         }
     }
     eprintln!(
-        "{done} restored, {skipped} skipped, {failed} failed in {seconds:.1} s{}",
+        "{done} {}, {skipped} skipped, {failed} failed in {seconds:.1} s{}",
+        report.done_verb,
         if interrupted {
             " (interrupted; rerun to resume)"
         } else {

@@ -148,7 +148,13 @@ fn images_get_a_text_caption_and_a_json_document() {
     let ws = Workspace::new();
     ws.input(&[(&format!("caption/{file}"), "a/still.png")]);
     let pipeline = caption_pipeline(&ws, "      beams: 1\n");
-    frameforge().arg("run").arg(&pipeline).assert().success();
+    let run = frameforge().arg("run").arg(&pipeline).output().unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("1 captioned, 0 skipped, 0 failed in "),
+        "a caption-only run says what it did: {stderr}"
+    );
     assert_eq!(
         ws.outputs(),
         vec!["a/still.captions.json", "a/still.txt", "captions.jsonl"]

@@ -16,15 +16,19 @@ pub fn render(report: &RunReport) -> String {
         page,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
-    let _ =
-        writeln!(
+    let _ = writeln!(
         page,
-        "<p class=\"summary\">{} restored, {} skipped, {} failed in {:.1} s{} — exit code {}</p>",
+        "<p class=\"summary\">{} {}, {} skipped, {} failed in {:.1} s{} — exit code {}</p>",
         report.done,
+        report.done_verb,
         report.skipped,
         report.failed,
         report.seconds,
-        if report.interrupted { " (interrupted)" } else { "" },
+        if report.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        },
         report.exit_code
     );
     let failures: Vec<&ItemReport> = report

@@ -56,6 +56,10 @@ pub struct RunReport {
     pub started_unix: u64,
     pub seconds: f64,
     pub exit_code: u8,
+    /// What a finished item went through, for the summary line: `restored`,
+    /// `captioned` or `processed`.
+    #[serde(skip)]
+    pub done_verb: &'static str,
     pub done: usize,
     pub skipped: usize,
     pub failed: usize,
@@ -70,6 +74,20 @@ pub struct ReportError {
     path: String,
     #[source]
     source: std::io::Error,
+}
+
+/// The word for a finished item of a pipeline with these stages: a caption-only
+/// archive run says `captioned`, not `restored`.
+#[must_use]
+pub fn done_verb(stages: &[crate::config::StageSpec]) -> &'static str {
+    use crate::config::StageSpec;
+    if stages.iter().any(|s| matches!(s, StageSpec::Restore(_))) {
+        "restored"
+    } else if stages.iter().all(|s| matches!(s, StageSpec::Caption(_))) && !stages.is_empty() {
+        "captioned"
+    } else {
+        "processed"
+    }
 }
 
 /// The report's file name without extension: `report`, or `report-I-of-N` for a shard.
@@ -110,4 +128,37 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         let _ = std::fs::remove_file(&temp);
         error(e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "a test fails loudly on any unexpected error"
+    )]
+
+    use super::done_verb;
+    use crate::config::StageSpec;
+
+    fn stages(yaml: &str) -> Vec<StageSpec> {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn the_summary_names_what_the_pipeline_did() {
+        let restore = "- !restore {model: m.onnx}\n";
+        let caption = "- !caption {model: captioner}\n";
+        let filter = "- !filter yadif\n";
+        assert_eq!(done_verb(&stages(restore)), "restored");
+        assert_eq!(
+            done_verb(&stages(&format!("{filter}{restore}{caption}"))),
+            "restored"
+        );
+        assert_eq!(done_verb(&stages(caption)), "captioned");
+        assert_eq!(
+            done_verb(&stages(&format!("{filter}{caption}"))),
+            "processed"
+        );
+        assert_eq!(done_verb(&stages(filter)), "processed");
+    }
 }
