@@ -179,3 +179,39 @@ fn a_still_shared_by_several_sessions_gives_one_sessions_result() {
     }
     assert!(results[0] == results[1], "3 sessions differ from 1");
 }
+
+/// Every extension discovery picks up as an image is one the decoder reads: the same
+/// picture saved in each format restores to the PNG's result (exactly where the format
+/// is lossless, closely for JPEG).
+#[test]
+fn every_listed_image_format_is_decoded() {
+    let ws = Workspace::new();
+    ws.input(&[("golden/astronaut_96x80.png", "reference.png")]);
+    let picture = image::open(ws.path("in/reference.png")).unwrap().to_rgb8();
+    let formats: Vec<&str> = frameforge::config::IMAGE_EXTENSIONS
+        .iter()
+        .copied()
+        .filter(|ext| *ext != "png")
+        .collect();
+    for ext in &formats {
+        picture
+            .save(ws.path(&format!("in/as-{ext}.{ext}")))
+            .unwrap_or_else(|e| panic!("cannot write the {ext} copy: {e}"));
+    }
+    let pipeline = ws.pipeline("stages:\n  - restore:\n      model: {x2}\n      tile: 0\n");
+    let run = ws.run(&pipeline, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let reference = image::open(ws.path("out/reference.png")).unwrap().to_rgb8();
+    for ext in &formats {
+        let out = image::open(ws.path(&format!("out/as-{ext}.png")))
+            .unwrap_or_else(|e| panic!("no output for .{ext}: {e}"))
+            .to_rgb8();
+        assert_eq!(out.dimensions(), reference.dimensions(), ".{ext} size");
+        let p = psnr(out.as_raw(), reference.as_raw());
+        let lossy = matches!(*ext, "jpg" | "jpeg");
+        assert!(
+            if lossy { p > 30.0 } else { out == reference },
+            ".{ext}: PSNR {p:.1} dB against the PNG's result"
+        );
+    }
+}
