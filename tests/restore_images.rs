@@ -215,3 +215,111 @@ fn every_listed_image_format_is_decoded() {
         );
     }
 }
+
+/// A little-endian EXIF block with a camera make and an orientation.
+fn exif_block(make: &str, orientation: u16) -> Vec<u8> {
+    let mut make = make.as_bytes().to_vec();
+    make.push(0);
+    let data_offset: u32 = 8 + 2 + 2 * 12 + 4;
+    let mut block = b"II*\0".to_vec();
+    block.extend(8u32.to_le_bytes());
+    block.extend(2u16.to_le_bytes());
+    // 0x010F Make, ASCII, stored after the directory.
+    block.extend(0x010Fu16.to_le_bytes());
+    block.extend(2u16.to_le_bytes());
+    block.extend(u32::try_from(make.len()).unwrap().to_le_bytes());
+    block.extend(data_offset.to_le_bytes());
+    // 0x0112 Orientation, SHORT, inline.
+    block.extend(0x0112u16.to_le_bytes());
+    block.extend(3u16.to_le_bytes());
+    block.extend(1u32.to_le_bytes());
+    block.extend(orientation.to_le_bytes());
+    block.extend([0, 0]);
+    block.extend(0u32.to_le_bytes());
+    block.extend(make);
+    block
+}
+
+/// An ICC header naming `space` (`b"RGB "`, `b"GRAY"`); the body is a marker, since
+/// only its bytes travel.
+fn icc_profile(space: &[u8; 4]) -> Vec<u8> {
+    let mut profile = vec![0u8; 132];
+    profile[0..4].copy_from_slice(&132u32.to_be_bytes());
+    profile[12..16].copy_from_slice(b"mntr");
+    profile[16..20].copy_from_slice(space);
+    profile[20..24].copy_from_slice(b"XYZ ");
+    profile[36..40].copy_from_slice(b"acsp");
+    profile
+}
+
+fn write_jpeg(picture: &image::RgbImage, path: &std::path::Path, exif: Vec<u8>, icc: Vec<u8>) {
+    use image::ImageEncoder;
+    let file = std::fs::File::create(path).unwrap();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(file, 95);
+    encoder.set_exif_metadata(exif).unwrap();
+    encoder.set_icc_profile(icc).unwrap();
+    encoder
+        .write_image(
+            picture.as_raw(),
+            picture.width(),
+            picture.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+}
+
+fn png_metadata(path: &std::path::Path) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    use image::ImageDecoder;
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let mut decoder = image::codecs::png::PngDecoder::new(file).unwrap();
+    (
+        decoder.icc_profile().unwrap(),
+        decoder.exif_metadata().unwrap(),
+    )
+}
+
+/// A camera JPEG stored sideways (EXIF orientation 6) comes out upright, as its viewer
+/// showed it, with its EXIF (orientation now upright) and its RGB ICC profile; a profile
+/// that does not describe RGB is not attached to RGB pixels.
+#[test]
+fn camera_jpeg_comes_out_upright_with_its_exif_and_colour_profile() {
+    let ws = Workspace::new();
+    ws.input(&[("golden/astronaut_96x80.png", "source.png")]);
+    let picture = image::open(ws.path("in/source.png")).unwrap().to_rgb8();
+    std::fs::remove_file(ws.path("in/source.png")).unwrap();
+    let rgb_profile = icc_profile(b"RGB ");
+    write_jpeg(
+        &picture,
+        &ws.path("in/sideways.jpg"),
+        exif_block("FrameForge Camera", 6),
+        rgb_profile.clone(),
+    );
+    write_jpeg(
+        &picture,
+        &ws.path("in/gray-profile.jpg"),
+        exif_block("FrameForge Camera", 1),
+        icc_profile(b"GRAY"),
+    );
+    // The same stored pixels, turned by hand: what the sideways photo must become.
+    let stored = image::open(ws.path("in/sideways.jpg")).unwrap().to_rgb8();
+    image::imageops::rotate90(&stored)
+        .save(ws.path("in/turned-by-hand.png"))
+        .unwrap();
+    let pipeline = ws.pipeline("stages:\n  - restore:\n      model: {x2}\n      tile: 0\n");
+    let run = ws.run(&pipeline, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let upright = image::open(ws.path("out/sideways.png")).unwrap().to_rgb8();
+    let by_hand = image::open(ws.path("out/turned-by-hand.png"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(upright.dimensions(), (80 * 2, 96 * 2));
+    assert!(upright == by_hand, "not turned as EXIF orientation 6 says");
+
+    let (icc, exif) = png_metadata(&ws.path("out/sideways.png"));
+    assert_eq!(icc.as_deref(), Some(rgb_profile.as_slice()));
+    assert_eq!(exif, Some(exif_block("FrameForge Camera", 1)));
+    let (icc, exif) = png_metadata(&ws.path("out/gray-profile.png"));
+    assert_eq!(icc, None, "a GRAY profile was attached to RGB pixels");
+    assert_eq!(exif, Some(exif_block("FrameForge Camera", 1)));
+}

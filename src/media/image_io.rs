@@ -1,9 +1,10 @@
-//! Still images in and out: any format the `image` crate reads, split into RGB (8 or
-//! 16 bits) and an optional alpha plane, and written back as PNG.
+//! Still images in and out: any format the `image` crate reads, turned upright by its
+//! EXIF orientation, split into RGB (8 or 16 bits) and an optional alpha plane, and
+//! written back as PNG with the source's ICC profile and EXIF data.
 
 use std::path::Path;
 
-use image::{DynamicImage, GrayImage, ImageBuffer, Luma, RgbImage};
+use image::{DynamicImage, GrayImage, ImageBuffer, ImageDecoder, Luma, RgbImage};
 
 use super::error::MediaError;
 
@@ -30,6 +31,19 @@ pub struct Still {
     pub alpha: Option<Alpha>,
     /// The source had one colour channel; the result is written as grayscale too.
     pub grayscale: bool,
+    pub metadata: StillMetadata,
+}
+
+/// What of a source's metadata the restored PNG carries on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StillMetadata {
+    /// The ICC profile, kept only where it describes the channels written (an RGB
+    /// profile for colour, a gray one for grayscale): a scan in Adobe RGB must not be
+    /// shown as sRGB, and a CMYK profile does not describe the RGB the decoder gives.
+    pub icc_profile: Option<Vec<u8>>,
+    /// The raw EXIF block (camera, dates, captions), its orientation set to upright
+    /// because the pixels were turned already.
+    pub exif: Option<Vec<u8>>,
 }
 
 impl Still {
@@ -61,8 +75,30 @@ pub fn read_still(path: &Path) -> Result<Still, MediaError> {
             context: "cannot read image".into(),
             source,
         })?;
-    let decoded = reader.decode().map_err(image_error)?;
-    Ok(split(decoded))
+    let mut decoder = reader.into_decoder().map_err(image_error)?;
+    // Metadata is a courtesy: a malformed EXIF or ICC block must not cost the pixels.
+    let icc_profile = decoder.icc_profile().ok().flatten();
+    let mut exif = decoder.exif_metadata().ok().flatten();
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut decoded = DynamicImage::from_decoder(decoder).map_err(image_error)?;
+    decoded.apply_orientation(orientation);
+    if let Some(chunk) = exif.as_mut() {
+        let _ = image::metadata::Orientation::remove_from_exif_chunk(chunk);
+    }
+    let mut still = split(decoded);
+    still.metadata = StillMetadata {
+        icc_profile: icc_profile.filter(|p| profile_fits(p, still.grayscale)),
+        exif,
+    };
+    Ok(still)
+}
+
+/// Whether an ICC profile's colour space (header bytes 16..20) is the one written.
+fn profile_fits(profile: &[u8], grayscale: bool) -> bool {
+    let wanted: &[u8; 4] = if grayscale { b"GRAY" } else { b"RGB " };
+    profile.get(16..20) == Some(wanted.as_slice())
 }
 
 fn split(decoded: DynamicImage) -> Still {
@@ -85,6 +121,7 @@ fn split(decoded: DynamicImage) -> Still {
         colour,
         alpha,
         grayscale,
+        metadata: StillMetadata::default(),
     }
 }
 
@@ -148,15 +185,37 @@ pub fn join(still: Still) -> DynamicImage {
     }
 }
 
-/// Writes `image` as PNG to `path`.
+/// Writes `image` as PNG to `path`, with `metadata`'s ICC profile (iCCP) and EXIF
+/// block (eXIf).
 ///
 /// # Errors
 /// The file cannot be written.
-pub fn write_png(image: &DynamicImage, path: &Path) -> Result<(), MediaError> {
-    image
-        .save_with_format(path, image::ImageFormat::Png)
-        .map_err(|source| MediaError::Image {
-            context: "cannot write PNG".into(),
-            source,
-        })
+pub fn write_png(
+    image: &DynamicImage,
+    metadata: &StillMetadata,
+    path: &Path,
+) -> Result<(), MediaError> {
+    use image::ImageEncoder;
+    let file = std::fs::File::create(path).map_err(|source| MediaError::Io {
+        context: "cannot create PNG".into(),
+        source,
+    })?;
+    let mut writer = std::io::BufWriter::new(file);
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut writer);
+    // The PNG encoder accepts both; an error here would only mean a format without them.
+    if let Some(profile) = &metadata.icc_profile {
+        let _ = encoder.set_icc_profile(profile.clone());
+    }
+    if let Some(exif) = &metadata.exif {
+        let _ = encoder.set_exif_metadata(exif.clone());
+    }
+    let write_error = |source| MediaError::Image {
+        context: "cannot write PNG".into(),
+        source,
+    };
+    image.write_with_encoder(encoder).map_err(write_error)?;
+    std::io::Write::flush(&mut writer).map_err(|source| MediaError::Io {
+        context: "cannot write PNG".into(),
+        source,
+    })
 }

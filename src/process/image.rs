@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::media::image_io::{join, read_still, resize_alpha, write_png, Colour, Still};
+use crate::media::image_io::{
+    join, read_still, resize_alpha, write_png, Colour, Still, StillMetadata,
+};
 use crate::report::thumbnail::Preview;
 use crate::stage::still_tiles::restore_still;
 use crate::stage::StagePool;
@@ -37,13 +39,14 @@ pub fn restore_image(
         colour,
         alpha,
         grayscale: still.grayscale,
+        metadata: StillMetadata::default(),
     });
     let rgb = restored.to_rgb8();
     let preview = Preview::new(&before, &rgb);
     let mut outputs = Vec::new();
     if pool.plan().writes_media() {
         let pending = PendingOutput::new(target)?;
-        write_png(&restored, pending.temp_path())?;
+        write_png(&restored, &still.metadata, pending.temp_path())?;
         pending.commit()?;
         outputs.push(target.to_path_buf());
     }
