@@ -252,6 +252,23 @@ fn codec_matrix_odd_size_241x135() {
     check_codec("video/odd_241x135.mkv");
 }
 
+/// A PAL DV capture: 4:3 pixels (SAR 16:15) stay 4:3 at twice the size, and the PCM
+/// stereo track is copied.
+#[test]
+fn codec_matrix_pal_dv_keeps_its_aspect_and_pcm_audio() {
+    check_codec("video/dv_pal.dv");
+    let run = Run::restore(&[("video/dv_pal.dv", "tape.dv")], "");
+    let output = probe(&run.output("tape.mkv"));
+    assert_eq!(video(&output)["sample_aspect_ratio"], "16:15");
+    assert_eq!(video(&output)["display_aspect_ratio"], "4:3");
+    let audio = streams_of(&output, "audio");
+    assert_eq!(audio.len(), 1);
+    assert_eq!(
+        (&audio[0]["codec_name"], &audio[0]["channels"]),
+        (&serde_json::json!("pcm_s16le"), &serde_json::json!(2))
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Timestamps: every frame keeps its source PTS.
 
@@ -704,6 +721,33 @@ fn container_same_refuses_h264_in_webm_with_advice_and_the_batch_goes_on() {
             "{}: video codec h264 cannot be stored in webm; use `container: mkv` or `container: mp4`",
             run.input("clip.webm").display()
         )],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.ws.outputs(), vec!["clip.mkv".to_string()]);
+}
+
+/// `container: same` keeps a DV input's raw DV container, whose muxer holds only DV
+/// video and does not say so up front: the header's refusal names what was offered
+/// and the container that holds it, and the batch goes on.
+#[test]
+fn container_same_refuses_h264_in_raw_dv_naming_what_was_offered() {
+    let run = Run::new(
+        &[
+            ("video/dv_pal.dv", "tape.dv"),
+            ("video/ffv1.mkv", "clip.mkv"),
+        ],
+        "stages:\n  - filter: \"scale=180:144\"\n",
+        "encode:\n  container: same\n  codec: libx264\n",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines = run.ws.failure_lines(&run.stderr, "tape.dv");
+    let expected = format!(
+        "{}: the dv container refused h264 video, pcm_s16le audio (cannot write its header); use `container: mkv`: ",
+        run.input("tape.dv").display()
+    );
+    assert!(
+        lines.len() == 1 && lines[0].starts_with(&expected),
         "{}",
         run.stderr
     );

@@ -141,6 +141,15 @@ ff $(seq_in rocket_zoom) $(sine_in 1) -map 0:v -map 1:a "${OUT_OPTS[@]}" \
     -c:a mp2 -b:a 64k -ac 1 \
     "$VID/mpeg2.mpg"
 
+# PAL DV as a camcorder tape capture writes it: raw DV stream, 720x576 4:2:0, SAR 16:15
+# (4:3), bottom field first, PCM s16le stereo 48 kHz; 3 frames (DV is 144 000 bytes
+# a frame whatever the picture).
+ff -framerate 25 -i "$TMP/frames/rocket_pan/%03d.png" \
+    -f lavfi -i sine=frequency=440:sample_rate=48000:duration=0.5 -map 0:v -map 1:a \
+    "${OUT_OPTS[@]}" -t 0.12 -vf "scale=720:576:flags=$SWS,setfield=bff" -aspect 4:3 \
+    -c:v dvvideo -pix_fmt yuv420p -c:a pcm_s16le -ac 2 -f dv \
+    "$VID/dv_pal.dv"
+
 # MJPEG (yuvj420p) + PCM s16le in AVI; 12 frames.
 # shellcheck disable=SC2046
 ff $(seq_in chelsea_pan) $(sine_in 1) -map 0:v -map 1:a "${OUT_OPTS[@]}" \

@@ -173,9 +173,20 @@ impl Muxer {
         self.output
             .set_metadata(dictionary(&self.layout.container_metadata));
         let options = header_options(self.output.format().name(), &self.layout);
-        self.output
-            .write_header_with(options)
-            .context(|| "cannot write the container header".into())?;
+        let streams = self.stream_summary();
+        let format = self.output.format().name().to_owned();
+        let codecs: Vec<codec::Id> = self.output.streams().map(|s| s.parameters().id()).collect();
+        let advice = other_containers_for_all(&format, &codecs);
+        self.output.write_header_with(options).context(|| {
+            // Muxers such as dv and ogg do not say up front what they hold, so their
+            // refusal comes here; name what was offered and where it fits.
+            let advice = if advice.is_empty() {
+                String::new()
+            } else {
+                format!("; use {}", advice.join(" or "))
+            };
+            format!("the {format} container refused {streams} (cannot write its header){advice}")
+        })?;
         self.started = true;
         for (index, packet) in std::mem::take(&mut self.waiting) {
             self.write_copied(index, packet)?;
@@ -230,6 +241,24 @@ impl Muxer {
                 format!("; use {}", advice.join(" or "))
             }
         )))
+    }
+
+    /// The streams offered to the muxer, as `h264 video, pcm_s16le audio`.
+    fn stream_summary(&self) -> String {
+        self.output
+            .streams()
+            .map(|stream| {
+                let parameters = stream.parameters();
+                let kind = match parameters.medium() {
+                    media::Type::Video => "video",
+                    media::Type::Audio => "audio",
+                    media::Type::Subtitle => "subtitles",
+                    _ => "data",
+                };
+                format!("{} {kind}", parameters.id().name())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Whether the header is written (the video stream's parameters are set).
@@ -422,9 +451,16 @@ fn refuses(output: &Output, codec: codec::Id) -> bool {
 /// `container: NAME` advice for the containers other than `muxer` that can store
 /// `codec` (so mov_text is never sent back to the `container: mkv` that refused it).
 fn other_containers_for(muxer: &str, codec: codec::Id) -> Vec<String> {
+    other_containers_for_all(muxer, &[codec])
+}
+
+/// [`other_containers_for`] every one of `codecs`.
+fn other_containers_for_all(muxer: &str, codecs: &[codec::Id]) -> Vec<String> {
     ALTERNATIVE_CONTAINERS
         .iter()
-        .filter(|(candidate, _)| *candidate != muxer && accepts(candidate, codec.into()))
+        .filter(|(candidate, _)| {
+            *candidate != muxer && codecs.iter().all(|&id| accepts(candidate, id.into()))
+        })
         .map(|(_, name)| format!("`container: {name}`"))
         .collect()
 }
