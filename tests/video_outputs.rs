@@ -482,6 +482,102 @@ fn languages_titles_and_chapters_are_kept() {
     }
 }
 
+/// A Matroska file's attachments (the fonts its styled subtitles need, cover art) are
+/// carried into a Matroska output byte for byte with their names and MIME types; a
+/// container that has no place for them gets a warning naming what is lost.
+#[test]
+fn attachments_are_kept_in_matroska_and_their_loss_is_warned_elsewhere() {
+    let ws = Workspace::new();
+    let font: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(ws.path("font.ttf"), &font).unwrap();
+    let cover = std::fs::read(fixture("golden/chelsea_61x47.png")).unwrap();
+    std::fs::write(ws.path("cover.png"), &cover).unwrap();
+    std::fs::create_dir_all(ws.path("in")).unwrap();
+    let input = ws.path("in/reel.mkv");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-i"])
+        .arg(fixture("video/ffv1.mkv"))
+        .arg("-attach")
+        .arg(ws.path("font.ttf"))
+        .arg("-attach")
+        .arg(ws.path("cover.png"))
+        .args(["-map", "0", "-c", "copy"])
+        .args(["-metadata:s:t:0", "mimetype=application/x-truetype-font"])
+        .args(["-metadata:s:t:1", "mimetype=image/png"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let pipeline = ws.pipeline(RESTORE_X2);
+    let run = ws.run(&pipeline, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let output = ws.path("out/reel.mkv");
+    // ffmpeg reads an image attachment as a one-picture video stream (attached_pic).
+    let attached: Vec<Value> = probe(&output)["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["codec_type"] == "attachment" || s["disposition"]["attached_pic"] == 1)
+        .cloned()
+        .collect();
+    let described: Vec<(Option<&str>, Option<&str>)> = attached
+        .iter()
+        .map(|s| (tag(s, "filename"), tag(s, "mimetype")))
+        .collect();
+    assert_eq!(
+        described,
+        [
+            (Some("font.ttf"), Some("application/x-truetype-font")),
+            (Some("cover.png"), Some("image/png"))
+        ]
+    );
+    let font_copy = ws.path("font-copy");
+    // ffmpeg dumps while opening the input and then stops for want of an output.
+    let _ = std::process::Command::new("ffmpeg")
+        .args(["-v", "quiet", "-nostdin", "-y", "-dump_attachment:t:0"])
+        .arg(&font_copy)
+        .arg("-i")
+        .arg(&output)
+        .status();
+    assert_eq!(std::fs::read(&font_copy).unwrap(), font, "font bytes");
+    let cover_copy = ws.path("cover-copy.png");
+    let cover_index = attached[1]["index"].to_string();
+    let copied = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-i"])
+        .arg(&output)
+        .args([
+            "-map",
+            &format!("0:{cover_index}"),
+            "-c",
+            "copy",
+            "-f",
+            "image2",
+        ])
+        .arg(&cover_copy)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    assert_eq!(std::fs::read(&cover_copy).unwrap(), cover, "cover bytes");
+
+    let mp4 = ws.pipeline(&format!("{RESTORE_X2}encode:\n  container: mp4\n"));
+    let run = ws.run(&mp4, &["--force"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "{}: its 2 attached file(s) (fonts, cover art) cannot be stored in mp4, so the output has none; use `container: mkv` to keep them",
+            input.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(streams_of(&probe(&ws.path("out/reel.mp4")), "attachment").is_empty());
+}
+
 #[test]
 fn audio_drop_and_subtitles_drop_remove_the_streams() {
     let name = "reel.mkv";

@@ -1,6 +1,7 @@
 //! What of an input besides the main video goes into the output: copied audio and
-//! subtitle streams, container and stream metadata, chapters and video side data
-//! (rotation). Gathered once on the decode side and handed to the muxer.
+//! subtitle streams, attachments (a Matroska file's fonts and cover art), container and
+//! stream metadata, chapters and video side data (rotation). Gathered once on the decode
+//! side and handed to the muxer.
 
 use std::collections::HashMap;
 
@@ -28,6 +29,14 @@ pub struct CopiedStream {
     pub disposition: i32,
 }
 
+/// An attached file (a font for styled subtitles, cover art): its bytes are the
+/// stream's extradata, its name and MIME type the stream's `filename` and `mimetype`
+/// tags. It has no packets.
+pub struct Attachment {
+    pub parameters: codec::Parameters,
+    pub metadata: Vec<(String, String)>,
+}
+
 /// A chapter mark.
 #[derive(Debug, Clone)]
 pub struct Chapter {
@@ -41,6 +50,7 @@ pub struct Chapter {
 /// Everything the muxer needs from the input.
 pub struct StreamLayout {
     pub copied: Vec<CopiedStream>,
+    pub attachments: Vec<Attachment>,
     pub container_metadata: Vec<(String, String)>,
     pub video_metadata: Vec<(String, String)>,
     pub video_side_data: Vec<(SideDataType, Vec<u8>)>,
@@ -61,6 +71,7 @@ impl StreamLayout {
     /// Reads the layout of `input` around its main video stream.
     pub fn from_input(input: &Input, video_index: usize, policy: CopyPolicy) -> Self {
         let mut copied = Vec::new();
+        let mut attachments = Vec::new();
         let mut video_metadata = Vec::new();
         let mut video_side_data = Vec::new();
         let mut earliest_start: Option<f64> = None;
@@ -81,6 +92,17 @@ impl StreamLayout {
                 continue;
             }
             let kind = stream.parameters().medium();
+            if kind == media::Type::Attachment {
+                attachments.push(Attachment {
+                    parameters: stream.parameters(),
+                    metadata: kept_metadata(stream.metadata().iter()),
+                });
+                continue;
+            }
+            if let Some(picture) = attached_picture(&stream) {
+                attachments.push(picture);
+                continue;
+            }
             let wanted = match kind {
                 media::Type::Audio => policy.audio,
                 media::Type::Subtitle => policy.subtitles,
@@ -110,6 +132,7 @@ impl StreamLayout {
             .collect();
         Self {
             copied,
+            attachments,
             container_metadata: kept_metadata(input.metadata().iter()),
             video_metadata,
             video_side_data,
@@ -126,6 +149,49 @@ impl StreamLayout {
             .map(|(pos, s)| (s.input_index, pos))
             .collect()
     }
+}
+
+/// A picture attached to the file (cover art; an image attachment of a Matroska file,
+/// which ffmpeg reads as a one-picture video stream) as an attachment whose bytes are
+/// the picture's.
+fn attached_picture(stream: &ffmpeg_next::format::stream::Stream<'_>) -> Option<Attachment> {
+    if !stream
+        .disposition()
+        .contains(ffmpeg_next::format::stream::Disposition::ATTACHED_PIC)
+    {
+        return None;
+    }
+    // SAFETY: `attached_pic` is a packet the demuxer owns for the life of the input;
+    // its bytes are copied out before this borrow ends.
+    let bytes = unsafe {
+        let packet = &(*stream.as_ptr()).attached_pic;
+        let size = usize::try_from(packet.size).ok()?;
+        if packet.data.is_null() || size == 0 {
+            return None;
+        }
+        std::slice::from_raw_parts(packet.data, size).to_vec()
+    };
+    let size = i32::try_from(bytes.len()).ok()?;
+    let mut parameters = codec::Parameters::new();
+    // SAFETY: `parameters` owns a fresh AVCodecParameters; the extradata buffer is
+    // allocated with av_mallocz (padded as ffmpeg requires) and handed over to it.
+    unsafe {
+        let raw = parameters.as_mut_ptr();
+        (*raw).codec_type = ffmpeg_next::ffi::AVMediaType::AVMEDIA_TYPE_ATTACHMENT;
+        (*raw).codec_id = (*stream.parameters().as_ptr()).codec_id;
+        let padded = bytes.len() + ffmpeg_next::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+        let buffer = ffmpeg_next::ffi::av_mallocz(padded).cast::<u8>();
+        if buffer.is_null() {
+            return None;
+        }
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buffer, bytes.len());
+        (*raw).extradata = buffer;
+        (*raw).extradata_size = size;
+    }
+    Some(Attachment {
+        parameters,
+        metadata: kept_metadata(stream.metadata().iter()),
+    })
 }
 
 fn kept_metadata<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {

@@ -1,12 +1,13 @@
 //! Writing the output container: the encoded video stream, copied audio and subtitle
-//! streams with their own timestamps, metadata, chapters and rotation.
+//! streams with their own timestamps, attachments, metadata, chapters and rotation.
 //!
 //! The header can only be written once the video encoder is open (its parameters go into
 //! it), so copied packets that arrive earlier wait in a small queue.
 //!
 //! Source timestamps are written as they are (see [`header_options`]); where the
 //! container cannot hold something of the source (a display rotation in Matroska), the
-//! muxer says so through [`Muxer::unstorable_rotation`] instead of dropping it silently.
+//! muxer says so through [`Muxer::unstorable_rotation`] and
+//! [`Muxer::unstorable_attachments`] instead of dropping it silently.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -159,6 +160,16 @@ impl Muxer {
             };
             self.copy_map.insert(copied.input_index, target);
         }
+        if self.keeps_attachments() {
+            for attachment in &self.layout.attachments {
+                let mut stream = self
+                    .output
+                    .add_stream(encoder::find(codec::Id::None))
+                    .context(|| "cannot add a stream for an attachment".into())?;
+                stream.set_parameters(attachment.parameters.clone());
+                stream.set_metadata(dictionary(&attachment.metadata));
+            }
+        }
         for chapter in &self.layout.chapters {
             self.output
                 .add_chapter(
@@ -297,6 +308,21 @@ impl Muxer {
         self.output
             .write_trailer()
             .context(|| "cannot finish the container".into())
+    }
+
+    /// Whether this container stores attached files: only Matroska does (WebM, MP4 and
+    /// the rest have no place for them).
+    fn keeps_attachments(&self) -> bool {
+        self.output.format().name() == "matroska"
+    }
+
+    /// How many attachments of the source this container cannot store.
+    pub fn unstorable_attachments(&self) -> usize {
+        if self.keeps_attachments() {
+            0
+        } else {
+            self.layout.attachments.len()
+        }
     }
 
     /// The display rotation of the source (degrees, as ffprobe prints it) when this

@@ -150,6 +150,15 @@ pub fn restore_video(
             settings.format
         );
     }
+    let attachments = muxer.as_ref().map_or(0, Muxer::unstorable_attachments);
+    if attachments > 0 {
+        tracing::warn!(
+            "{}: its {attachments} attached file(s) (fonts, cover art) cannot be stored in {}, \
+             so the output has none; use `container: mkv` to keep them",
+            input.display(),
+            settings.format
+        );
+    }
     let caption = plan.caption().zip(settings.captions);
     let workers = settings.pool.capacity();
     let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * FRAMES_PER_WORKER);
