@@ -544,7 +544,10 @@ fn attachments_are_kept_in_matroska_and_their_loss_is_warned_elsewhere() {
         .arg("-i")
         .arg(&output)
         .status();
-    assert_eq!(std::fs::read(&font_copy).unwrap(), font, "font bytes");
+    assert!(
+        std::fs::read(&font_copy).unwrap() == font,
+        "font bytes changed"
+    );
     let cover_copy = ws.path("cover-copy.png");
     let cover_index = attached[1]["index"].to_string();
     let copied = std::process::Command::new("ffmpeg")
@@ -562,7 +565,10 @@ fn attachments_are_kept_in_matroska_and_their_loss_is_warned_elsewhere() {
         .status()
         .unwrap();
     assert!(copied.success());
-    assert_eq!(std::fs::read(&cover_copy).unwrap(), cover, "cover bytes");
+    assert!(
+        std::fs::read(&cover_copy).unwrap() == cover,
+        "cover bytes changed"
+    );
 
     let mp4 = ws.pipeline(&format!("{RESTORE_X2}encode:\n  container: mp4\n"));
     let run = ws.run(&mp4, &["--force"]);
@@ -576,6 +582,61 @@ fn attachments_are_kept_in_matroska_and_their_loss_is_warned_elsewhere() {
         run.stderr
     );
     assert!(streams_of(&probe(&ws.path("out/reel.mp4")), "attachment").is_empty());
+}
+
+/// An MP4's cover art has no file name, which Matroska requires of an attachment: it
+/// goes in as `cover.png` with its bytes unchanged.
+#[test]
+fn mp4_cover_art_becomes_a_named_matroska_attachment() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path("in")).unwrap();
+    let input = ws.path("in/song.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-i"])
+        .arg(fixture("video/ffv1.mkv"))
+        .arg("-i")
+        .arg(fixture("golden/chelsea_61x47.png"))
+        .args([
+            "-map", "0:v", "-map", "1", "-c:v:0", "libx264", "-c:v:1", "png",
+        ])
+        .args(["-disposition:v:1", "attached_pic"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let pipeline = ws.pipeline(&format!("{RESTORE_X2}encode:\n  container: mkv\n"));
+    let run = ws.run(&pipeline, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let output = ws.path("out/song.mkv");
+    let pictures: Vec<Value> = streams_of(&probe(&output), "video")
+        .into_iter()
+        .filter(|s| s["disposition"]["attached_pic"] == 1)
+        .collect();
+    assert_eq!(pictures.len(), 1, "{pictures:?}");
+    assert_eq!(
+        (tag(&pictures[0], "filename"), tag(&pictures[0], "mimetype")),
+        (Some("cover.png"), Some("image/png"))
+    );
+    // The picture as the MP4 holds it (ffmpeg wrote it anew) against the MKV's.
+    let picture = |file: &Path, index: &Value, name: &str| {
+        let copy = ws.path(name);
+        let copied = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-y", "-i"])
+            .arg(file)
+            .args(["-map", &format!("0:{index}"), "-c", "copy", "-f", "image2"])
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        std::fs::read(&copy).unwrap()
+    };
+    let source = picture(&input, &serde_json::json!(1), "source-cover.png");
+    let kept = picture(&output, &pictures[0]["index"], "kept-cover.png");
+    assert!(!source.is_empty() && source == kept, "cover bytes changed");
 }
 
 #[test]

@@ -188,9 +188,28 @@ fn attached_picture(stream: &ffmpeg_next::format::stream::Stream<'_>) -> Option<
         (*raw).extradata = buffer;
         (*raw).extradata_size = size;
     }
+    let mut metadata = kept_metadata(stream.metadata().iter());
+    // An MP4's cover art has no name; Matroska needs one and a MIME type for it.
+    let has = |metadata: &[(String, String)], key: &str| {
+        metadata.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
+    };
+    if !has(&metadata, "filename") || !has(&metadata, "mimetype") {
+        let (name, mime) = match stream.parameters().id() {
+            codec::Id::PNG => ("cover.png", "image/png"),
+            codec::Id::MJPEG => ("cover.jpg", "image/jpeg"),
+            codec::Id::BMP => ("cover.bmp", "image/bmp"),
+            codec::Id::WEBP => ("cover.webp", "image/webp"),
+            _ => return None,
+        };
+        metadata.retain(|(k, _)| {
+            !k.eq_ignore_ascii_case("filename") && !k.eq_ignore_ascii_case("mimetype")
+        });
+        metadata.push(("filename".into(), name.into()));
+        metadata.push(("mimetype".into(), mime.into()));
+    }
     Some(Attachment {
         parameters,
-        metadata: kept_metadata(stream.metadata().iter()),
+        metadata,
     })
 }
 

@@ -264,6 +264,7 @@ impl Muxer {
                     media::Type::Video => "video",
                     media::Type::Audio => "audio",
                     media::Type::Subtitle => "subtitles",
+                    media::Type::Attachment => "attachment",
                     _ => "data",
                 };
                 format!("{} {kind}", parameters.id().name())
