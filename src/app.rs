@@ -331,17 +331,8 @@ fn captions_only_output(mut job: Job, plan: &StagePlan) -> Job {
 
 fn rejected_item(path: &Path, reason: &str) -> ItemReport {
     ItemReport {
-        input: path.to_path_buf(),
-        outputs: Vec::new(),
-        status: ItemStatus::Failed,
         error: vec![reason.to_string()],
-        reason: None,
-        frames: 0,
-        resumed_frames: 0,
-        seconds: 0.0,
-        fps: 0.0,
-        device: None,
-        preview: None,
+        ..ItemReport::failed(path)
     }
 }
 

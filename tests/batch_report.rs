@@ -1,7 +1,8 @@
 //! The run report: `report.json` describes every item (input, outputs, status, the error
 //! as its cause chain, frames, seconds, fps, device) and matches what stderr said;
 //! `report.html` is one self-contained page that lists failures before the items and
-//! shows a before/after pair of inline PNGs for each restored item.
+//! shows a before/after pair of inline PNGs for each restored item, with its captions
+//! and warnings.
 //!
 //! The page is checked with a small tag scanner, then rendered by headless Chromium
 //! (`tools/setup.sh --tests` installs it): the screenshot must show the failures box
@@ -336,4 +337,82 @@ fn find(
                 .enumerate_pixels()
                 .all(|(nx, ny, p)| near(page.get_pixel(x + nx, y + ny).0, p.0, 3))
         })
+}
+
+/// The captions the run made (the same cues as each item's caption files) and what it
+/// warned about are in report.json and beside the item in report.html.
+#[test]
+fn report_carries_each_items_captions_and_warnings() {
+    let ws = Workspace::new();
+    ws.input(&[
+        ("caption/shapes.mkv", "shapes.mkv"),
+        ("caption/stills/purple_star.png", "star.png"),
+        ("video/mpeg2.mpg", "interlaced.mpg"),
+    ]);
+    let model = util::root().join("models/captioner");
+    let pipeline = ws.pipeline(&format!(
+        "{RESTORE_X2}  - caption:\n      model: {}\n      every: 1s\n      beams: 1\n",
+        model.display()
+    ));
+    let run = ws.run(&pipeline, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let report = ws.report();
+    let items = items_by_name(&report);
+    let html = std::fs::read_to_string(ws.path("out/report.html")).unwrap();
+    for (name, stem) in [
+        ("shapes.mkv", "shapes"),
+        ("star.png", "star"),
+        ("interlaced.mpg", "interlaced"),
+    ] {
+        let written: Value = serde_json::from_str(
+            &std::fs::read_to_string(ws.path(&format!("out/{stem}.captions.json"))).unwrap(),
+        )
+        .unwrap();
+        let expected: Vec<Value> = written["cues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| serde_json::json!({"start": c["start"], "end": c["end"], "text": c["text"]}))
+            .collect();
+        assert!(!expected.is_empty(), "{name}: no cues written");
+        assert_eq!(
+            items[name]["captions"],
+            Value::Array(expected.clone()),
+            "{name}"
+        );
+        // The page shows each caption in the item's row.
+        let row_start = html
+            .find(&format!(
+                "<code>{}</code>",
+                ws.path(&format!("in/{name}")).display()
+            ))
+            .unwrap_or_else(|| panic!("{name}: no row"));
+        let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+        for cue in &expected {
+            let text = cue["text"].as_str().unwrap();
+            assert!(row.contains(text), "{name}: `{text}` not in its row");
+        }
+    }
+    assert!(
+        items["shapes.mkv"]["captions"].as_array().unwrap().len() > 1,
+        "the clip is captioned every second: {:#}",
+        items["shapes.mkv"]
+    );
+    let interlace_warning = "12 of 12 frame(s) reached the model interlaced (top field first), \
+        so it restores the combing; put `- filter: \"bwdif=mode=send_frame:deint=interlaced\"` \
+        before the restore stage to deinterlace them";
+    assert_eq!(
+        items["interlaced.mpg"]["warnings"],
+        serde_json::json!([interlace_warning])
+    );
+    assert_eq!(items["shapes.mkv"]["warnings"], serde_json::json!([]));
+    assert!(run.stderr.contains(&format!(
+        "{}: {interlace_warning}",
+        ws.path("in/interlaced.mpg").display()
+    )));
+    let escaped = interlace_warning.replace('"', "&quot;");
+    assert!(
+        html.contains(&format!("<p class=\"warning\">warning: {escaped}</p>")),
+        "the warning is not on the page"
+    );
 }

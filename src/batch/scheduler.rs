@@ -17,7 +17,7 @@ use crate::process::output_file::temp_path_for;
 use crate::process::video::{restore_video, VideoSettings};
 use crate::process::{FileProgress, ProcessError};
 use crate::progress::Progress;
-use crate::report::{ItemReport, ItemStatus};
+use crate::report::{CaptionLine, ItemReport, ItemStatus};
 use crate::stage::caption::CaptionPool;
 use crate::stage::StagePool;
 
@@ -84,20 +84,8 @@ pub fn run_jobs(jobs: &[Job], parallel: usize, context: &BatchContext<'_>) -> Ve
 
 fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
     let input = job.input.display().to_string();
-    let mut report = ItemReport {
-        input: job.input.clone(),
-        // What is there once the item is over: nothing for a failure.
-        outputs: Vec::new(),
-        status: ItemStatus::Failed,
-        error: Vec::new(),
-        reason: None,
-        frames: 0,
-        resumed_frames: 0,
-        seconds: 0.0,
-        fps: 0.0,
-        device: None,
-        preview: None,
-    };
+    // What is there once the item is over: nothing for a failure.
+    let mut report = ItemReport::failed(&job.input);
     // A temporary left by a killed run would otherwise sit there forever, also when the
     // item itself turns out finished (a `--force` rerun killed while redoing it). The
     // job is this run's (lock and shard), so no other run is writing that temporary.
@@ -192,8 +180,19 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
             damaged,
             preview,
             outputs,
+            captions,
+            warnings,
         }) => {
             report.status = ItemStatus::Done;
+            report.captions = captions
+                .into_iter()
+                .map(|cue| CaptionLine {
+                    start: cue.start,
+                    end: cue.end,
+                    text: cue.text,
+                })
+                .collect();
+            report.warnings = warnings;
             report.outputs = outputs;
             report.frames = frames;
             report.resumed_frames = resumed;
@@ -273,6 +272,8 @@ struct Processed {
     preview: Option<crate::report::thumbnail::Preview>,
     /// Every file written.
     outputs: Vec<std::path::PathBuf>,
+    captions: Vec<crate::caption::cues::Cue>,
+    warnings: Vec<String>,
 }
 
 fn process(
@@ -294,6 +295,8 @@ fn process(
                 damaged: 0,
                 preview: summary.preview,
                 outputs: summary.outputs,
+                captions: summary.captions,
+                warnings: Vec::new(),
             })
         }
         MediaKind::Video => {
@@ -317,6 +320,8 @@ fn process(
                 damaged: summary.damaged,
                 preview: summary.preview,
                 outputs: summary.outputs,
+                captions: summary.captions,
+                warnings: summary.warnings,
             })
         }
     }

@@ -47,6 +47,14 @@ pub struct RgbFrame {
     pub image: RgbImage,
 }
 
+/// Interlaced frames among those a source handed out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interlacing {
+    pub frames: u64,
+    /// Field order of the first interlaced frame.
+    pub top_field_first: bool,
+}
+
 /// What a frame that fails to decode in the middle of a video does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum DamagePolicy {
@@ -85,6 +93,9 @@ pub struct VideoSource {
     damage_policy: DamagePolicy,
     /// Video packets or frames that could not be decoded and were skipped or repeated.
     damaged: u64,
+    /// Frames still interlaced after the filters, and whether the first was top field
+    /// first.
+    interlaced: Interlacing,
     /// The last frame handed out, for [`DamagePolicy::Repeat`].
     last_frame: Option<(Option<i64>, i64, RgbImage)>,
     /// The video stream's time base, for placing repeated frames.
@@ -185,6 +196,7 @@ impl VideoSource {
                 stated_duration,
                 damage_policy: DamagePolicy::Fail,
                 damaged: 0,
+                interlaced: Interlacing::default(),
                 last_frame: None,
                 stream_time_base: time_base,
             },
@@ -205,6 +217,11 @@ impl VideoSource {
     /// How many video frames could not be decoded and were skipped or repeated.
     pub fn damaged_frames(&self) -> u64 {
         self.damaged
+    }
+
+    /// The frames handed out that were still interlaced (no deinterlacing filter ran).
+    pub fn interlacing(&self) -> Interlacing {
+        self.interlaced
     }
 
     /// Counts a frame that could not be decoded, or fails under [`DamagePolicy::Fail`].
@@ -365,6 +382,12 @@ impl VideoSource {
         loop {
             match node(&mut self.graph, "out")?.sink().frame(&mut filtered) {
                 Ok(()) => {
+                    if filtered.is_interlaced() {
+                        if self.interlaced.frames == 0 {
+                            self.interlaced.top_field_first = filtered.is_top_first();
+                        }
+                        self.interlaced.frames += 1;
+                    }
                     let image = rgb_image_from(&filtered)?;
                     let (pts, duration) = (filtered.pts(), filtered.packet().duration);
                     if self.damage_policy == DamagePolicy::Repeat {

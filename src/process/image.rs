@@ -44,6 +44,7 @@ pub fn restore_image(
     let rgb = restored.to_rgb8();
     let preview = Preview::new(&before, &rgb);
     let mut outputs = Vec::new();
+    let mut cues = Vec::new();
     if pool.plan().writes_media() {
         let pending = PendingOutput::new(target)?;
         write_png(&restored, &still.metadata, pending.temp_path())?;
@@ -69,9 +70,11 @@ pub fn restore_image(
             &setup.model,
             &cue,
         )?);
+        cues.push(cue);
     }
     Ok(ImageSummary {
         outputs,
+        captions: cues,
         width,
         height,
         preview,
@@ -83,6 +86,8 @@ pub fn restore_image(
 pub struct ImageSummary {
     /// Every file written.
     pub outputs: Vec<std::path::PathBuf>,
+    /// The image's caption, when the pipeline captions.
+    pub captions: Vec<Cue>,
     pub width: u32,
     pub height: u32,
     pub preview: Option<Preview>,

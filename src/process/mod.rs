@@ -9,6 +9,7 @@ pub mod output_file;
 pub mod timing;
 pub mod video;
 pub mod video_sink;
+pub mod warnings;
 
 pub use error::ProcessError;
 

@@ -19,13 +19,15 @@ use image::RgbImage;
 use ndarray::Array3;
 
 use super::caption_files::{caption_base, write_video_captions};
-use crate::caption::cues::{cues_from_samples, Sample};
+use crate::caption::cues::{cues_from_samples, Cue, Sample};
 use crate::caption::sampler::{Sampler, SamplingMode};
 use crate::media::subtitle_mux::{add_caption_track, TimedText};
 use crate::stage::caption::{CaptionPool, CaptionSetup};
 
 use crate::batch::cancel::Cancel;
-use crate::media::decode::{DamagePolicy, RgbFrame, SourceItem, VideoInfo, VideoSource};
+use crate::media::decode::{
+    DamagePolicy, Interlacing, RgbFrame, SourceItem, VideoInfo, VideoSource,
+};
 use crate::media::decode_graph::RgbConversion;
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
@@ -38,6 +40,7 @@ use super::checkpoints::{CheckpointError, CheckpointSpec, Checkpoints};
 use super::output_file::PendingOutput;
 use super::timing::Timing;
 use super::video_sink::{CheckpointPlan, VideoSink};
+use super::warnings::Warnings;
 use super::{FileProgress, ProcessError};
 
 /// Frames in flight per worker: enough to keep workers busy while the decoder or the
@@ -75,6 +78,10 @@ pub struct VideoSummary {
     pub outputs: Vec<PathBuf>,
     /// Frames an earlier run had restored, taken from its checkpoints.
     pub resumed: u64,
+    /// The caption cues (times from the first frame, as in the caption files).
+    pub captions: Vec<Cue>,
+    /// What the run noticed but did not fail for.
+    pub warnings: Vec<String>,
 }
 
 struct FrameResult {
@@ -99,6 +106,7 @@ pub fn restore_video(
     progress: &dyn FileProgress,
 ) -> Result<VideoSummary, ProcessError> {
     let plan = settings.pool.plan();
+    let mut warnings = Warnings::new(input);
     let filters = decode_filters(plan);
     // Frames that are only captioned need no restoration-grade conversion.
     let conversion = if plan.writes_media() {
@@ -125,7 +133,7 @@ pub fn restore_video(
         Some(spec) if muxer.is_some() && plan.caption().is_none() => {
             checkpoint_plan(spec, &info).unwrap_or_else(|error| {
                 // The video can still be restored, only not resumed.
-                tracing::warn!("{}: no checkpoints: {error}", input.display());
+                warnings.add(format!("no checkpoints: {error}"));
                 None
             })
         }
@@ -143,21 +151,19 @@ pub fn restore_video(
     }
     if let Some(angle) = muxer.as_ref().and_then(Muxer::unstorable_rotation) {
         // Not an error: the pictures are all there, only the player's turn is lost.
-        tracing::warn!(
-            "{}: its display rotation ({angle}°) cannot be stored in {} by this ffmpeg, \
+        warnings.add(format!(
+            "its display rotation ({angle}°) cannot be stored in {} by this ffmpeg, \
              so the output plays unrotated; use `container: same` (or `mp4`) to keep it",
-            input.display(),
             settings.format
-        );
+        ));
     }
     let attachments = muxer.as_ref().map_or(0, Muxer::unstorable_attachments);
     if attachments > 0 {
-        tracing::warn!(
-            "{}: its {attachments} attached file(s) (fonts, cover art) cannot be stored in {}, \
+        warnings.add(format!(
+            "its {attachments} attached file(s) (fonts, cover art) cannot be stored in {}, \
              so the output has none; use `container: mkv` to keep them",
-            input.display(),
             settings.format
-        );
+        ));
     }
     let caption = plan.caption().zip(settings.captions);
     let workers = settings.pool.capacity();
@@ -190,22 +196,24 @@ pub fn restore_video(
         let sampler = caption.map(|(setup, _)| (Sampler::new(setup.sampling), setup, sample_tx));
         let sink = muxer.map(|m| VideoSink::new(m, info, settings.encode, checkpoint_plan));
         let written = write_loop(sink, info, packet_rx, result_rx, sampler, progress);
-        let damaged = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
+        let decoded = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
         let samples = match captioner {
             Some(handle) => handle.join().map_err(|_| ProcessError::ThreadPanicked)?,
             None => Ok(Vec::new()),
         };
         // A decode error (or the interruption) explains a short write better than the
         // writer's own complaint.
-        let damaged = damaged?;
+        let (damaged, interlacing) = decoded?;
         let summary = written.map(|summary| WriteSummary {
             damaged,
+            interlacing,
             resumed: resume_from,
             ..summary
         })?;
         Ok::<_, ProcessError>((summary, samples?))
     })?;
     let mut summary = summary;
+    let mut captions = Vec::new();
     if let Some((setup, _)) = caption {
         let start = summary.first_time;
         let cues = cues_from_samples(
@@ -232,9 +240,10 @@ pub fn restore_video(
                     add_caption_track(from, to, settings.format, &timed, "eng", "Captions")
                 })?;
             } else if setup.mux {
-                tracing::warn!(
-                    "{}: captions are written beside the video; muxing them as a track needs `container: mkv`",
-                    input.display()
+                warnings.add(
+                    "captions are written beside the video; muxing them as a track needs \
+                     `container: mkv`"
+                        .into(),
                 );
             }
         }
@@ -244,24 +253,43 @@ pub fn restore_video(
             &setup.model,
             &cues,
         )?);
+        captions = cues;
     }
     if let Some(pending) = pending {
         pending.commit()?;
         summary.outputs.insert(0, target.to_path_buf());
     }
+    if summary.interlacing.frames > 0 && plan.has_frame_stages() {
+        // Not an error (some want it), but a model fed woven fields restores the combing
+        // as detail; video2x and Real-ESRGAN's script do the same without a word.
+        warnings.add(format!(
+            "{} of {} frame(s) reached the model interlaced ({} field first), so it \
+             restores the combing; put `- filter: \"bwdif=mode=send_frame:deint=interlaced\"` \
+             before the restore stage to deinterlace them",
+            summary.interlacing.frames,
+            summary.frames,
+            if summary.interlacing.top_field_first {
+                "top"
+            } else {
+                "bottom"
+            }
+        ));
+    }
     if summary.damaged > 0 {
-        tracing::warn!(
-            "{}: {} frame(s) could not be decoded and were {}",
-            input.display(),
+        warnings.add(format!(
+            "{} frame(s) could not be decoded and were {}",
             summary.damaged,
             if settings.damage == DamagePolicy::Repeat {
                 "replaced by the previous frame"
             } else {
                 "left out"
             }
-        );
+        ));
     }
-    Ok(summary.into())
+    let mut summary: VideoSummary = summary.into();
+    summary.captions = captions;
+    summary.warnings = warnings.into_messages();
+    Ok(summary)
 }
 
 /// The decode-side filters. A pipeline that only captions at a fixed interval lets
@@ -356,12 +384,13 @@ struct DecodeSinks {
     resume_from: u64,
 }
 
-/// Reads the source until its end; returns how many frames were damaged.
+/// Reads the source until its end; returns how many frames were damaged and how many
+/// reached the stages still interlaced.
 fn decode_loop(
     mut source: VideoSource,
     sinks: &DecodeSinks,
     cancel: &Cancel,
-) -> Result<u64, ProcessError> {
+) -> Result<(u64, Interlacing), ProcessError> {
     let mut index = 0;
     while let Some(item) = source.next_item()? {
         if cancel.is_set() {
@@ -391,7 +420,7 @@ fn decode_loop(
             break;
         }
     }
-    Ok(source.damaged_frames())
+    Ok((source.damaged_frames(), source.interlacing()))
 }
 
 fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Sender<FrameResult>) {
@@ -506,6 +535,7 @@ fn write_loop(
         width: size.0,
         height: size.1,
         damaged: 0,
+        interlacing: Interlacing::default(),
         resumed: 0,
         preview,
         outputs: Vec::new(),
@@ -535,6 +565,7 @@ struct WriteSummary {
     width: u32,
     height: u32,
     damaged: u64,
+    interlacing: Interlacing,
     resumed: u64,
     preview: Option<Preview>,
     outputs: Vec<PathBuf>,
@@ -552,6 +583,8 @@ impl From<WriteSummary> for VideoSummary {
             preview: w.preview,
             outputs: w.outputs,
             resumed: w.resumed,
+            captions: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }

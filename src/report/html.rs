@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use base64::Engine;
 
-use super::{ItemReport, ItemStatus, RunReport};
+use super::{CaptionLine, ItemReport, ItemStatus, RunReport};
 
 /// The report as an HTML page.
 pub fn render(report: &RunReport) -> String {
@@ -48,7 +48,7 @@ pub fn render(report: &RunReport) -> String {
         }
         page.push_str("</ul>\n</section>\n");
     }
-    page.push_str("<section id=\"items\">\n<h2>Items</h2>\n<table>\n<thead><tr><th>input</th><th>status</th><th>frames</th><th>fps</th><th>before</th><th>after</th></tr></thead>\n<tbody>\n");
+    page.push_str("<section id=\"items\">\n<h2>Items</h2>\n<table>\n<thead><tr><th>input</th><th>status</th><th>frames</th><th>fps</th><th>before</th><th>after</th><th>captions</th></tr></thead>\n<tbody>\n");
     for item in &report.items {
         let status = match item.status {
             ItemStatus::Done => "done",
@@ -67,9 +67,15 @@ pub fn render(report: &RunReport) -> String {
             .iter()
             .map(|o| format!("<br><small>→ {}</small>", escape(&o.display().to_string())))
             .collect::<String>();
+        let warnings = item
+            .warnings
+            .iter()
+            .map(|w| format!("<p class=\"warning\">warning: {}</p>", escape(w)))
+            .collect::<String>();
+        let captions = captions_list(&item.captions);
         let _ = writeln!(
             page,
-            "<tr class=\"{status}\"><td><code>{}</code>{outputs}</td><td>{status}</td><td>{}</td><td>{:.2}</td><td>{before}</td><td>{after}</td></tr>",
+            "<tr class=\"{status}\"><td><code>{}</code>{outputs}{warnings}</td><td>{status}</td><td>{}</td><td>{:.2}</td><td>{before}</td><td>{after}</td><td>{captions}</td></tr>",
             escape(&item.input.display().to_string()),
             item.frames,
             item.fps
@@ -77,6 +83,36 @@ pub fn render(report: &RunReport) -> String {
     }
     page.push_str("</tbody>\n</table>\n</section>\n</body>\n</html>\n");
     page
+}
+
+/// An item's captions: a list of timed lines for a video, the text alone for an image
+/// (whose one caption starts and ends at 0).
+fn captions_list(captions: &[CaptionLine]) -> String {
+    if captions.is_empty() {
+        return String::new();
+    }
+    let lines = captions
+        .iter()
+        .map(|c| {
+            let time = if c.end > 0.0 {
+                format!(
+                    "<span class=\"time\">{}–{}</span> ",
+                    clock(c.start),
+                    clock(c.end)
+                )
+            } else {
+                String::new()
+            };
+            format!("<li>{time}{}</li>", escape(&c.text))
+        })
+        .collect::<String>();
+    format!("<ul class=\"captions\">{lines}</ul>")
+}
+
+/// `m:ss.s`, as a player shows a time.
+fn clock(seconds: f64) -> String {
+    let tenths = (seconds.max(0.0) * 10.0).round() as u64;
+    format!("{}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
 }
 
 fn image_tag(png: &[u8], alt: &str) -> String {
@@ -105,11 +141,40 @@ pub fn escape(text: &str) -> String {
 const STYLE: &str = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
 td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\
 tr.failed td{background:#fdd}#failures{border:2px solid #c00;padding:0 1em;margin-bottom:1em}\
-img{display:block;image-rendering:pixelated}";
+img{display:block;image-rendering:pixelated}\
+ul.captions{margin:0;padding-left:1.2em;max-width:32em}.time{color:#666;font-size:smaller}\
+p.warning{color:#850;margin:0.3em 0;max-width:40em}";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_reads_like_a_player() {
+        assert_eq!(clock(0.0), "0:00.0");
+        assert_eq!(clock(9.96), "0:10.0");
+        assert_eq!(clock(61.25), "1:01.3");
+        assert_eq!(clock(3600.0), "60:00.0");
+    }
+
+    #[test]
+    fn video_captions_are_timed_and_an_images_caption_is_plain() {
+        let line = |start, end, text: &str| CaptionLine {
+            start,
+            end,
+            text: text.into(),
+        };
+        assert_eq!(
+            captions_list(&[line(0.0, 1.5, "a <red> circle"), line(1.5, 3.0, "two")]),
+            "<ul class=\"captions\"><li><span class=\"time\">0:00.0–0:01.5</span> a &lt;red&gt; circle</li>\
+             <li><span class=\"time\">0:01.5–0:03.0</span> two</li></ul>"
+        );
+        assert_eq!(
+            captions_list(&[line(0.0, 0.0, "a cat")]),
+            "<ul class=\"captions\"><li>a cat</li></ul>"
+        );
+        assert_eq!(captions_list(&[]), "");
+    }
 
     #[test]
     fn escaping_covers_markup() {

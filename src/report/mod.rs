@@ -42,9 +42,44 @@ pub struct ItemReport {
     pub fps: f64,
     /// Where inference ran (`null` for an item that was not processed).
     pub device: Option<String>,
+    /// The captions this run made for the item (seconds from its first frame; 0 to 0
+    /// for an image).
+    pub captions: Vec<CaptionLine>,
+    /// What the run noticed about the item but did not fail for.
+    pub warnings: Vec<String>,
     /// Before/after thumbnails (PNG), for the HTML report only.
     #[serde(skip)]
     pub preview: Option<thumbnail::Preview>,
+}
+
+/// One caption of an item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaptionLine {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+impl ItemReport {
+    /// An item about `input` that has not got anywhere yet: failed, nothing written.
+    #[must_use]
+    pub fn failed(input: &Path) -> Self {
+        Self {
+            input: input.to_path_buf(),
+            outputs: Vec::new(),
+            status: ItemStatus::Failed,
+            error: Vec::new(),
+            reason: None,
+            frames: 0,
+            resumed_frames: 0,
+            seconds: 0.0,
+            fps: 0.0,
+            device: None,
+            captions: Vec::new(),
+            warnings: Vec::new(),
+            preview: None,
+        }
+    }
 }
 
 /// The whole run.
