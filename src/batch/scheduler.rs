@@ -17,6 +17,7 @@ use crate::process::output_file::temp_path_for;
 use crate::process::video::{restore_video, VideoSettings};
 use crate::process::{FileProgress, ProcessError};
 use crate::progress::Progress;
+use crate::report::thumbnail::{take_thumbnail_place, REPORT_THUMBNAILS};
 use crate::report::{CaptionLine, ItemReport, ItemStatus};
 use crate::stage::caption::CaptionPool;
 use crate::stage::StagePool;
@@ -60,6 +61,7 @@ pub struct Checkpointing {
 /// the order of `jobs` (jobs never started because of an interruption are left out).
 pub fn run_jobs(jobs: &[Job], parallel: usize, context: &BatchContext<'_>) -> Vec<ItemReport> {
     let next = AtomicUsize::new(0);
+    let thumbnail_places = AtomicUsize::new(REPORT_THUMBNAILS);
     let results: Vec<Mutex<Option<ItemReport>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..parallel.clamp(1, jobs.len().max(1)) {
@@ -69,7 +71,10 @@ pub fn run_jobs(jobs: &[Job], parallel: usize, context: &BatchContext<'_>) -> Ve
                 }
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(index) else { return };
-                let report = run_one(job, context);
+                let mut report = run_one(job, context);
+                if report.preview.is_some() && !take_thumbnail_place(&thumbnail_places) {
+                    report.preview = None;
+                }
                 if let Ok(mut slot) = results[index].lock() {
                     *slot = Some(report);
                 }

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use base64::Engine;
 
+use super::thumbnail::REPORT_THUMBNAILS;
 use super::{CaptionLine, ItemReport, ItemStatus, RunReport};
 
 /// The report as an HTML page.
@@ -48,7 +49,20 @@ pub fn render(report: &RunReport) -> String {
         }
         page.push_str("</ul>\n</section>\n");
     }
-    page.push_str("<section id=\"items\">\n<h2>Items</h2>\n<table>\n<thead><tr><th>input</th><th>status</th><th>frames</th><th>fps</th><th>before</th><th>after</th><th>captions</th></tr></thead>\n<tbody>\n");
+    let shown = report.items.iter().filter(|i| i.preview.is_some()).count();
+    let unshown = report
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Done && i.preview.is_none())
+        .count();
+    page.push_str("<section id=\"items\">\n<h2>Items</h2>\n");
+    if shown >= REPORT_THUMBNAILS && unshown > 0 {
+        let _ = writeln!(
+            page,
+            "<p class=\"note\">Thumbnails of the first {shown} items finished; the other {unshown} are listed without them.</p>"
+        );
+    }
+    page.push_str("<table>\n<thead><tr><th>input</th><th>status</th><th>frames</th><th>fps</th><th>before</th><th>after</th><th>captions</th></tr></thead>\n<tbody>\n");
     for item in &report.items {
         let status = match item.status {
             ItemStatus::Done => "done",
@@ -174,6 +188,48 @@ mod tests {
             "<ul class=\"captions\"><li>a cat</li></ul>"
         );
         assert_eq!(captions_list(&[]), "");
+    }
+
+    fn run_of(items: Vec<ItemReport>) -> RunReport {
+        RunReport {
+            pipeline: "p.yaml".into(),
+            name: None,
+            version: "0",
+            started_unix: 0,
+            seconds: 1.0,
+            exit_code: 0,
+            done_verb: "restored",
+            done: items.len(),
+            skipped: 0,
+            failed: 0,
+            interrupted: false,
+            items,
+        }
+    }
+
+    fn done_item(index: usize, with_thumbnails: bool) -> ItemReport {
+        ItemReport {
+            status: ItemStatus::Done,
+            preview: with_thumbnails.then(|| super::super::thumbnail::Preview {
+                before: vec![1],
+                after: vec![2],
+            }),
+            ..ItemReport::failed(std::path::Path::new(&format!("in/{index}.png")))
+        }
+    }
+
+    #[test]
+    fn items_past_the_thumbnail_places_are_counted_in_a_note() {
+        let mut items: Vec<ItemReport> =
+            (0..REPORT_THUMBNAILS).map(|i| done_item(i, true)).collect();
+        let full = render(&run_of(items.clone()));
+        assert!(!full.contains("class=\"note\""));
+        items.extend((0..3).map(|i| done_item(REPORT_THUMBNAILS + i, false)));
+        let page = render(&run_of(items));
+        assert!(page.contains(&format!(
+            "<p class=\"note\">Thumbnails of the first {REPORT_THUMBNAILS} items finished; the other 3 are listed without them.</p>"
+        )));
+        assert_eq!(page.matches("alt=\"before\"").count(), REPORT_THUMBNAILS);
     }
 
     #[test]

@@ -8,6 +8,18 @@ use image::RgbImage;
 /// Width of a thumbnail in the report.
 pub const THUMBNAIL_WIDTH: u32 = 240;
 
+/// Items of one run whose thumbnails the report keeps. A pair is some 100 KB of PNG, held
+/// until the run ends and then inlined in report.html: a nightly run over 100 000 new
+/// stills would otherwise hold 10 GB and write a page no browser opens.
+pub const REPORT_THUMBNAILS: usize = 500;
+
+/// Takes one of the `left` thumbnail places; false once they are all taken.
+pub fn take_thumbnail_place(left: &std::sync::atomic::AtomicUsize) -> bool {
+    use std::sync::atomic::Ordering;
+    left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+}
+
 /// PNG thumbnails of an item's first frame before and after restoration.
 #[derive(Debug, Clone)]
 pub struct Preview {
@@ -45,4 +57,35 @@ fn png_thumbnail(image: &RgbImage) -> Option<Vec<u8>> {
         .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
         .ok()?;
     Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_thumbnail_place;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn places_run_out_and_stay_out() {
+        let left = AtomicUsize::new(2);
+        let taken: Vec<bool> = (0..4).map(|_| take_thumbnail_place(&left)).collect();
+        assert_eq!(taken, [true, true, false, false]);
+    }
+
+    #[test]
+    fn places_are_shared_by_threads_without_overshoot() {
+        let left = AtomicUsize::new(100);
+        let taken = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..50 {
+                        if take_thumbnail_place(&left) {
+                            taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(taken.into_inner(), 100);
+    }
 }
