@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut frames = Vec::new();
     while let Some(item) = source.next_item()? {
         if let SourceItem::Frame(frame) = item {
-            frames.push(frame.image);
+            frames.push(frame.image.to_eight().into_owned());
         }
     }
     let count = frames.len();

@@ -25,7 +25,7 @@ fn frames(name: &str, conversion: RgbConversion) -> Vec<RgbImage> {
     let mut frames = Vec::new();
     while let Some(item) = source.next_item().unwrap() {
         if let SourceItem::Frame(frame) = item {
-            frames.push(frame.image);
+            frames.push(frame.image.to_eight().into_owned());
         }
     }
     frames

@@ -13,14 +13,14 @@ use std::path::Path;
 use ffmpeg_next::format::context::Input;
 use ffmpeg_next::util::frame::video::Video as VideoFrame;
 use ffmpeg_next::{codec, decoder, filter, media, Packet, Rational, Rescale};
-use image::RgbImage;
 
 use super::color::ColorInfo;
 use super::decode_graph::{
-    build_graph, pick_frame_rate, rgb_image_from, sink_geometry, RgbConversion,
+    build_graph, colour_from, is_deep, pick_frame_rate, sink_geometry, RgbConversion,
 };
 use super::error::{FfmpegContext, MediaError};
 use super::filter_graph::{is_again, node};
+use super::image_io::Colour;
 use super::layout::{CopyPolicy, StreamLayout};
 
 /// Facts about the main video stream.
@@ -34,6 +34,9 @@ pub struct VideoInfo {
     pub sample_aspect_ratio: Rational,
     pub color: ColorInfo,
     pub source_format: ffmpeg_next::format::Pixel,
+    /// Frames come out at 16 bits a sample (the source is deeper than 8 and its frames
+    /// are restored, not only looked at).
+    pub deep: bool,
     pub stream_frames: i64,
     /// When the video ends, in seconds on the frames' timeline, as the file states it.
     pub end_time: Option<f64>,
@@ -44,7 +47,7 @@ pub struct RgbFrame {
     pub pts: Option<i64>,
     /// Display duration in the frames' time base; 0 when the source does not say.
     pub duration: i64,
-    pub image: RgbImage,
+    pub image: Colour,
 }
 
 /// Interlaced frames among those a source handed out.
@@ -97,7 +100,7 @@ pub struct VideoSource {
     /// first.
     interlaced: Interlacing,
     /// The last frame handed out, for [`DamagePolicy::Repeat`].
-    last_frame: Option<(Option<i64>, i64, RgbImage)>,
+    last_frame: Option<(Option<i64>, i64, Colour)>,
     /// The video stream's time base, for placing repeated frames.
     stream_time_base: Rational,
 }
@@ -159,7 +162,15 @@ impl VideoSource {
             decoder.height(),
         );
         let sar = decoder.aspect_ratio();
-        let mut graph = build_graph(&decoder, time_base, sar, filters, &color, conversion)?;
+        let deep = conversion == RgbConversion::Exact && is_deep(decoder.format());
+        let mut graph = build_graph(
+            &decoder,
+            time_base,
+            sar,
+            filters,
+            &color,
+            (conversion, deep),
+        )?;
         let (width, height, sink_time_base) = sink_geometry(&mut graph)?;
         let info = VideoInfo {
             width,
@@ -169,6 +180,7 @@ impl VideoSource {
             sample_aspect_ratio: sar,
             color,
             source_format: decoder.format(),
+            deep,
             stream_frames,
             end_time: stream_end.or_else(|| {
                 // SAFETY: reading a plain field of the open context.
@@ -388,7 +400,7 @@ impl VideoSource {
                         }
                         self.interlaced.frames += 1;
                     }
-                    let image = rgb_image_from(&filtered)?;
+                    let image = colour_from(&filtered)?;
                     let (pts, duration) = (filtered.pts(), filtered.packet().duration);
                     if self.damage_policy == DamagePolicy::Repeat {
                         self.last_frame = Some((pts, duration, image.clone()));

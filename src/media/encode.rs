@@ -6,11 +6,11 @@ use std::str::FromStr;
 use ffmpeg_next::format::Pixel;
 use ffmpeg_next::util::frame::video::Video as VideoFrame;
 use ffmpeg_next::{codec, encoder, filter, Dictionary, Packet, Rational};
-use image::RgbImage;
 
 use super::color::{without_jpeg_alias, ColorInfo};
 use super::error::{FfmpegContext, MediaError};
 use super::filter_graph::{is_again, linear_graph, node, GraphInput};
+use super::image_io::Colour;
 
 /// Encoder choices from the pipeline.
 #[derive(Debug, Clone)]
@@ -38,6 +38,8 @@ pub struct EncodeTarget {
     pub sample_aspect_ratio: Rational,
     pub color: ColorInfo,
     pub source_format: Pixel,
+    /// Frames come at 16 bits a sample (`rgb48le`), else 8 (`rgb24`).
+    pub deep: bool,
     /// The container wants codec headers out of band (mp4, mkv).
     pub global_header: bool,
 }
@@ -182,18 +184,33 @@ impl VideoEncoder {
     /// Conversion or encoding fails.
     pub fn push(
         &mut self,
-        image: &RgbImage,
+        image: &Colour,
         pts: Option<i64>,
         out: &mut Vec<Packet>,
     ) -> Result<(), MediaError> {
-        let mut frame = VideoFrame::new(Pixel::RGB24, image.width(), image.height());
+        let (width, height) = image.dimensions();
+        let mut frame = match image {
+            Colour::Eight(_) => VideoFrame::new(Pixel::RGB24, width, height),
+            Colour::Sixteen(_) => VideoFrame::new(Pixel::RGB48LE, width, height),
+        };
         let stride = frame.stride(0);
-        let row_bytes = image.width() as usize * 3;
-        let raw = image.as_raw();
         let data = frame.data_mut(0);
-        for y in 0..image.height() as usize {
-            data[y * stride..y * stride + row_bytes]
-                .copy_from_slice(&raw[y * row_bytes..(y + 1) * row_bytes]);
+        match image {
+            Colour::Eight(image) => {
+                let row_bytes = width as usize * 3;
+                for (y, row) in image.as_raw().chunks_exact(row_bytes).enumerate() {
+                    data[y * stride..y * stride + row_bytes].copy_from_slice(row);
+                }
+            }
+            Colour::Sixteen(image) => {
+                let row_samples = width as usize * 3;
+                for (y, row) in image.as_raw().chunks_exact(row_samples).enumerate() {
+                    let line = &mut data[y * stride..y * stride + row_samples * 2];
+                    for (bytes, sample) in line.chunks_exact_mut(2).zip(row) {
+                        bytes.copy_from_slice(&sample.to_le_bytes());
+                    }
+                }
+            }
         }
         frame.set_pts(pts);
         self.graph_node("in")?
@@ -308,7 +325,11 @@ fn build_graph(target: &EncodeTarget, format: Pixel) -> Result<filter::Graph, Me
     let input = GraphInput {
         width: target.width,
         height: target.height,
-        format: Pixel::RGB24,
+        format: if target.deep {
+            Pixel::RGB48LE
+        } else {
+            Pixel::RGB24
+        },
         time_base: target.time_base,
         sample_aspect_ratio: target.sample_aspect_ratio,
     };

@@ -13,10 +13,33 @@ pub type Rgb16Image = ImageBuffer<image::Rgb<u16>, Vec<u16>>;
 /// 16-bit single channel.
 pub type Gray16Image = ImageBuffer<Luma<u16>, Vec<u16>>;
 
-/// Colour samples of a still image.
+/// Colour samples of a still image or a video frame: 8 bits, or 16 for deep sources
+/// (16-bit scans, 10- and 12-bit video), which keep their precision end to end.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Colour {
     Eight(RgbImage),
     Sixteen(Rgb16Image),
+}
+
+impl Colour {
+    /// Width and height.
+    pub fn dimensions(&self) -> (u32, u32) {
+        match self {
+            Self::Eight(i) => i.dimensions(),
+            Self::Sixteen(i) => i.dimensions(),
+        }
+    }
+
+    /// The samples at 8 bits (for captioning, shot changes and thumbnails): borrowed
+    /// when they are 8-bit already.
+    pub fn to_eight(&self) -> std::borrow::Cow<'_, RgbImage> {
+        match self {
+            Self::Eight(i) => std::borrow::Cow::Borrowed(i),
+            Self::Sixteen(i) => {
+                std::borrow::Cow::Owned(DynamicImage::ImageRgb16(i.clone()).to_rgb8())
+            }
+        }
+    }
 }
 
 /// Alpha samples of a still image.
@@ -49,10 +72,7 @@ pub struct StillMetadata {
 impl Still {
     /// Width and height.
     pub fn dimensions(&self) -> (u32, u32) {
-        match &self.colour {
-            Colour::Eight(i) => i.dimensions(),
-            Colour::Sixteen(i) => i.dimensions(),
-        }
+        self.colour.dimensions()
     }
 }
 

@@ -30,10 +30,7 @@ pub fn restore_image(
     let still = read_still(input)?;
     let before = preview_source(&still.colour);
     let colour = restore_still(pool, still.colour)?;
-    let (width, height) = match &colour {
-        Colour::Eight(i) => i.dimensions(),
-        Colour::Sixteen(i) => i.dimensions(),
-    };
+    let (width, height) = colour.dimensions();
     let alpha = still.alpha.as_ref().map(|a| resize_alpha(a, width, height));
     let restored = join(Still {
         colour,
@@ -94,8 +91,5 @@ pub struct ImageSummary {
 }
 
 fn preview_source(colour: &Colour) -> image::RgbImage {
-    match colour {
-        Colour::Eight(i) => i.clone(),
-        Colour::Sixteen(i) => ::image::DynamicImage::ImageRgb16(i.clone()).to_rgb8(),
-    }
+    colour.to_eight().into_owned()
 }

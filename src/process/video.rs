@@ -30,10 +30,12 @@ use crate::media::decode::{
 };
 use crate::media::decode_graph::RgbConversion;
 use crate::media::encode::EncodeSettings;
+use crate::media::image_io::Colour;
 use crate::media::layout::CopyPolicy;
 use crate::media::mux::Muxer;
 use crate::media::MediaError;
 use crate::report::thumbnail::Preview;
+use crate::stage::frame::process_frame;
 use crate::stage::{StageError, StagePool};
 
 use super::checkpoints::{CheckpointError, CheckpointSpec, Checkpoints};
@@ -89,9 +91,9 @@ struct FrameResult {
     pts: Option<i64>,
     duration: i64,
     /// `None`: restored by an earlier run, whose checkpoint has it.
-    restored: Result<Option<RgbImage>, StageError>,
+    restored: Result<Option<Colour>, StageError>,
     /// The source frame, kept for the first frame only (the report's "before").
-    source: Option<RgbImage>,
+    source: Option<Colour>,
 }
 
 /// Restores `input` into `target`, reporting frames to `progress`.
@@ -430,14 +432,8 @@ fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Se
         let source = (index == 0).then(|| frame.image.clone());
         let image = frame.image;
         let restored = if pool.plan().has_frame_stages() {
-            pool.with(|stages| {
-                let mut image = Ok(image);
-                for stage in stages.iter_mut() {
-                    image = image.and_then(|i| stage.process(&i));
-                }
-                image
-            })
-            .and_then(|r| r)
+            pool.with(|stages| process_frame(stages, image))
+                .and_then(|r| r)
         } else {
             Ok(image)
         }
@@ -488,7 +484,7 @@ fn write_loop(
                     while let Some(result) = reorder.remove(&next) {
                         let restored = result.restored?;
                         if let (Some(source), Some(image)) = (&result.source, &restored) {
-                            preview = Preview::new(source, image);
+                            preview = Preview::new(&source.to_eight(), &image.to_eight());
                         }
                         let pts = timing.place(result.pts, result.duration);
                         let time = seconds(pts);
@@ -548,9 +544,11 @@ fn write_loop(
 fn sample(
     sampler: &mut Option<SamplerParts<'_>>,
     time: f64,
-    image: &RgbImage,
+    image: &Colour,
 ) -> Result<(), ProcessError> {
     if let Some((sampler, setup, sink)) = sampler {
+        let image = image.to_eight();
+        let image: &RgbImage = &image;
         if sampler.take(time, image) && sink.send((time, setup.prepare(image))).is_err() {
             // The captioner stopped; its error is reported when it is joined.
             return Err(MediaError::Unsupported("captioning stopped".into()).into());

@@ -11,8 +11,8 @@
 
 use std::collections::VecDeque;
 
+use crate::media::image_io::Colour;
 use ffmpeg_next::{codec, Packet, Rational, Rescale};
-use image::RgbImage;
 
 use crate::media::decode::VideoInfo;
 use crate::media::encode::{stream_headers, EncodeSettings, EncodeTarget, VideoEncoder};
@@ -176,7 +176,7 @@ impl<'a> VideoSink<'a> {
     pub fn encode(
         &mut self,
         index: u64,
-        image: &RgbImage,
+        image: &Colour,
         pts: i64,
         timing: &mut Timing,
     ) -> Result<(), ProcessError> {
@@ -225,6 +225,7 @@ impl<'a> VideoSink<'a> {
             sample_aspect_ratio: self.info.sample_aspect_ratio,
             color: self.info.color,
             source_format: self.info.source_format,
+            deep: self.info.deep,
             global_header: self.muxer.wants_global_header(),
         }
     }

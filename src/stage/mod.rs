@@ -3,6 +3,7 @@
 //! [`FrameStage`] instance (and one model session) per worker.
 
 pub mod caption;
+pub mod frame;
 pub mod plan;
 pub mod pool;
 pub mod restore;
