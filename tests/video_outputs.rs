@@ -639,6 +639,38 @@ fn mp4_cover_art_becomes_a_named_matroska_attachment() {
     assert!(!source.is_empty() && source == kept, "cover bytes changed");
 }
 
+/// A video with an alpha plane is restored opaque, and the report says so.
+#[test]
+fn a_video_alpha_channel_is_warned_about() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path("in")).unwrap();
+    let input = ws.path("in/overlay.mov");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=96x64:rate=12:duration=0.25,format=rgba")
+        .args(["-c:v", "png"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let run = ws.run(&ws.pipeline(RESTORE_X2), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let warning =
+        "its video has an alpha channel (rgba), which is not restored: the output is opaque";
+    assert!(
+        run.stderr
+            .contains(&format!("{}: {warning}", input.display())),
+        "{}",
+        run.stderr
+    );
+    let report = ws.report();
+    assert_eq!(report["items"][0]["warnings"], serde_json::json!([warning]));
+}
+
 #[test]
 fn audio_drop_and_subtitles_drop_remove_the_streams() {
     let name = "reel.mkv";

@@ -53,6 +53,15 @@ pub fn is_deep(format: Pixel) -> bool {
     })
 }
 
+/// Whether `format` carries an alpha plane (ProRes 4444, PNG or QuickTime RLE in MOV).
+pub fn has_alpha(format: Pixel) -> bool {
+    format.descriptor().is_some_and(|descriptor| {
+        // SAFETY: a pixel format descriptor is static.
+        let flags = unsafe { (*descriptor.as_ptr()).flags };
+        flags & ffmpeg_next::ffi::AV_PIX_FMT_FLAG_ALPHA as u64 != 0
+    })
+}
+
 /// The RGB format frames leave the graph in: 16 bits a sample when `deep`.
 pub fn rgb_format(deep: bool) -> Pixel {
     if deep {

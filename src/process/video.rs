@@ -28,7 +28,8 @@ use crate::batch::cancel::Cancel;
 use crate::media::decode::{
     DamagePolicy, Interlacing, RgbFrame, SourceItem, VideoInfo, VideoSource,
 };
-use crate::media::decode_graph::RgbConversion;
+use crate::media::decode_graph::{has_alpha, RgbConversion};
+use crate::media::encode::pixel_name;
 use crate::media::encode::EncodeSettings;
 use crate::media::image_io::Colour;
 use crate::media::layout::CopyPolicy;
@@ -157,6 +158,12 @@ pub fn restore_video(
             "its display rotation ({angle}°) cannot be stored in {} by this ffmpeg, \
              so the output plays unrotated; use `container: same` (or `mp4`) to keep it",
             settings.format
+        ));
+    }
+    if muxer.is_some() && has_alpha(info.source_format) {
+        warnings.add(format!(
+            "its video has an alpha channel ({}), which is not restored: the output is opaque",
+            pixel_name(info.source_format)
         ));
     }
     let attachments = muxer.as_ref().map_or(0, Muxer::unstorable_attachments);
