@@ -639,6 +639,40 @@ fn mp4_cover_art_becomes_a_named_matroska_attachment() {
     assert!(!source.is_empty() && source == kept, "cover bytes changed");
 }
 
+/// The closed captions a video carries in its stream (CEA-608 in A/53 SEI, as
+/// ffmpeg's ccaption decoder reads them back) as SubRip text.
+fn closed_captions(path: &Path) -> String {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-f", "lavfi", "-i"])
+        .arg(format!("movie={}[out0+subcc]", path.display()))
+        .args(["-map", "0:1", "-f", "srt", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A broadcast capture's closed captions travel with their frames through the restore
+/// stage and come out in the new stream at the same times, in Matroska and in MP4.
+#[test]
+fn closed_captions_are_kept_with_their_frames() {
+    let source = fixture("video/h264_cc608.mkv");
+    let expected = closed_captions(&source);
+    assert!(expected.contains("HELLO WORLD"), "fixture: {expected}");
+    for container in ["mkv", "mp4"] {
+        let run = Run::restore(
+            &[("video/h264_cc608.mkv", "news.mkv")],
+            &format!("encode:\n  container: {container}\n"),
+        );
+        let kept = closed_captions(&run.output(&format!("news.{container}")));
+        assert_eq!(kept, expected, "{container}");
+    }
+}
+
 /// A video with an alpha plane is restored opaque, and the report says so.
 #[test]
 fn a_video_alpha_channel_is_warned_about() {

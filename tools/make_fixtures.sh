@@ -150,6 +150,16 @@ ff -framerate 25 -i "$TMP/frames/rocket_pan/%03d.png" \
     -c:v dvvideo -pix_fmt yuv420p -c:a pcm_s16le -ac 2 -f dv \
     "$VID/dv_pal.dv"
 
+# H.264 with CEA-608 closed captions in A/53 SEI, as a broadcast capture has them: a
+# pop-on caption "HELLO WORLD" from 0.33 s to 1.50 s; 60 frames at 29.97 fps, one slice
+# per picture and no B-frames so each picture's SEI sits right before its slice.
+ff -f lavfi -i "testsrc2=size=96x64:rate=30000/1001:duration=2" "${BITEXACT[@]}" \
+    -c:v libx264 -preset medium -crf 23 -g 30 -bf 0 -pix_fmt yuv420p \
+    -bsf:v h264_mp4toannexb -f h264 "$TMP/plain.h264"
+"$PYTHON" tools/insert_a53_captions.py "$TMP/plain.h264" "$TMP/captioned.h264" "HELLO WORLD"
+ff -r 30000/1001 -i "$TMP/captioned.h264" -map_metadata -1 -fflags +bitexact -c copy \
+    "$VID/h264_cc608.mkv"
+
 # MJPEG (yuvj420p) + PCM s16le in AVI; 12 frames.
 # shellcheck disable=SC2046
 ff $(seq_in chelsea_pan) $(sine_in 1) -map 0:v -map 1:a "${OUT_OPTS[@]}" \

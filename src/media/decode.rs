@@ -48,6 +48,9 @@ pub struct RgbFrame {
     /// Display duration in the frames' time base; 0 when the source does not say.
     pub duration: i64,
     pub image: Colour,
+    /// The frame's ATSC A/53 closed captions (CEA-608/708 bytes from the stream's
+    /// SEI or user data), carried to the encoder so broadcast captures keep them.
+    pub closed_captions: Option<Vec<u8>>,
 }
 
 /// Interlaced frames among those a source handed out.
@@ -249,10 +252,12 @@ impl VideoSource {
                 let pts = pts
                     .map(|p| p.rescale(self.stream_time_base, self.info.time_base))
                     .or_else(|| last_pts.map(|p| p + (*duration).max(1)));
+                // A stand-in frame carries no captions: repeating them would repeat text.
                 self.pending.push_back(SourceItem::Frame(RgbFrame {
                     pts,
                     duration: *duration,
                     image: image.clone(),
+                    closed_captions: None,
                 }));
             }
         }
@@ -401,6 +406,9 @@ impl VideoSource {
                         self.interlaced.frames += 1;
                     }
                     let image = colour_from(&filtered)?;
+                    let closed_captions = filtered
+                        .side_data(ffmpeg_next::util::frame::side_data::Type::A53CC)
+                        .map(|data| data.data().to_vec());
                     let (pts, duration) = (filtered.pts(), filtered.packet().duration);
                     if self.damage_policy == DamagePolicy::Repeat {
                         self.last_frame = Some((pts, duration, image.clone()));
@@ -409,6 +417,7 @@ impl VideoSource {
                         pts,
                         duration,
                         image,
+                        closed_captions,
                     }));
                 }
                 Err(e) if is_again(&e) => return Ok(()),

@@ -178,7 +178,8 @@ impl VideoEncoder {
         self.time_base
     }
 
-    /// Encodes one frame; finished packets are appended to `out`.
+    /// Encodes one frame with its closed captions, if any; finished packets are appended
+    /// to `out`.
     ///
     /// # Errors
     /// Conversion or encoding fails.
@@ -186,6 +187,7 @@ impl VideoEncoder {
         &mut self,
         image: &Colour,
         pts: Option<i64>,
+        closed_captions: Option<&[u8]>,
         out: &mut Vec<Packet>,
     ) -> Result<(), MediaError> {
         let (width, height) = image.dimensions();
@@ -213,6 +215,23 @@ impl VideoEncoder {
             }
         }
         frame.set_pts(pts);
+        if let Some(bytes) = closed_captions {
+            // The colour conversion keeps frame side data, and x264 (and MPEG-2) write
+            // A/53 captions back as SEI (user data) by default.
+            if let Some(mut side_data) = frame.new_side_data(
+                ffmpeg_next::util::frame::side_data::Type::A53CC,
+                bytes.len(),
+            ) {
+                // SAFETY: the side data was just allocated with `bytes.len()` bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        (*side_data.as_mut_ptr()).data,
+                        bytes.len(),
+                    );
+                }
+            }
+        }
         self.graph_node("in")?
             .source()
             .add(&frame)

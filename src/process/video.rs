@@ -95,6 +95,8 @@ struct FrameResult {
     restored: Result<Option<Colour>, StageError>,
     /// The source frame, kept for the first frame only (the report's "before").
     source: Option<Colour>,
+    /// The source frame's A/53 closed captions, for the encoder.
+    closed_captions: Option<Vec<u8>>,
 }
 
 /// Restores `input` into `target`, reporting frames to `progress`.
@@ -415,6 +417,7 @@ fn decode_loop(
                     duration: frame.duration,
                     restored: Ok(None),
                     source: None,
+                    closed_captions: None,
                 };
                 sinks.skipped.send(skipped).is_ok()
             }
@@ -452,6 +455,7 @@ fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Se
             duration: frame.duration,
             restored,
             source,
+            closed_captions: frame.closed_captions,
         };
         if results.send(result).is_err() || failed {
             return;
@@ -502,7 +506,8 @@ fn write_loop(
                             (Some(sink), Some(image)) if !resumed => {
                                 size = image.dimensions();
                                 sample(&mut sampler, time, &image)?;
-                                sink.encode(next, &image, pts, &mut timing)?;
+                                let captions = result.closed_captions.as_deref();
+                                sink.encode(next, (&image, captions), pts, &mut timing)?;
                             }
                             (Some(sink), image) => {
                                 if let Some(image) = image {

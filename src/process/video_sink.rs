@@ -169,14 +169,15 @@ impl<'a> VideoSink<'a> {
         Ok(())
     }
 
-    /// Encodes restored frame `index` with its presentation timestamp `pts`.
+    /// Encodes restored frame `index` and its closed captions with its presentation
+    /// timestamp `pts`.
     ///
     /// # Errors
     /// Encoding or writing fails.
     pub fn encode(
         &mut self,
         index: u64,
-        image: &Colour,
+        (image, closed_captions): (&Colour, Option<&[u8]>),
         pts: i64,
         timing: &mut Timing,
     ) -> Result<(), ProcessError> {
@@ -191,7 +192,9 @@ impl<'a> VideoSink<'a> {
             self.current = Some(self.open_segment(index, pts, image.dimensions())?);
         }
         if let Some(segment) = &mut self.current {
-            segment.encoder.push(image, Some(pts), &mut self.encoded)?;
+            segment
+                .encoder
+                .push(image, Some(pts), closed_captions, &mut self.encoded)?;
             segment.count += 1;
         }
         self.drain(timing)
