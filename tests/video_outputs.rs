@@ -657,7 +657,8 @@ fn closed_captions(path: &Path) -> String {
 }
 
 /// A broadcast capture's closed captions travel with their frames through the restore
-/// stage and come out in the new stream at the same times, in Matroska and in MP4.
+/// stage and come out in the new stream at the same times, in Matroska and in MP4; an
+/// encoder that drops them is warned about.
 #[test]
 fn closed_captions_are_kept_with_their_frames() {
     let source = fixture("video/h264_cc608.mkv");
@@ -671,6 +672,19 @@ fn closed_captions_are_kept_with_their_frames() {
         let kept = closed_captions(&run.output(&format!("news.{container}")));
         assert_eq!(kept, expected, "{container}");
     }
+    // An encoder that cannot write them says so.
+    let run = Run::restore(
+        &[("video/h264_cc608.mkv", "news.mkv")],
+        "encode:\n  codec: libx265\n",
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "{}: its closed captions are not kept: libx265 does not write them into the stream (libx264 does)",
+            run.input("news.mkv").display()
+        )),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A video with an alpha plane is restored opaque, and the report says so.

@@ -50,6 +50,10 @@ use super::{FileProgress, ProcessError};
 /// encoder has a slow frame, few enough to keep memory flat.
 const FRAMES_PER_WORKER: usize = 2;
 
+/// Encoders of this ffmpeg that write a frame's A/53 closed captions into the stream
+/// (libx264 as SEI, by default); FFmpeg 5.1's libx265 wrapper drops them.
+const CAPTION_WRITING_ENCODERS: &[&str] = &["libx264"];
+
 /// Copied packets that may wait for the muxer.
 const PACKET_QUEUE: usize = 512;
 
@@ -286,6 +290,16 @@ pub fn restore_video(
             }
         ));
     }
+    if summary.closed_captions
+        && writes_media
+        && !CAPTION_WRITING_ENCODERS.contains(&settings.encode.codec.as_str())
+    {
+        warnings.add(format!(
+            "its closed captions are not kept: {} does not write them into the stream \
+             (libx264 does)",
+            settings.encode.codec
+        ));
+    }
     if summary.damaged > 0 {
         warnings.add(format!(
             "{} frame(s) could not be decoded and were {}",
@@ -482,6 +496,7 @@ fn write_loop(
     let mut timing = Timing::new(&info);
     let mut size = (0, 0);
     let mut preview = None;
+    let mut closed_captions = false;
     let (mut packets_open, mut results_open) = (true, true);
     while packets_open || results_open {
         select! {
@@ -494,6 +509,7 @@ fn write_loop(
                     reorder.insert(result.index, result);
                     while let Some(result) = reorder.remove(&next) {
                         let restored = result.restored?;
+                        closed_captions |= result.closed_captions.is_some();
                         if let (Some(source), Some(image)) = (&result.source, &restored) {
                             preview = Preview::new(&source.to_eight(), &image.to_eight());
                         }
@@ -544,6 +560,7 @@ fn write_loop(
         height: size.1,
         damaged: 0,
         interlacing: Interlacing::default(),
+        closed_captions,
         resumed: 0,
         preview,
         outputs: Vec::new(),
@@ -572,6 +589,8 @@ fn sample(
 /// What the writer saw: the summary plus the presentation span of the frames.
 struct WriteSummary {
     frames: u64,
+    /// Some frame came with closed captions.
+    closed_captions: bool,
     width: u32,
     height: u32,
     damaged: u64,
