@@ -852,6 +852,26 @@ fn encode_ffv1_clip(encode: &str, output: &str) -> (Run, Value) {
     (run, v)
 }
 
+/// An encoder that refuses the settings fails its file with ffmpeg's own reason, not a
+/// bare "Invalid argument" (MPEG-2 takes only its standard frame rates as time base).
+#[test]
+fn an_encoder_refusal_gives_ffmpegs_reason() {
+    let run = Run::new(
+        &[("video/ffv1.mkv", "clip.mkv")],
+        RESTORE_X2,
+        "encode:\n  codec: mpeg2video\n",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.ws.failure_lines(&run.stderr, "clip.mkv"),
+        [format!(
+            "{}: encoder mpeg2video refused the settings (MPEG-1/2 does not support 1000/1 \
+             fps): Invalid argument",
+            run.input("clip.mkv").display()
+        )]
+    );
+}
+
 #[test]
 fn codec_libx265_gives_hevc() {
     let (_, v) = encode_ffv1_clip("  codec: libx265\n", "clip.mkv");
@@ -965,8 +985,8 @@ fn container_same_refuses_h264_in_webm_with_advice_and_the_batch_goes_on() {
 }
 
 /// `container: same` keeps a DV input's raw DV container, whose muxer holds only DV
-/// video and does not say so up front: the header's refusal names what was offered
-/// and the container that holds it, and the batch goes on.
+/// video and does not say so up front: the header's refusal names what was offered,
+/// gives ffmpeg's own reason and the container that holds it, and the batch goes on.
 #[test]
 fn container_same_refuses_h264_in_raw_dv_naming_what_was_offered() {
     let run = Run::new(
@@ -978,13 +998,15 @@ fn container_same_refuses_h264_in_raw_dv_naming_what_was_offered() {
         "encode:\n  container: same\n  codec: libx264\n",
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let lines = run.ws.failure_lines(&run.stderr, "tape.dv");
-    let expected = format!(
-        "{}: the dv container refused h264 video, pcm_s16le audio (cannot write its header); use `container: mkv`: ",
-        run.input("tape.dv").display()
-    );
-    assert!(
-        lines.len() == 1 && lines[0].starts_with(&expected),
+    assert_eq!(
+        run.ws.failure_lines(&run.stderr, "tape.dv"),
+        [format!(
+            "{}: the dv container refused h264 video, pcm_s16le audio (Can't initialize DV \
+             format! Make sure that you supply exactly two streams: video: 25fps or 29.97fps, \
+             audio: 2ch/48|44|32kHz/PCM (50Mbps allows an optional second audio stream)); use \
+             `container: mkv`: Operation not permitted",
+            run.input("tape.dv").display()
+        )],
         "{}",
         run.stderr
     );

@@ -9,6 +9,7 @@ use ffmpeg_next::{codec, encoder, filter, Dictionary, Packet, Rational};
 
 use super::color::{without_jpeg_alias, ColorInfo};
 use super::error::{FfmpegContext, MediaError};
+use super::ffmpeg_log::{explained, with_reason};
 use super::filter_graph::{is_again, linear_graph, node, GraphInput};
 use super::image_io::Colour;
 
@@ -152,9 +153,14 @@ impl VideoEncoder {
         video.set_color_range(target.color.range_tag());
         video.set_color_primaries(target.color.primaries);
         video.set_color_transfer_characteristic(target.color.transfer);
-        let encoder = video
-            .open_with(encoder_options(settings, target.width, target.height))
-            .context(|| format!("encoder {} refused the settings", settings.codec))?;
+        let (opened, reason) =
+            explained(|| video.open_with(encoder_options(settings, target.width, target.height)));
+        let encoder = opened.context(|| {
+            with_reason(
+                format!("encoder {} refused the settings", settings.codec),
+                reason,
+            )
+        })?;
         let graph = build_graph(&target, format)?;
         Ok(Self {
             encoder,

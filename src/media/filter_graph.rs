@@ -5,6 +5,7 @@ use ffmpeg_next::format::Pixel;
 use ffmpeg_next::{filter, Rational};
 
 use super::error::{FfmpegContext, MediaError};
+use super::ffmpeg_log::{explained, with_reason};
 
 /// The frames entering a graph.
 #[derive(Debug, Clone, Copy)]
@@ -55,15 +56,49 @@ pub fn linear_graph(
     graph
         .add(&find("buffersink")?, "out", "")
         .context(|| "cannot create the filter output".into())?;
-    graph
-        .output("in", 0)
-        .and_then(|p| p.input("out", 0))
-        .and_then(|p| p.parse(spec))
-        .context(|| format!("invalid filter graph `{describe}`"))?;
-    graph
-        .validate()
-        .context(|| format!("invalid filter graph `{describe}`"))?;
+    let (parsed, reason) = explained(|| {
+        graph
+            .output("in", 0)
+            .and_then(|p| p.input("out", 0))
+            .and_then(|p| p.parse(spec))
+    });
+    parsed.context(|| with_reason(format!("invalid filter graph `{describe}`"), reason))?;
+    let (valid, reason) = explained(|| graph.validate());
+    valid.context(|| with_reason(format!("invalid filter graph `{describe}`"), reason))?;
     Ok(graph)
+}
+
+/// Checks that `spec` parses as a filter chain and that every filter accepts its
+/// options, without any video: what can be known before a file is opened (a crop too
+/// large for a frame can only fail on that frame's size).
+///
+/// # Errors
+/// The chain does not parse, names a filter ffmpeg lacks, or gives one a bad option;
+/// the message has ffmpeg's reason.
+pub fn check_chain(spec: &str) -> Result<(), MediaError> {
+    super::init();
+    let mut graph = filter::Graph::new();
+    let find = |name: &str| {
+        filter::find(name)
+            .ok_or_else(|| MediaError::Unsupported(format!("ffmpeg has no `{name}` filter")))
+    };
+    graph
+        .add(
+            &find("buffer")?,
+            "in",
+            "video_size=64x64:pix_fmt=0:time_base=1/25:pixel_aspect=1/1",
+        )
+        .context(|| "cannot create the filter input".into())?;
+    graph
+        .add(&find("buffersink")?, "out", "")
+        .context(|| "cannot create the filter output".into())?;
+    let (parsed, reason) = explained(|| {
+        graph
+            .output("in", 0)
+            .and_then(|p| p.input("out", 0))
+            .and_then(|p| p.parse(spec))
+    });
+    parsed.context(|| with_reason("invalid filter graph".into(), reason))
 }
 
 /// A graph node by name (`in` or `out`).

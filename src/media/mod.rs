@@ -6,6 +6,7 @@ pub mod decode;
 pub mod decode_graph;
 pub mod encode;
 pub mod error;
+pub mod ffmpeg_log;
 pub mod filter_graph;
 pub mod image_io;
 
@@ -19,13 +20,14 @@ use std::sync::Once;
 
 static INIT: Once = Once::new();
 
-/// Initialises ffmpeg once per process and keeps its own log quiet: problems reach the
-/// user through our errors, which carry ffmpeg's message.
+/// Initialises ffmpeg once per process and keeps its log off the terminal: problems
+/// reach the user through our errors, which carry ffmpeg's message and, where ffmpeg
+/// logged why, its explanation ([`ffmpeg_log`]).
 pub fn init() {
     INIT.call_once(|| {
         // Registration cannot fail with the system libraries; an error here would only
         // mean a broken installation, which the first open reports anyway.
         let _ = ffmpeg_next::init();
-        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Quiet);
+        ffmpeg_log::install();
     });
 }

@@ -18,6 +18,7 @@ use ffmpeg_next::{codec, encoder, media, Dictionary, Packet, Rational, Rescale};
 use super::encode::stream_headers;
 use super::encode::VideoEncoder;
 use super::error::{FfmpegContext, MediaError};
+use super::ffmpeg_log::{explained, with_reason};
 use super::layout::{CopiedStream, StreamLayout};
 
 /// Index of the video stream in every output.
@@ -188,7 +189,8 @@ impl Muxer {
         let format = self.output.format().name().to_owned();
         let codecs: Vec<codec::Id> = self.output.streams().map(|s| s.parameters().id()).collect();
         let advice = other_containers_for_all(&format, &codecs);
-        self.output.write_header_with(options).context(|| {
+        let (written, reason) = explained(|| self.output.write_header_with(options));
+        written.context(|| {
             // Muxers such as dv and ogg do not say up front what they hold, so their
             // refusal comes here; name what was offered and where it fits.
             let advice = if advice.is_empty() {
@@ -196,7 +198,10 @@ impl Muxer {
             } else {
                 format!("; use {}", advice.join(" or "))
             };
-            format!("the {format} container refused {streams} (cannot write its header){advice}")
+            with_reason(
+                format!("the {format} container refused {streams}"),
+                Some(reason.unwrap_or_else(|| "cannot write its header".into())),
+            ) + &advice
         })?;
         self.started = true;
         for (index, packet) in std::mem::take(&mut self.waiting) {

@@ -81,7 +81,9 @@ impl StagePlan {
                     }
                 }
                 StageSpec::Filter(graph) => {
-                    if restores.is_empty() {
+                    if let Err(error) = crate::media::filter_graph::check_chain(graph) {
+                        problems.push(loaded.problem(&key, error.to_string()));
+                    } else if restores.is_empty() {
                         filters.push(graph.clone());
                     } else {
                         problems.push(loaded.problem(
