@@ -14,44 +14,23 @@
 mod util;
 
 use std::path::Path;
-use std::process::Command;
 
-use util::{fixture, Workspace};
-
-/// Runs the ffmpeg CLI, failing the test if it fails.
-fn ffmpeg(args: &[&std::ffi::OsStr]) {
-    let output = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+use util::{ffmpeg, fixture, Workspace};
 
 /// The first picture of `path` as raw little-endian 16-bit samples of `pixel_format`.
 fn samples(path: &Path, pixel_format: &str) -> Vec<u16> {
-    let output = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(path)
-        .args([
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            pixel_format,
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "cannot decode {}", path.display());
-    output
-        .stdout
-        .chunks_exact(2)
+    let raw = ffmpeg([
+        "-i".as_ref(),
+        path.as_os_str(),
+        "-frames:v".as_ref(),
+        "1".as_ref(),
+        "-f".as_ref(),
+        "rawvideo".as_ref(),
+        "-pix_fmt".as_ref(),
+        pixel_format.as_ref(),
+        "-".as_ref(),
+    ]);
+    raw.chunks_exact(2)
         .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
         .collect()
 }
@@ -65,7 +44,7 @@ fn a_16_bit_video_is_restored_at_16_bits_like_a_16_bit_still() {
     std::fs::create_dir_all(ws.path("in/video")).unwrap();
     let video = ws.path("in/video/picture.mkv");
     let source = fixture("images/rgb16.png");
-    ffmpeg(&[
+    ffmpeg([
         "-i".as_ref(),
         source.as_os_str(),
         "-c:v".as_ref(),
@@ -114,7 +93,7 @@ fn a_10_bit_video_keeps_every_level_through_the_rgb_stages() {
     std::fs::write(&raw_path, &raw).unwrap();
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let source = ws.path("in/ramp.mkv");
-    ffmpeg(&[
+    ffmpeg([
         "-f".as_ref(),
         "rawvideo".as_ref(),
         "-pix_fmt".as_ref(),

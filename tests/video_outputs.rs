@@ -14,11 +14,12 @@
 
 mod util;
 
+use std::ffi::OsStr;
 use std::path::Path;
 
 use serde_json::Value;
 use util::{
-    decode_rgb, fixture, frame_times, frameforge, probe, probe_with, streams_of, Workspace,
+    decode_rgb, ffmpeg, fixture, frame_times, frameforge, probe, probe_with, streams_of, Workspace,
 };
 
 /// The stage list of every run: the ×2 model on whole frames (fast on small clips).
@@ -482,6 +483,25 @@ fn languages_titles_and_chapters_are_kept() {
     }
 }
 
+/// The bytes of the one-picture stream `index` of `file` (cover art), copied out as
+/// they are stored.
+fn picture_bytes(ws: &Workspace, file: &Path, index: &Value, name: &str) -> Vec<u8> {
+    let copy = ws.path(name);
+    let map = format!("0:{index}");
+    ffmpeg([
+        OsStr::new("-i"),
+        file.as_os_str(),
+        OsStr::new("-map"),
+        OsStr::new(&map),
+        OsStr::new("-c"),
+        OsStr::new("copy"),
+        OsStr::new("-f"),
+        OsStr::new("image2"),
+        copy.as_os_str(),
+    ]);
+    std::fs::read(&copy).unwrap()
+}
+
 /// A Matroska file's attachments (the fonts its styled subtitles need, cover art) are
 /// carried into a Matroska output byte for byte with their names and MIME types; a
 /// container that has no place for them gets a warning naming what is lost.
@@ -494,24 +514,23 @@ fn attachments_are_kept_in_matroska_and_their_loss_is_warned_elsewhere() {
     std::fs::write(ws.path("cover.png"), &cover).unwrap();
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let input = ws.path("in/reel.mkv");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-i"])
-        .arg(fixture("video/ffv1.mkv"))
-        .arg("-attach")
-        .arg(ws.path("font.ttf"))
-        .arg("-attach")
-        .arg(ws.path("cover.png"))
-        .args(["-map", "0", "-c", "copy"])
-        .args(["-metadata:s:t:0", "mimetype=application/x-truetype-font"])
-        .args(["-metadata:s:t:1", "mimetype=image/png"])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    ffmpeg([
+        OsStr::new("-i"),
+        fixture("video/ffv1.mkv").as_os_str(),
+        OsStr::new("-attach"),
+        ws.path("font.ttf").as_os_str(),
+        OsStr::new("-attach"),
+        ws.path("cover.png").as_os_str(),
+        OsStr::new("-map"),
+        OsStr::new("0"),
+        OsStr::new("-c"),
+        OsStr::new("copy"),
+        OsStr::new("-metadata:s:t:0"),
+        OsStr::new("mimetype=application/x-truetype-font"),
+        OsStr::new("-metadata:s:t:1"),
+        OsStr::new("mimetype=image/png"),
+        input.as_os_str(),
+    ]);
 
     let pipeline = ws.pipeline(RESTORE_X2);
     let run = ws.run(&pipeline, &[]);
@@ -548,27 +567,8 @@ fn attachments_are_kept_in_matroska_and_their_loss_is_warned_elsewhere() {
         std::fs::read(&font_copy).unwrap() == font,
         "font bytes changed"
     );
-    let cover_copy = ws.path("cover-copy.png");
-    let cover_index = attached[1]["index"].to_string();
-    let copied = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-i"])
-        .arg(&output)
-        .args([
-            "-map",
-            &format!("0:{cover_index}"),
-            "-c",
-            "copy",
-            "-f",
-            "image2",
-        ])
-        .arg(&cover_copy)
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    assert!(
-        std::fs::read(&cover_copy).unwrap() == cover,
-        "cover bytes changed"
-    );
+    let kept_cover = picture_bytes(&ws, &output, &attached[1]["index"], "cover-copy.png");
+    assert!(kept_cover == cover, "cover bytes changed");
 
     let mp4 = ws.pipeline(&format!("{RESTORE_X2}encode:\n  container: mp4\n"));
     let run = ws.run(&mp4, &["--force"]);
@@ -591,23 +591,23 @@ fn mp4_cover_art_becomes_a_named_matroska_attachment() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let input = ws.path("in/song.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-i"])
-        .arg(fixture("video/ffv1.mkv"))
-        .arg("-i")
-        .arg(fixture("golden/chelsea_61x47.png"))
-        .args([
-            "-map", "0:v", "-map", "1", "-c:v:0", "libx264", "-c:v:1", "png",
-        ])
-        .args(["-disposition:v:1", "attached_pic"])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    ffmpeg([
+        OsStr::new("-i"),
+        fixture("video/ffv1.mkv").as_os_str(),
+        OsStr::new("-i"),
+        fixture("golden/chelsea_61x47.png").as_os_str(),
+        OsStr::new("-map"),
+        OsStr::new("0:v"),
+        OsStr::new("-map"),
+        OsStr::new("1"),
+        OsStr::new("-c:v:0"),
+        OsStr::new("libx264"),
+        OsStr::new("-c:v:1"),
+        OsStr::new("png"),
+        OsStr::new("-disposition:v:1"),
+        OsStr::new("attached_pic"),
+        input.as_os_str(),
+    ]);
     let pipeline = ws.pipeline(&format!("{RESTORE_X2}encode:\n  container: mkv\n"));
     let run = ws.run(&pipeline, &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -622,38 +622,19 @@ fn mp4_cover_art_becomes_a_named_matroska_attachment() {
         (Some("cover.png"), Some("image/png"))
     );
     // The picture as the MP4 holds it (ffmpeg wrote it anew) against the MKV's.
-    let picture = |file: &Path, index: &Value, name: &str| {
-        let copy = ws.path(name);
-        let copied = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-nostdin", "-y", "-i"])
-            .arg(file)
-            .args(["-map", &format!("0:{index}"), "-c", "copy", "-f", "image2"])
-            .arg(&copy)
-            .status()
-            .unwrap();
-        assert!(copied.success());
-        std::fs::read(&copy).unwrap()
-    };
-    let source = picture(&input, &serde_json::json!(1), "source-cover.png");
-    let kept = picture(&output, &pictures[0]["index"], "kept-cover.png");
+    let source = picture_bytes(&ws, &input, &serde_json::json!(1), "source-cover.png");
+    let kept = picture_bytes(&ws, &output, &pictures[0]["index"], "kept-cover.png");
     assert!(!source.is_empty() && source == kept, "cover bytes changed");
 }
 
 /// The closed captions a video carries in its stream (CEA-608 in A/53 SEI, as
 /// ffmpeg's ccaption decoder reads them back) as SubRip text.
 fn closed_captions(path: &Path) -> String {
-    let output = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-f", "lavfi", "-i"])
-        .arg(format!("movie={}[out0+subcc]", path.display()))
-        .args(["-map", "0:1", "-f", "srt", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    let source = format!("movie={}[out0+subcc]", path.display());
+    let srt = ffmpeg([
+        "-f", "lavfi", "-i", &source, "-map", "0:1", "-f", "srt", "-",
+    ]);
+    String::from_utf8(srt).unwrap()
 }
 
 /// A broadcast capture's closed captions travel with their frames through the restore
@@ -693,18 +674,15 @@ fn a_video_alpha_channel_is_warned_about() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let input = ws.path("in/overlay.mov");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=96x64:rate=12:duration=0.25,format=rgba")
-        .args(["-c:v", "png"])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    ffmpeg([
+        OsStr::new("-f"),
+        OsStr::new("lavfi"),
+        OsStr::new("-i"),
+        OsStr::new("testsrc2=size=96x64:rate=12:duration=0.25,format=rgba"),
+        OsStr::new("-c:v"),
+        OsStr::new("png"),
+        input.as_os_str(),
+    ]);
     let run = ws.run(&ws.pipeline(RESTORE_X2), &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let warning =

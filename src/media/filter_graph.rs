@@ -27,7 +27,6 @@ pub fn linear_graph(
     spec: &str,
     describe: &str,
 ) -> Result<filter::Graph, MediaError> {
-    let mut graph = filter::Graph::new();
     let sar = if input.sample_aspect_ratio.numerator() > 0
         && input.sample_aspect_ratio.denominator() > 0
     {
@@ -46,25 +45,10 @@ pub fn linear_graph(
         sar.numerator(),
         sar.denominator()
     );
-    let find = |name: &str| {
-        filter::find(name)
-            .ok_or_else(|| MediaError::Unsupported(format!("ffmpeg has no `{name}` filter")))
-    };
-    graph
-        .add(&find("buffer")?, "in", &args)
-        .context(|| format!("cannot create the filter input ({args})"))?;
-    graph
-        .add(&find("buffersink")?, "out", "")
-        .context(|| "cannot create the filter output".into())?;
-    let (parsed, reason) = explained(|| {
-        graph
-            .output("in", 0)
-            .and_then(|p| p.input("out", 0))
-            .and_then(|p| p.parse(spec))
-    });
-    parsed.context(|| with_reason(format!("invalid filter graph `{describe}`"), reason))?;
+    let invalid = format!("invalid filter graph `{describe}`");
+    let mut graph = parsed_graph(&args, spec, &invalid)?;
     let (valid, reason) = explained(|| graph.validate());
-    valid.context(|| with_reason(format!("invalid filter graph `{describe}`"), reason))?;
+    valid.context(|| with_reason(invalid, reason))?;
     Ok(graph)
 }
 
@@ -77,18 +61,22 @@ pub fn linear_graph(
 /// the message has ffmpeg's reason.
 pub fn check_chain(spec: &str) -> Result<(), MediaError> {
     super::init();
+    let args = "video_size=64x64:pix_fmt=0:time_base=1/25:pixel_aspect=1/1";
+    parsed_graph(args, spec, "invalid filter graph").map(|_| ())
+}
+
+/// `in → spec → out` with the buffer source set up by `args`, parsed (each filter
+/// created with its options) but not configured; `invalid` starts the message of a
+/// chain that does not parse.
+fn parsed_graph(args: &str, spec: &str, invalid: &str) -> Result<filter::Graph, MediaError> {
     let mut graph = filter::Graph::new();
     let find = |name: &str| {
         filter::find(name)
             .ok_or_else(|| MediaError::Unsupported(format!("ffmpeg has no `{name}` filter")))
     };
     graph
-        .add(
-            &find("buffer")?,
-            "in",
-            "video_size=64x64:pix_fmt=0:time_base=1/25:pixel_aspect=1/1",
-        )
-        .context(|| "cannot create the filter input".into())?;
+        .add(&find("buffer")?, "in", args)
+        .context(|| format!("cannot create the filter input ({args})"))?;
     graph
         .add(&find("buffersink")?, "out", "")
         .context(|| "cannot create the filter output".into())?;
@@ -98,7 +86,8 @@ pub fn check_chain(spec: &str) -> Result<(), MediaError> {
             .and_then(|p| p.input("out", 0))
             .and_then(|p| p.parse(spec))
     });
-    parsed.context(|| with_reason("invalid filter graph".into(), reason))
+    parsed.context(|| with_reason(invalid.to_string(), reason))?;
+    Ok(graph)
 }
 
 /// A graph node by name (`in` or `out`).

@@ -515,3 +515,24 @@ pub fn max_diff(a: &[u8], b: &[u8]) -> u8 {
         .max()
         .unwrap_or(0)
 }
+
+/// Runs the ffmpeg CLI (quiet, overwriting, no stdin) with `args` and returns its
+/// standard output, failing the test with ffmpeg's message if it fails. For making
+/// inputs a fixture cannot hold and for reading outputs back.
+pub fn ffmpeg<I, S>(args: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
