@@ -668,6 +668,50 @@ fn closed_captions_are_kept_with_their_frames() {
     );
 }
 
+/// A second video stream (another angle, a picture-in-picture) has no place in the
+/// output: the main one is restored and the other named in a warning.
+#[test]
+fn a_second_video_stream_left_out_is_warned_about() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path("in")).unwrap();
+    let input = ws.path("in/angles.mkv");
+    ffmpeg([
+        OsStr::new("-i"),
+        fixture("video/ffv1.mkv").as_os_str(),
+        OsStr::new("-i"),
+        fixture("video/odd_241x135.mkv").as_os_str(),
+        OsStr::new("-map"),
+        OsStr::new("1"),
+        OsStr::new("-map"),
+        OsStr::new("0"),
+        OsStr::new("-c"),
+        OsStr::new("copy"),
+        input.as_os_str(),
+    ]);
+    let run = ws.run(&ws.pipeline(RESTORE_X2), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // ffmpeg's pick of the main video is the larger picture, stream 0.
+    let output = probe(&ws.path("out/angles.mkv"));
+    let videos = streams_of(&output, "video");
+    assert_eq!(videos.len(), 1);
+    assert_eq!(
+        (&videos[0]["width"], &videos[0]["height"]),
+        (&482.into(), &270.into())
+    );
+    let warning = "its video stream 1 (ffv1) is not kept: an output holds the main video, \
+                   audio, subtitles and attachments";
+    assert!(
+        run.stderr
+            .contains(&format!("{}: {warning}", input.display())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        ws.report()["items"][0]["warnings"],
+        serde_json::json!([warning])
+    );
+}
+
 /// A video with an alpha plane is restored opaque, and the report says so.
 #[test]
 fn a_video_alpha_channel_is_warned_about() {

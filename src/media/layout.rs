@@ -51,6 +51,10 @@ pub struct Chapter {
 pub struct StreamLayout {
     pub copied: Vec<CopiedStream>,
     pub attachments: Vec<Attachment>,
+    /// Streams of the input the output has no place for (a second video, telemetry
+    /// data), described as `video stream 2 (h264)`; streams the pipeline drops on
+    /// purpose (`audio: drop`) are not listed.
+    pub left_out: Vec<String>,
     pub container_metadata: Vec<(String, String)>,
     pub video_metadata: Vec<(String, String)>,
     pub video_side_data: Vec<(SideDataType, Vec<u8>)>,
@@ -72,6 +76,7 @@ impl StreamLayout {
     pub fn from_input(input: &Input, video_index: usize, policy: CopyPolicy) -> Self {
         let mut copied = Vec::new();
         let mut attachments = Vec::new();
+        let mut left_out = Vec::new();
         let mut video_metadata = Vec::new();
         let mut video_side_data = Vec::new();
         let mut earliest_start: Option<f64> = None;
@@ -106,7 +111,12 @@ impl StreamLayout {
             let wanted = match kind {
                 media::Type::Audio => policy.audio,
                 media::Type::Subtitle => policy.subtitles,
-                _ => false,
+                _ => {
+                    if !is_timecode_track(&stream) {
+                        left_out.push(describe(&stream));
+                    }
+                    false
+                }
             };
             if wanted {
                 note_start(&stream);
@@ -133,6 +143,7 @@ impl StreamLayout {
         Self {
             copied,
             attachments,
+            left_out,
             container_metadata: kept_metadata(input.metadata().iter()),
             video_metadata,
             video_side_data,
@@ -149,6 +160,44 @@ impl StreamLayout {
             .map(|(pos, s)| (s.input_index, pos))
             .collect()
     }
+}
+
+/// `video stream 2 (h264)`, as a warning names a stream.
+fn describe(stream: &ffmpeg_next::format::stream::Stream<'_>) -> String {
+    let parameters = stream.parameters();
+    let kind = match parameters.medium() {
+        media::Type::Video => "video",
+        media::Type::Audio => "audio",
+        media::Type::Subtitle => "subtitle",
+        _ => "data",
+    };
+    let codec = match parameters.id() {
+        codec::Id::None => codec_tag(&parameters),
+        id => id.name().to_string(),
+    };
+    format!("{kind} stream {} ({codec})", stream.index())
+}
+
+/// The four-character tag of a stream whose codec ffmpeg does not know (`gpmd`).
+fn codec_tag(parameters: &codec::Parameters) -> String {
+    // SAFETY: reading a plain field of valid parameters.
+    let tag = unsafe { (*parameters.as_ptr()).codec_tag };
+    let text: String = tag
+        .to_le_bytes()
+        .iter()
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+        .collect();
+    if tag == 0 {
+        "unknown".into()
+    } else {
+        text
+    }
+}
+
+/// A QuickTime timecode track: its start time is kept as the video's `timecode` tag
+/// (and rewritten as a track by the mov muxer), so leaving the track out loses nothing.
+fn is_timecode_track(stream: &ffmpeg_next::format::stream::Stream<'_>) -> bool {
+    codec_tag(&stream.parameters()) == "tmcd"
 }
 
 /// A picture attached to the file (cover art; an image attachment of a Matroska file,

@@ -124,6 +124,7 @@ pub fn restore_video(
         RgbConversion::Fast
     };
     let (mut source, layout) = VideoSource::open(input, &filters, conversion, settings.policy)?;
+    let left_out = layout.left_out.clone();
     source.set_damage_policy(settings.damage);
     let info = source.info();
     progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
@@ -170,6 +171,17 @@ pub fn restore_video(
         warnings.add(format!(
             "its video has an alpha channel ({}), which is not restored: the output is opaque",
             pixel_name(info.source_format)
+        ));
+    }
+    if muxer.is_some() && !left_out.is_empty() {
+        warnings.add(format!(
+            "its {} not kept: an output holds the main video, audio, subtitles and \
+             attachments",
+            if left_out.len() == 1 {
+                format!("{} is", left_out[0])
+            } else {
+                format!("{} are", left_out.join(", "))
+            }
         ));
     }
     let attachments = muxer.as_ref().map_or(0, Muxer::unstorable_attachments);
