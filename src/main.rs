@@ -7,7 +7,15 @@ use clap::Parser;
 use frameforge::app;
 use frameforge::cli::{Cli, Command};
 
+/// SVT-AV1's log level when the user sets none: errors only. Its encoder prints its
+/// banner and settings straight to stderr, past ffmpeg's log, into every cron mail.
+const SVT_LOG_ERRORS_ONLY: &str = "1";
+
 fn main() -> ExitCode {
+    // Before any thread exists, so nothing reads the environment while it changes.
+    if std::env::var_os("SVT_LOG").is_none() {
+        std::env::set_var("SVT_LOG", SVT_LOG_ERRORS_ONLY);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

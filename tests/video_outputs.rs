@@ -900,6 +900,15 @@ fn codec_libx265_gives_hevc() {
     assert_eq!(v["codec_name"], "hevc");
 }
 
+/// AV1 through SVT-AV1, whose banner and settings (printed past ffmpeg's log) stay off
+/// stderr unless the user sets `SVT_LOG`.
+#[test]
+fn codec_libsvtav1_gives_av1_without_its_banner() {
+    let (run, v) = encode_ffv1_clip("  codec: libsvtav1\n", "clip.mkv");
+    assert_eq!(v["codec_name"], "av1");
+    assert!(!run.stderr.contains("Svt["), "{}", run.stderr);
+}
+
 #[test]
 fn codec_ffv1_gives_ffv1() {
     let (_, v) = encode_ffv1_clip("  codec: ffv1\n", "clip.mkv");
