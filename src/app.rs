@@ -17,7 +17,7 @@ use crate::config::{self, Container, DecodeErrorPolicy, Device, LoadedPipeline, 
 use crate::discover::discover;
 use crate::job::Job;
 use crate::media::decode::DamagePolicy;
-use crate::media::encode::EncodeSettings;
+use crate::media::encode::{check_encoder, EncodeSettings};
 use crate::media::layout::CopyPolicy;
 use crate::model::runtime::DeviceRequest;
 use crate::model::session::SessionConfig;
@@ -390,11 +390,36 @@ fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), Stop> {
         // Parallelism comes from many single-threaded sessions (see BENCHMARKS.md).
         intra_threads: 1,
     };
-    let plan = StagePlan::check(&loaded, session).map_err(|problems| Stop {
-        code: exit::CONFIG,
-        message: problems.to_string(),
-    })?;
-    Ok((loaded, plan))
+    let mut problems = encoder_problems(&loaded);
+    match StagePlan::check(&loaded, session) {
+        Ok(plan) if problems.is_empty() => Ok((loaded, plan)),
+        result => {
+            problems.extend(result.err().into_iter().flatten());
+            problems.sort();
+            Err(Stop {
+                code: exit::CONFIG,
+                message: problems.to_string(),
+            })
+        }
+    }
+}
+
+/// An encoder or pixel format this ffmpeg lacks, as a pipeline problem at its line
+/// (rather than the same failure for every file of the batch). Caption-only pipelines
+/// encode nothing, so their `encode` section is not held against them.
+fn encoder_problems(loaded: &LoadedPipeline) -> config::Problems {
+    let mut problems = config::Problems::new();
+    let encodes = loaded
+        .pipeline
+        .stages
+        .iter()
+        .any(|stage| !matches!(stage, config::StageSpec::Caption(_)));
+    if encodes {
+        if let Err((field, message)) = check_encoder(&encode_settings(loaded, 0)) {
+            problems.push(loaded.problem(&format!("encode.{field}"), message));
+        }
+    }
+    problems
 }
 
 fn available_threads() -> usize {

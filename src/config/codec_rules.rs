@@ -2,7 +2,8 @@
 //!
 //! Only settings whose valid values are fixed by the encoder are checked
 //! here, from the pipeline alone; whether the encoder and pixel format exist
-//! in the linked ffmpeg is checked when media is opened.
+//! in the linked ffmpeg is checked next, while the models are opened
+//! (`media::encode::check_encoder`), still before any file.
 
 /// Speed presets of x264 and x265, fastest first.
 pub const X26X_PRESETS: &[&str] = &[

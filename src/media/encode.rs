@@ -98,6 +98,27 @@ pub fn resolve_encoder(
     Ok((codec, format))
 }
 
+/// Checks the pipeline's encoder choice before any file is opened: the encoder exists
+/// in this ffmpeg and encodes video, and a pixel format set by name exists and is one it
+/// takes. Returns the `encode` field at fault (`codec` or `pixel_format`) and why.
+///
+/// # Errors
+/// The same refusals [`resolve_encoder`] gives, with the field they concern.
+pub fn check_encoder(settings: &EncodeSettings) -> Result<(), (&'static str, String)> {
+    super::init();
+    let codec_is_fine = encoder::find_by_name(&settings.codec).is_some_and(|c| c.is_video());
+    let field = if codec_is_fine {
+        "pixel_format"
+    } else {
+        "codec"
+    };
+    // The source's format only matters when no pixel format is named, and then nothing
+    // about it can be wrong.
+    resolve_encoder(settings, Pixel::YUV420P)
+        .map(|_| ())
+        .map_err(|error| (field, error.to_string()))
+}
+
 /// The out-of-band codec headers (extradata: H.264's SPS/PPS, for example) of a stream
 /// with `parameters`; two encoders whose packets may follow each other in one stream
 /// must have the same.
