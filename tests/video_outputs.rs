@@ -19,7 +19,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use util::{
-    decode_rgb, ffmpeg, fixture, frame_times, frameforge, probe, probe_with, streams_of, Workspace,
+    decode_rgb, ffmpeg, fixture, frame_times, frameforge, probe, probe_with, psnr, streams_of,
+    Workspace,
 };
 
 /// The stage list of every run: the ×2 model on whole frames (fast on small clips).
@@ -907,6 +908,24 @@ fn codec_libsvtav1_gives_av1_without_its_banner() {
     let (run, v) = encode_ffv1_clip("  codec: libsvtav1\n", "clip.mkv");
     assert_eq!(v["codec_name"], "av1");
     assert!(!run.stderr.contains("Svt["), "{}", run.stderr);
+}
+
+/// MJPEG takes only full-range (`yuvj*`) samples: a limited-range source is written
+/// full range and tagged so, with its picture intact.
+#[test]
+fn codec_mjpeg_writes_full_range() {
+    let (run, v) = encode_ffv1_clip("  codec: mjpeg\n", "clip.mkv");
+    assert_eq!(
+        (&v["codec_name"], &v["color_range"]),
+        (&"mjpeg".into(), &"pc".into())
+    );
+    let ffv1 = encode_ffv1_clip("  codec: ffv1\n", "clip.mkv").0;
+    let (jpeg, lossless) = (
+        decode_rgb(&run.output("clip.mkv")),
+        decode_rgb(&ffv1.output("clip.mkv")),
+    );
+    let p = psnr(jpeg[0].as_raw(), lossless[0].as_raw());
+    assert!(p > 30.0, "MJPEG frame vs lossless: {p:.1} dB");
 }
 
 #[test]

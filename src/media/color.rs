@@ -147,11 +147,23 @@ fn matrix_of(space: color::Space) -> Option<Matrix> {
 }
 
 /// The deprecated `yuvj*` formats mean full range even when the range tag is missing.
-fn is_jpeg_format(format: Pixel) -> bool {
+pub fn is_jpeg_format(format: Pixel) -> bool {
     matches!(
         format,
         Pixel::YUVJ420P | Pixel::YUVJ422P | Pixel::YUVJ444P | Pixel::YUVJ440P | Pixel::YUVJ411P
     )
+}
+
+/// The full-range `yuvj*` twin of a planar YUV format, where there is one.
+pub fn jpeg_alias(format: Pixel) -> Pixel {
+    match format {
+        Pixel::YUV420P => Pixel::YUVJ420P,
+        Pixel::YUV422P => Pixel::YUVJ422P,
+        Pixel::YUV444P => Pixel::YUVJ444P,
+        Pixel::YUV440P => Pixel::YUVJ440P,
+        Pixel::YUV411P => Pixel::YUVJ411P,
+        other => other,
+    }
 }
 
 /// The non-deprecated equivalent of a `yuvj*` format (encoders reject or mis-tag them).

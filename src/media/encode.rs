@@ -7,7 +7,7 @@ use ffmpeg_next::format::Pixel;
 use ffmpeg_next::util::frame::video::Video as VideoFrame;
 use ffmpeg_next::{codec, encoder, filter, Dictionary, Packet, Rational};
 
-use super::color::{without_jpeg_alias, ColorInfo};
+use super::color::{is_jpeg_format, jpeg_alias, without_jpeg_alias, ColorInfo, Range};
 use super::error::{FfmpegContext, MediaError};
 use super::ffmpeg_log::{explained, with_reason};
 use super::filter_graph::{is_again, linear_graph, node, GraphInput};
@@ -88,7 +88,16 @@ pub fn resolve_encoder(
         }
         None => {
             let preferred = without_jpeg_alias(source_format);
-            if accepts(preferred) && !is_rgb_like(preferred) {
+            // An encoder that lists the full-range `yuvj*` twin first (MJPEG) takes the
+            // plain format only as a non-standard extension.
+            let first_listed = [jpeg_alias(preferred), preferred]
+                .into_iter()
+                .filter_map(|p| supported.iter().position(|&s| s == p).map(|at| (at, p)))
+                .min_by_key(|&(at, _)| at)
+                .map(|(_, p)| p);
+            if let Some(format) = first_listed.filter(|p| !is_rgb_like(*p)) {
+                format
+            } else if supported.is_empty() && !is_rgb_like(preferred) {
                 preferred
             } else {
                 supported.first().copied().unwrap_or(Pixel::YUV420P)
@@ -154,6 +163,19 @@ impl VideoEncoder {
     /// The encoder or pixel format is not available, or the encoder refuses the settings.
     pub fn open(settings: &EncodeSettings, target: EncodeTarget) -> Result<Self, MediaError> {
         let (codec, format) = resolve_encoder(settings, target.source_format)?;
+        // A `yuvj*` format (all MJPEG takes) is full range whatever the source was: write
+        // full-range samples and say so, or the encoder refuses limited range.
+        let target = if is_jpeg_format(format) {
+            EncodeTarget {
+                color: ColorInfo {
+                    range: Range::Full,
+                    ..target.color
+                },
+                ..target
+            }
+        } else {
+            target
+        };
         let mut context = codec::context::Context::new_with_codec(codec);
         if target.global_header {
             context.set_flags(codec::Flags::GLOBAL_HEADER);
