@@ -928,6 +928,21 @@ fn codec_mjpeg_writes_full_range() {
     assert!(p > 30.0, "MJPEG frame vs lossless: {p:.1} dB");
 }
 
+/// Lossless intermediates that Matroska holds through its VFW mapping (as `ffmpeg -c:v
+/// utvideo out.mkv` writes them) are not refused, and give the FFV1 picture exactly.
+#[test]
+fn codec_utvideo_in_matroska_is_lossless_like_ffv1() {
+    let (run, v) = encode_ffv1_clip("  codec: utvideo\n  pixel_format: yuv420p\n", "clip.mkv");
+    assert_eq!(v["codec_name"], "utvideo");
+    let ffv1 = encode_ffv1_clip("  codec: ffv1\n  pixel_format: yuv420p\n", "clip.mkv").0;
+    let (ut, lossless) = (
+        decode_rgb(&run.output("clip.mkv")),
+        decode_rgb(&ffv1.output("clip.mkv")),
+    );
+    assert_eq!(ut.len(), lossless.len());
+    assert!(ut == lossless, "UT Video frames differ from FFV1's");
+}
+
 #[test]
 fn codec_ffv1_gives_ffv1() {
     let (_, v) = encode_ffv1_clip("  codec: ffv1\n", "clip.mkv");

@@ -118,15 +118,17 @@ impl Muxer {
     ) -> Result<(), MediaError> {
         self.check_video_codec(parameters.id())?;
         self.video_extradata = stream_headers(&parameters);
+        // SAFETY: the output format is static data of libavformat.
+        let format = unsafe { self.output.format().as_ptr() };
         let mut stream = self
             .output
             .add_stream(encoder::find(codec::Id::None))
             .context(|| "cannot add the video stream".into())?;
         stream.set_parameters(parameters);
-        // SAFETY: the stream was just added to this context and is not shared; a zero
-        // tag lets the muxer choose its own (a segment file's tag is NUT's).
+        // SAFETY: the stream was just added to this context and is not shared; the
+        // format pointer lives as long as the output.
         unsafe {
-            (*(*stream.as_mut_ptr()).codecpar).codec_tag = 0;
+            settle_codec_tag(format, (*stream.as_mut_ptr()).codecpar);
         }
         stream.set_time_base(time_base);
         stream.set_avg_frame_rate(frame_rate);
@@ -148,10 +150,11 @@ impl Muxer {
             stream.set_parameters(copied.parameters.clone());
             stream.set_time_base(copied.time_base);
             stream.set_metadata(dictionary(&copied.metadata));
-            // SAFETY: the stream was just added to this context and is not shared.
+            // SAFETY: the stream was just added to this context and is not shared; the
+            // format pointer lives as long as the output.
             unsafe {
                 let raw = stream.as_mut_ptr();
-                (*(*raw).codecpar).codec_tag = 0;
+                settle_codec_tag(format, (*raw).codecpar);
                 (*raw).disposition = copied.disposition;
             }
             let target = CopyTarget {
@@ -466,15 +469,43 @@ fn check_container_accepts(
     Ok(())
 }
 
+/// Keeps a stream's codec tag only where the muxer's own tag tables give it the
+/// stream's codec (UT Video's `ULY0`, which tells the decoder the sample layout; a first
+/// match by codec would say RGBA); any other tag (NUT's, read back from a checkpoint
+/// segment; MP4's `mp4a` going into Matroska) is cleared so the muxer chooses.
+///
+/// # Safety
+/// `format` and `parameters` must be valid, and `parameters` not shared.
+unsafe fn settle_codec_tag(
+    format: *const ffmpeg_next::ffi::AVOutputFormat,
+    parameters: *mut ffmpeg_next::ffi::AVCodecParameters,
+) {
+    // SAFETY: both pointers are valid per this function's contract.
+    unsafe {
+        let tag = (*parameters).codec_tag;
+        let tables = (*format).codec_tag;
+        let known = tag != 0
+            && !tables.is_null()
+            && ffmpeg_next::ffi::av_codec_get_id(tables, tag) == (*parameters).codec_id;
+        if !known {
+            (*parameters).codec_tag = 0;
+        }
+    }
+}
+
 /// Whether `output`'s muxer says for certain that it cannot store `codec` (muxers that
 /// do not know let it through, and the header or first packet decides).
 fn refuses(output: &Output, codec: codec::Id) -> bool {
+    // Asked at the unofficial level, Matroska admits any audio or video codec through its
+    // VFW/ACM mapping (UT Video, HuffYUV, PNG: lossless intermediates editors read), as
+    // `ffmpeg -c:v utvideo out.mkv` writes them; at the normal level it says no. The other
+    // muxers answer from their tag tables either way.
     // SAFETY: the output format pointer is valid for the life of `output`.
     let verdict = unsafe {
         ffmpeg_next::ffi::avformat_query_codec(
             output.format().as_ptr(),
             codec.into(),
-            ffmpeg_next::ffi::FF_COMPLIANCE_NORMAL,
+            ffmpeg_next::ffi::FF_COMPLIANCE_UNOFFICIAL,
         )
     };
     verdict == 0
