@@ -661,7 +661,8 @@ fn closed_captions_are_kept_with_their_frames() {
     );
     assert!(
         run.stderr.contains(&format!(
-            "{}: its closed captions are not kept: libx265 does not write them into the stream (libx264 does)",
+            "{}: its closed captions are not kept: libx265 does not write them into the stream \
+             (libx264 and mpeg2video do)",
             run.input("news.mkv").display()
         )),
         "{}",
@@ -876,11 +877,12 @@ fn encode_ffv1_clip(encode: &str, output: &str) -> (Run, Value) {
 }
 
 /// An encoder that refuses the settings fails its file with ffmpeg's own reason, not a
-/// bare "Invalid argument" (MPEG-2 takes only its standard frame rates as time base).
+/// bare "Invalid argument" (MPEG-2 codes only its standard frame rates, and a variable
+/// rate clip averages 289/12).
 #[test]
 fn an_encoder_refusal_gives_ffmpegs_reason() {
     let run = Run::new(
-        &[("video/ffv1.mkv", "clip.mkv")],
+        &[("video/vfr.mkv", "clip.mkv")],
         RESTORE_X2,
         "encode:\n  codec: mpeg2video\n",
     );
@@ -888,10 +890,30 @@ fn an_encoder_refusal_gives_ffmpegs_reason() {
     assert_eq!(
         run.ws.failure_lines(&run.stderr, "clip.mkv"),
         [format!(
-            "{}: encoder mpeg2video refused the settings (MPEG-1/2 does not support 1000/1 \
-             fps): Invalid argument",
+            "{}: encoder mpeg2video refused the settings (MPEG-1/2 does not support \
+             289/12 fps): Invalid argument",
             run.input("clip.mkv").display()
         )]
+    );
+}
+
+/// MPEG-2 codes a frame rate, not timestamps: a 29.97 fps source keeps every frame,
+/// its duration and its closed captions (written back as MPEG-2 user data).
+#[test]
+fn codec_mpeg2video_at_a_standard_rate_keeps_frames_and_captions() {
+    let run = Run::restore(
+        &[("video/h264_cc608.mkv", "news.mkv")],
+        "encode:\n  codec: mpeg2video\n",
+    );
+    let (source, output) = (run.input("news.mkv"), run.output("news.mkv"));
+    assert_eq!(video(&probe(&output))["codec_name"], "mpeg2video");
+    assert_eq!(frame_times(&output).len(), frame_times(&source).len());
+    assert!((video_duration(&output) - video_duration(&source)).abs() < 1e-3);
+    assert_eq!(closed_captions(&output), closed_captions(&source));
+    assert!(
+        !run.stderr.contains("closed captions are not kept"),
+        "{}",
+        run.stderr
     );
 }
 

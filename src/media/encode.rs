@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use ffmpeg_next::format::Pixel;
 use ffmpeg_next::util::frame::video::Video as VideoFrame;
-use ffmpeg_next::{codec, encoder, filter, Dictionary, Packet, Rational};
+use ffmpeg_next::{codec, encoder, filter, Dictionary, Packet, Rational, Rescale};
 
 use super::color::{is_jpeg_format, jpeg_alias, without_jpeg_alias, ColorInfo, Range};
 use super::error::{FfmpegContext, MediaError};
@@ -49,8 +49,18 @@ pub struct EncodeTarget {
 pub struct VideoEncoder {
     encoder: encoder::video::Encoder,
     graph: filter::Graph,
+    /// Time base of the frames pushed and the packets handed back.
     time_base: Rational,
+    /// Time base inside the encoder: the frames' own, or one frame for encoders that take
+    /// nothing else (MPEG-1/2).
+    encoder_time_base: Rational,
+    /// The last timestamp given to the encoder, in `encoder_time_base`.
+    last_pts: Option<i64>,
 }
+
+/// Encoders whose time base must be one frame at a standard rate: they code a frame
+/// rate, not timestamps.
+const FRAME_RATE_TIME_BASE_ENCODERS: &[&str] = &["mpeg1video", "mpeg2video"];
 
 /// Looks up an encoder by name and the pixel format it will be given.
 ///
@@ -187,7 +197,13 @@ impl VideoEncoder {
         video.set_width(target.width);
         video.set_height(target.height);
         video.set_format(format);
-        video.set_time_base(target.time_base);
+        let encoder_time_base = if FRAME_RATE_TIME_BASE_ENCODERS.contains(&settings.codec.as_str())
+        {
+            target.frame_rate.invert()
+        } else {
+            target.time_base
+        };
+        video.set_time_base(encoder_time_base);
         video.set_frame_rate(Some(target.frame_rate));
         if target.sample_aspect_ratio.numerator() > 0 {
             video.set_aspect_ratio(target.sample_aspect_ratio);
@@ -209,6 +225,8 @@ impl VideoEncoder {
             encoder,
             graph,
             time_base: target.time_base,
+            encoder_time_base,
+            last_pts: None,
         })
     }
 
@@ -288,6 +306,18 @@ impl VideoEncoder {
         self.pull_converted(out)
     }
 
+    /// `pts` (frames' time base) in the encoder's time base, after the last one: a
+    /// frame-rate time base puts a variable-rate source's frames on its grid, where two
+    /// may land on one step.
+    fn encoder_pts(&mut self, pts: i64) -> i64 {
+        let mut converted = pts.rescale(self.time_base, self.encoder_time_base);
+        if let Some(last) = self.last_pts {
+            converted = converted.max(last + 1);
+        }
+        self.last_pts = Some(converted);
+        converted
+    }
+
     /// Flushes everything still inside the converter and the encoder.
     ///
     /// # Errors
@@ -309,6 +339,8 @@ impl VideoEncoder {
         loop {
             match self.graph_node("out")?.sink().frame(&mut converted) {
                 Ok(()) => {
+                    let pts = converted.pts().map(|pts| self.encoder_pts(pts));
+                    converted.set_pts(pts);
                     self.encoder
                         .send_frame(&converted)
                         .context(|| "encoding failed".into())?;
@@ -329,7 +361,10 @@ impl VideoEncoder {
         loop {
             let mut packet = Packet::empty();
             match self.encoder.receive_packet(&mut packet) {
-                Ok(()) => out.push(packet),
+                Ok(()) => {
+                    packet.rescale_ts(self.encoder_time_base, self.time_base);
+                    out.push(packet);
+                }
                 Err(e) if is_again(&e) => return Ok(()),
                 Err(source) => {
                     return Err(MediaError::Ffmpeg {

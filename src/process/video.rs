@@ -51,8 +51,9 @@ use super::{FileProgress, ProcessError};
 const FRAMES_PER_WORKER: usize = 2;
 
 /// Encoders of this ffmpeg that write a frame's A/53 closed captions into the stream
-/// (libx264 as SEI, by default); FFmpeg 5.1's libx265 wrapper drops them.
-const CAPTION_WRITING_ENCODERS: &[&str] = &["libx264"];
+/// (libx264 as SEI, MPEG-2 as user data, by default); FFmpeg 5.1's libx265 wrapper drops
+/// them.
+const CAPTION_WRITING_ENCODERS: &[&str] = &["libx264", "mpeg2video"];
 
 /// Copied packets that may wait for the muxer.
 const PACKET_QUEUE: usize = 512;
@@ -308,7 +309,7 @@ pub fn restore_video(
     {
         warnings.add(format!(
             "its closed captions are not kept: {} does not write them into the stream \
-             (libx264 does)",
+             (libx264 and mpeg2video do)",
             settings.encode.codec
         ));
     }
