@@ -965,6 +965,16 @@ fn codec_utvideo_in_matroska_is_lossless_like_ffv1() {
     assert!(ut == lossless, "UT Video frames differ from FFV1's");
 }
 
+/// ProRes, the mastering codec: 10-bit 4:2:2 (its first format) from an 8-bit source.
+#[test]
+fn codec_prores_ks_gives_10_bit_prores() {
+    let (_, v) = encode_ffv1_clip("  codec: prores_ks\n", "clip.mkv");
+    assert_eq!(
+        (&v["codec_name"], &v["pix_fmt"]),
+        (&"prores".into(), &"yuv422p10le".into())
+    );
+}
+
 #[test]
 fn codec_ffv1_gives_ffv1() {
     let (_, v) = encode_ffv1_clip("  codec: ffv1\n", "clip.mkv");
