@@ -9,6 +9,7 @@ pub mod output_file;
 pub mod timing;
 pub mod video;
 pub mod video_sink;
+mod video_warnings;
 pub mod warnings;
 
 pub use error::ProcessError;

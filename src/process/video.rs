@@ -28,8 +28,7 @@ use crate::batch::cancel::Cancel;
 use crate::media::decode::{
     DamagePolicy, Interlacing, RgbFrame, SourceItem, VideoInfo, VideoSource,
 };
-use crate::media::decode_graph::{has_alpha, RgbConversion};
-use crate::media::encode::pixel_name;
+use crate::media::decode_graph::RgbConversion;
 use crate::media::encode::EncodeSettings;
 use crate::media::image_io::Colour;
 use crate::media::layout::CopyPolicy;
@@ -43,17 +42,13 @@ use super::checkpoints::{CheckpointError, CheckpointSpec, Checkpoints};
 use super::output_file::PendingOutput;
 use super::timing::Timing;
 use super::video_sink::{CheckpointPlan, VideoSink};
+use super::video_warnings::{self, RunFacts};
 use super::warnings::Warnings;
 use super::{FileProgress, ProcessError};
 
 /// Frames in flight per worker: enough to keep workers busy while the decoder or the
 /// encoder has a slow frame, few enough to keep memory flat.
 const FRAMES_PER_WORKER: usize = 2;
-
-/// Encoders of this ffmpeg that write a frame's A/53 closed captions into the stream
-/// (libx264 as SEI, MPEG-2 as user data, by default); FFmpeg 5.1's libx265 wrapper drops
-/// them.
-const CAPTION_WRITING_ENCODERS: &[&str] = &["libx264", "mpeg2video"];
 
 /// Copied packets that may wait for the muxer.
 const PACKET_QUEUE: usize = 512;
@@ -160,38 +155,8 @@ pub fn restore_video(
             input.display()
         );
     }
-    if let Some(angle) = muxer.as_ref().and_then(Muxer::unstorable_rotation) {
-        // Not an error: the pictures are all there, only the player's turn is lost.
-        warnings.add(format!(
-            "its display rotation ({angle}°) cannot be stored in {} by this ffmpeg, \
-             so the output plays unrotated; use `container: same` (or `mp4`) to keep it",
-            settings.format
-        ));
-    }
-    if muxer.is_some() && has_alpha(info.source_format) {
-        warnings.add(format!(
-            "its video has an alpha channel ({}), which is not restored: the output is opaque",
-            pixel_name(info.source_format)
-        ));
-    }
-    if muxer.is_some() && !left_out.is_empty() {
-        warnings.add(format!(
-            "its {} not kept: an output holds the main video, audio, subtitles and \
-             attachments",
-            if left_out.len() == 1 {
-                format!("{} is", left_out[0])
-            } else {
-                format!("{} are", left_out.join(", "))
-            }
-        ));
-    }
-    let attachments = muxer.as_ref().map_or(0, Muxer::unstorable_attachments);
-    if attachments > 0 {
-        warnings.add(format!(
-            "its {attachments} attached file(s) (fonts, cover art) cannot be stored in {}, \
-             so the output has none; use `container: mkv` to keep them",
-            settings.format
-        ));
+    if let Some(muxer) = &muxer {
+        video_warnings::before_the_run(&mut warnings, muxer, &info, &left_out, settings.format);
     }
     let caption = plan.caption().zip(settings.captions);
     let workers = settings.pool.capacity();
@@ -287,43 +252,16 @@ pub fn restore_video(
         pending.commit()?;
         summary.outputs.insert(0, target.to_path_buf());
     }
-    if summary.interlacing.frames > 0 && plan.has_frame_stages() {
-        // Not an error (some want it), but a model fed woven fields restores the combing
-        // as detail; video2x and Real-ESRGAN's script do the same without a word.
-        warnings.add(format!(
-            "{} of {} frame(s) reached the model interlaced ({} field first), so it \
-             restores the combing; put `- filter: \"bwdif=mode=send_frame:deint=interlaced\"` \
-             before the restore stage to deinterlace them",
-            summary.interlacing.frames,
-            summary.frames,
-            if summary.interlacing.top_field_first {
-                "top"
-            } else {
-                "bottom"
-            }
-        ));
-    }
-    if summary.closed_captions
-        && writes_media
-        && !CAPTION_WRITING_ENCODERS.contains(&settings.encode.codec.as_str())
-    {
-        warnings.add(format!(
-            "its closed captions are not kept: {} does not write them into the stream \
-             (libx264 and mpeg2video do)",
-            settings.encode.codec
-        ));
-    }
-    if summary.damaged > 0 {
-        warnings.add(format!(
-            "{} frame(s) could not be decoded and were {}",
-            summary.damaged,
-            if settings.damage == DamagePolicy::Repeat {
-                "replaced by the previous frame"
-            } else {
-                "left out"
-            }
-        ));
-    }
+    video_warnings::after_the_run(
+        &mut warnings,
+        &RunFacts {
+            frames: summary.frames,
+            interlacing: summary.interlacing,
+            closed_captions: summary.closed_captions,
+            damaged: summary.damaged,
+        },
+        settings,
+    );
     let mut summary: VideoSummary = summary.into();
     summary.captions = captions;
     summary.warnings = warnings.into_messages();
