@@ -280,7 +280,7 @@ fn png_metadata(path: &std::path::Path) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
 
 /// A camera JPEG stored sideways (EXIF orientation 6) comes out upright, as its viewer
 /// showed it, with its EXIF (orientation now upright) and its RGB ICC profile; a profile
-/// that does not describe RGB is not attached to RGB pixels.
+/// that does not describe RGB is not attached to RGB pixels, and that is warned about.
 #[test]
 fn camera_jpeg_comes_out_upright_with_its_exif_and_colour_profile() {
     let ws = Workspace::new();
@@ -322,4 +322,22 @@ fn camera_jpeg_comes_out_upright_with_its_exif_and_colour_profile() {
     let (icc, exif) = png_metadata(&ws.path("out/gray-profile.png"));
     assert_eq!(icc, None, "a GRAY profile was attached to RGB pixels");
     assert_eq!(exif, Some(exif_block("FrameForge Camera", 1)));
+    let warning = "its ICC profile describes GRAY samples, not the RGB written, so it is left \
+                   out and colours may shift";
+    assert!(
+        run.stderr.contains(&format!(
+            "{}: {warning}",
+            ws.path("in/gray-profile.jpg").display()
+        )),
+        "{}",
+        run.stderr
+    );
+    let report = ws.report();
+    let item = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["input"].as_str().unwrap().ends_with("gray-profile.jpg"))
+        .unwrap();
+    assert_eq!(item["warnings"], serde_json::json!([warning]));
 }

@@ -301,7 +301,7 @@ fn process(
                 preview: summary.preview,
                 outputs: summary.outputs,
                 captions: summary.captions,
-                warnings: Vec::new(),
+                warnings: summary.warnings,
             })
         }
         MediaKind::Video => {

@@ -67,6 +67,9 @@ pub struct StillMetadata {
     /// The raw EXIF block (camera, dates, captions), its orientation set to upright
     /// because the pixels were turned already.
     pub exif: Option<Vec<u8>>,
+    /// The colour space of a profile left out because it does not describe the samples
+    /// written (a CMYK scan's, after the decoder turned it into RGB).
+    pub unfit_profile: Option<String>,
 }
 
 impl Still {
@@ -108,11 +111,25 @@ pub fn read_still(path: &Path) -> Result<Still, MediaError> {
         let _ = image::metadata::Orientation::remove_from_exif_chunk(chunk);
     }
     let mut still = split(decoded);
+    let (icc_profile, unfit) = match icc_profile {
+        Some(p) if !profile_fits(&p, still.grayscale) => (None, Some(profile_space(&p))),
+        other => (other, None),
+    };
     still.metadata = StillMetadata {
-        icc_profile: icc_profile.filter(|p| profile_fits(p, still.grayscale)),
+        icc_profile,
         exif,
+        unfit_profile: unfit,
     };
     Ok(still)
+}
+
+/// The colour space an ICC profile's header names (`CMYK`, `GRAY`), for a message.
+fn profile_space(profile: &[u8]) -> String {
+    profile
+        .get(16..20)
+        .map(|space| String::from_utf8_lossy(space).trim().to_string())
+        .filter(|space| !space.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Whether an ICC profile's colour space (header bytes 16..20) is the one written.

@@ -15,6 +15,7 @@ use crate::stage::caption::CaptionPool;
 
 use super::caption_files::{caption_base, write_image_captions};
 use super::output_file::PendingOutput;
+use super::warnings::Warnings;
 use super::ProcessError;
 
 /// Restores `input` into the PNG `target` with `stages`.
@@ -28,6 +29,14 @@ pub fn restore_image(
     captions: Option<&CaptionPool>,
 ) -> Result<ImageSummary, ProcessError> {
     let still = read_still(input)?;
+    let mut warnings = Warnings::new(input);
+    if let Some(space) = &still.metadata.unfit_profile {
+        warnings.add(format!(
+            "its ICC profile describes {space} samples, not the {} written, so it is left \
+             out and colours may shift",
+            if still.grayscale { "gray" } else { "RGB" }
+        ));
+    }
     let before = preview_source(&still.colour);
     let colour = restore_still(pool, still.colour)?;
     let (width, height) = colour.dimensions();
@@ -72,6 +81,7 @@ pub fn restore_image(
     Ok(ImageSummary {
         outputs,
         captions: cues,
+        warnings: warnings.into_messages(),
         width,
         height,
         preview,
@@ -85,6 +95,8 @@ pub struct ImageSummary {
     pub outputs: Vec<std::path::PathBuf>,
     /// The image's caption, when the pipeline captions.
     pub captions: Vec<Cue>,
+    /// What the run noticed but did not fail for.
+    pub warnings: Vec<String>,
     pub width: u32,
     pub height: u32,
     pub preview: Option<Preview>,
