@@ -2,10 +2,13 @@
 //! does not support 1000/1 fps") only in its log, and returns a bare "Invalid argument".
 //! The log is kept off the terminal; instead, while an operation runs under
 //! [`explained`], the first error lines ffmpeg logs on that thread are kept, and the
-//! caller adds them to its message if the operation fails.
+//! caller adds them to its message if the operation fails. With `RUST_LOG=debug`,
+//! ffmpeg's warnings and errors also go to the log.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
+
+use tracing::Level;
 
 /// Error lines kept per operation: the first say what is wrong, later ones tend to list
 /// what would be allowed (DNxHD logs every profile it knows).
@@ -17,7 +20,8 @@ thread_local! {
     static RECORDING: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
 }
 
-/// Routes ffmpeg's log into [`explained`] (errors only; nothing is printed).
+/// Routes ffmpeg's log into [`explained`] (errors) and, at `RUST_LOG=debug`, into the
+/// log as debug lines (warnings and errors); nothing else is printed.
 pub(crate) fn install() {
     ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
     // SAFETY: `keep_line` has the callback's signature and only reads its arguments.
@@ -48,18 +52,19 @@ unsafe extern "C" fn keep_line(
     format: *const c_char,
     arguments: *mut ffmpeg_next::ffi::__va_list_tag,
 ) {
-    if level > ffmpeg_next::ffi::AV_LOG_ERROR {
+    // ffmpeg's warnings too, for whoever asks for detail (`RUST_LOG=debug`).
+    let shown = level <= ffmpeg_next::ffi::AV_LOG_WARNING && tracing::enabled!(Level::DEBUG);
+    let recorded = level <= ffmpeg_next::ffi::AV_LOG_ERROR
+        && RECORDING
+            .try_with(|r| {
+                r.try_borrow()
+                    .is_ok_and(|lines| lines.as_ref().is_some_and(|l| l.len() < KEPT_LINES))
+            })
+            .unwrap_or(false);
+    if !shown && !recorded {
         return;
     }
-    let wanted = RECORDING
-        .try_with(|r| {
-            r.try_borrow()
-                .is_ok_and(|lines| lines.as_ref().is_some_and(|l| l.len() < KEPT_LINES))
-        })
-        .unwrap_or(false);
-    if !wanted {
-        return;
-    }
+    // The argument list can be read only once: one formatting serves both uses.
     let mut buffer = [0 as c_char; 512];
     // No "[mpeg2video @ 0x…]" prefix: the message names the file and the step already.
     let mut print_prefix: c_int = 0;
@@ -86,6 +91,12 @@ unsafe extern "C" fn keep_line(
         .trim_end_matches('.')
         .to_string();
     if line.is_empty() {
+        return;
+    }
+    if shown {
+        tracing::debug!("ffmpeg: {line}");
+    }
+    if !recorded {
         return;
     }
     let _ = RECORDING.try_with(|r| {
