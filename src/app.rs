@@ -268,6 +268,7 @@ fn finish(
         count(ItemStatus::Skipped),
         count(ItemStatus::Failed),
     );
+    let warned = items.iter().filter(|i| !i.warnings.is_empty()).count();
     let interrupted = cancel.is_set();
     let exit_code = if interrupted {
         exit::INTERRUPTED
@@ -289,6 +290,7 @@ fn finish(
         done,
         skipped,
         failed,
+        warned,
         interrupted,
         items,
     };
@@ -298,8 +300,9 @@ fn finish(
         }
     }
     eprintln!(
-        "{done} {}, {skipped} skipped, {failed} failed in {seconds:.1} s{}",
+        "{done} {}, {skipped} skipped, {failed} failed in {seconds:.1} s{}{}",
         report.done_verb,
+        warned_note(warned),
         if interrupted {
             " (interrupted; rerun to resume)"
         } else {
@@ -312,6 +315,7 @@ fn finish(
             "done": done,
             "skipped": skipped,
             "failed": failed,
+            "warned": warned,
             "interrupted": interrupted,
             "seconds": seconds,
             "report": loaded.pipeline.output.path.join(format!("{stem}.json")),
@@ -327,6 +331,15 @@ fn captions_only_output(mut job: Job, plan: &StagePlan) -> Job {
         job.output = caption_json_path(&job.output);
     }
     job
+}
+
+/// `; 2 with warnings (see the report)` when items have warnings, so a cron mail says so.
+fn warned_note(warned: usize) -> String {
+    if warned == 0 {
+        String::new()
+    } else {
+        format!("; {warned} with warnings (see the report)")
+    }
 }
 
 fn rejected_item(path: &Path, reason: &str) -> ItemReport {

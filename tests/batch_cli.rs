@@ -136,6 +136,7 @@ fn json_prints_one_summary_object_on_stdout() {
     assert_eq!(summary["done"], 3, "{summary}");
     assert_eq!(summary["skipped"], 0, "{summary}");
     assert_eq!(summary["failed"], 1, "{summary}");
+    assert_eq!(summary["warned"], 0, "{summary}");
     assert_eq!(summary["exit_code"], 1, "{summary}");
     assert_eq!(summary["interrupted"], false, "{summary}");
 

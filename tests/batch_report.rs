@@ -406,6 +406,14 @@ fn report_carries_each_items_captions_and_warnings() {
         serde_json::json!([interlace_warning])
     );
     assert_eq!(items["shapes.mkv"]["warnings"], serde_json::json!([]));
+    // The summary counts the items with warnings, so a cron mail shows there is more to read.
+    assert_eq!(report["warned"], 1);
+    let summary = run.stderr.lines().last().unwrap();
+    assert!(
+        summary.starts_with("3 restored, 0 skipped, 0 failed in ")
+            && summary.ends_with(" s; 1 with warnings (see the report)"),
+        "{summary}"
+    );
     assert!(run.stderr.contains(&format!(
         "{}: {interlace_warning}",
         ws.path("in/interlaced.mpg").display()

@@ -19,12 +19,17 @@ pub fn render(report: &RunReport) -> String {
     );
     let _ = writeln!(
         page,
-        "<p class=\"summary\">{} {}, {} skipped, {} failed in {:.1} s{} — exit code {}</p>",
+        "<p class=\"summary\">{} {}, {} skipped, {} failed in {:.1} s{}{} — exit code {}</p>",
         report.done,
         report.done_verb,
         report.skipped,
         report.failed,
         report.seconds,
+        if report.warned > 0 {
+            format!("; {} with warnings", report.warned)
+        } else {
+            String::new()
+        },
         if report.interrupted {
             " (interrupted)"
         } else {
@@ -202,6 +207,7 @@ mod tests {
             done: items.len(),
             skipped: 0,
             failed: 0,
+            warned: 0,
             interrupted: false,
             items,
         }

@@ -98,6 +98,8 @@ pub struct RunReport {
     pub done: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Items with warnings (counted among `done`).
+    pub warned: usize,
     pub interrupted: bool,
     pub items: Vec<ItemReport>,
 }
