@@ -188,24 +188,8 @@ impl Muxer {
         self.output
             .set_metadata(dictionary(&self.layout.container_metadata));
         let options = header_options(self.output.format().name(), &self.layout);
-        let streams = self.stream_summary();
-        let format = self.output.format().name().to_owned();
-        let codecs: Vec<codec::Id> = self.output.streams().map(|s| s.parameters().id()).collect();
-        let advice = other_containers_for_all(&format, &codecs);
-        let (written, reason) = explained(|| self.output.write_header_with(options));
-        written.context(|| {
-            // Muxers such as dv and ogg do not say up front what they hold, so their
-            // refusal comes here; name what was offered and where it fits.
-            let advice = if advice.is_empty() {
-                String::new()
-            } else {
-                format!("; use {}", advice.join(" or "))
-            };
-            with_reason(
-                format!("the {format} container refused {streams}"),
-                Some(reason.unwrap_or_else(|| "cannot write its header".into())),
-            ) + &advice
-        })?;
+        let (written, reason) = explained(|| self.output.write_header_with(options).map(|_| ()));
+        written.context(|| self.header_refusal(reason))?;
         self.started = true;
         for (index, packet) in std::mem::take(&mut self.waiting) {
             self.write_copied(index, packet)?;
@@ -260,6 +244,25 @@ impl Muxer {
                 format!("; use {}", advice.join(" or "))
             }
         )))
+    }
+
+    /// Why the header was refused, for muxers such as dv and ogg that do not say up
+    /// front what they hold: what was offered, ffmpeg's `reason`, and containers that
+    /// hold it all. Built only on failure.
+    fn header_refusal(&self, reason: Option<String>) -> String {
+        let output_format = self.output.format();
+        let format = output_format.name();
+        let codecs: Vec<codec::Id> = self.output.streams().map(|s| s.parameters().id()).collect();
+        let advice = other_containers_for_all(format, &codecs);
+        let advice = if advice.is_empty() {
+            String::new()
+        } else {
+            format!("; use {}", advice.join(" or "))
+        };
+        with_reason(
+            format!("the {format} container refused {}", self.stream_summary()),
+            Some(reason.unwrap_or_else(|| "cannot write its header".into())),
+        ) + &advice
     }
 
     /// The streams offered to the muxer, as `h264 video, pcm_s16le audio`.
