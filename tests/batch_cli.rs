@@ -11,9 +11,10 @@
 
 mod util;
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use util::{frameforge, Workspace};
+use util::{ffmpeg, frameforge, Workspace};
 
 const RESTORE_X2: &str = "stages:\n  - restore:\n      model: {x2}\n      tile: 0\n";
 
@@ -209,14 +210,17 @@ fn small_files_do_not_wait_behind_a_long_film() {
     ]);
     // Sorted first, so one file at a time would take it first.
     let film = ws.path("in/a-film.mkv");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=128x96:rate=24:duration=2")
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
-        .arg(&film)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    ffmpeg([
+        OsStr::new("-f"),
+        OsStr::new("lavfi"),
+        OsStr::new("-i"),
+        OsStr::new("testsrc2=size=128x96:rate=24:duration=2"),
+        OsStr::new("-c:v"),
+        OsStr::new("libx264"),
+        OsStr::new("-pix_fmt"),
+        OsStr::new("yuv420p"),
+        film.as_os_str(),
+    ]);
     let pipeline = ws.pipeline(RESTORE_X2);
     let order = |args: &[&str]| -> (usize, Vec<usize>) {
         let run = ws.run(&pipeline, args);

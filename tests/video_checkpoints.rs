@@ -11,10 +11,12 @@
 
 mod util;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use util::{decode_rgb, frame_times, probe, probe_with, psnr, streams_of, wait_until, Workspace};
+use util::{
+    decode_rgb, ffmpeg, frame_times, probe, probe_with, psnr, streams_of, wait_until, Workspace,
+};
 
 /// Frames of the generated video (12 fps, 8 s) and per checkpoint segment (`1s`).
 const FRAMES: u64 = 96;
@@ -31,23 +33,25 @@ fn pipeline_body(checkpoint: &str) -> String {
 fn long_video() -> Workspace {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.path("in")).unwrap();
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=160x120:rate=12:duration=8")
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=8"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .arg(ws.path("in/long.mkv"))
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
+    let video = ws.path("in/long.mkv");
+    ffmpeg([
+        OsStr::new("-f"),
+        OsStr::new("lavfi"),
+        OsStr::new("-i"),
+        OsStr::new("testsrc2=size=160x120:rate=12:duration=8"),
+        OsStr::new("-f"),
+        OsStr::new("lavfi"),
+        OsStr::new("-i"),
+        OsStr::new("sine=frequency=440:duration=8"),
+        OsStr::new("-c:v"),
+        OsStr::new("libx264"),
+        OsStr::new("-pix_fmt"),
+        OsStr::new("yuv420p"),
+        OsStr::new("-c:a"),
+        OsStr::new("aac"),
+        OsStr::new("-shortest"),
+        video.as_os_str(),
+    ]);
     ws
 }
 

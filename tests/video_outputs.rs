@@ -1155,28 +1155,20 @@ fn largest_gap(a: [f64; 3], b: [f64; 3]) -> f64 {
 
 /// Channel means of a video decoded with a forced input matrix and range.
 fn means_decoded_as(path: &Path, matrix: &str, range: &str) -> [f64; 3] {
-    let output = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args([
-            "-map",
-            "0:v:0",
-            "-vf",
-            &format!(
-                "scale=in_color_matrix={matrix}:in_range={range}:out_range=full:flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24"
-            ),
-            "-f",
-            "rawvideo",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let filters = format!(
+        "scale=in_color_matrix={matrix}:in_range={range}:out_range=full:flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24"
     );
-    let data = output.stdout;
+    let data = ffmpeg([
+        OsStr::new("-i"),
+        path.as_os_str(),
+        OsStr::new("-map"),
+        OsStr::new("0:v:0"),
+        OsStr::new("-vf"),
+        OsStr::new(&filters),
+        OsStr::new("-f"),
+        OsStr::new("rawvideo"),
+        OsStr::new("-"),
+    ]);
     let count = (data.len() / 3) as f64;
     let mut sums = [0.0f64; 3];
     for pixel in data.chunks_exact(3) {
