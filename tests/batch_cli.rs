@@ -11,7 +11,6 @@
 
 mod util;
 
-use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use util::{ffmpeg, frameforge, Workspace};
@@ -211,15 +210,15 @@ fn small_files_do_not_wait_behind_a_long_film() {
     // Sorted first, so one file at a time would take it first.
     let film = ws.path("in/a-film.mkv");
     ffmpeg([
-        OsStr::new("-f"),
-        OsStr::new("lavfi"),
-        OsStr::new("-i"),
-        OsStr::new("testsrc2=size=128x96:rate=24:duration=2"),
-        OsStr::new("-c:v"),
-        OsStr::new("libx264"),
-        OsStr::new("-pix_fmt"),
-        OsStr::new("yuv420p"),
-        film.as_os_str(),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=128x96:rate=24:duration=2",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        film.to_str().unwrap(),
     ]);
     let pipeline = ws.pipeline(RESTORE_X2);
     let order = |args: &[&str]| -> (usize, Vec<usize>) {

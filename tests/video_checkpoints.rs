@@ -11,7 +11,6 @@
 
 mod util;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use util::{
@@ -35,22 +34,22 @@ fn long_video() -> Workspace {
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let video = ws.path("in/long.mkv");
     ffmpeg([
-        OsStr::new("-f"),
-        OsStr::new("lavfi"),
-        OsStr::new("-i"),
-        OsStr::new("testsrc2=size=160x120:rate=12:duration=8"),
-        OsStr::new("-f"),
-        OsStr::new("lavfi"),
-        OsStr::new("-i"),
-        OsStr::new("sine=frequency=440:duration=8"),
-        OsStr::new("-c:v"),
-        OsStr::new("libx264"),
-        OsStr::new("-pix_fmt"),
-        OsStr::new("yuv420p"),
-        OsStr::new("-c:a"),
-        OsStr::new("aac"),
-        OsStr::new("-shortest"),
-        video.as_os_str(),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=12:duration=8",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=8",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        video.to_str().unwrap(),
     ]);
     ws
 }

@@ -14,7 +14,6 @@
 
 mod util;
 
-use std::ffi::OsStr;
 use std::path::Path;
 
 use serde_json::Value;
@@ -490,15 +489,15 @@ fn picture_bytes(ws: &Workspace, file: &Path, index: &Value, name: &str) -> Vec<
     let copy = ws.path(name);
     let map = format!("0:{index}");
     ffmpeg([
-        OsStr::new("-i"),
-        file.as_os_str(),
-        OsStr::new("-map"),
-        OsStr::new(&map),
-        OsStr::new("-c"),
-        OsStr::new("copy"),
-        OsStr::new("-f"),
-        OsStr::new("image2"),
-        copy.as_os_str(),
+        "-i",
+        file.to_str().unwrap(),
+        "-map",
+        map.as_str(),
+        "-c",
+        "copy",
+        "-f",
+        "image2",
+        copy.to_str().unwrap(),
     ]);
     std::fs::read(&copy).unwrap()
 }
@@ -516,21 +515,21 @@ fn attachments_are_kept_in_matroska_and_their_loss_is_warned_elsewhere() {
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let input = ws.path("in/reel.mkv");
     ffmpeg([
-        OsStr::new("-i"),
-        fixture("video/ffv1.mkv").as_os_str(),
-        OsStr::new("-attach"),
-        ws.path("font.ttf").as_os_str(),
-        OsStr::new("-attach"),
-        ws.path("cover.png").as_os_str(),
-        OsStr::new("-map"),
-        OsStr::new("0"),
-        OsStr::new("-c"),
-        OsStr::new("copy"),
-        OsStr::new("-metadata:s:t:0"),
-        OsStr::new("mimetype=application/x-truetype-font"),
-        OsStr::new("-metadata:s:t:1"),
-        OsStr::new("mimetype=image/png"),
-        input.as_os_str(),
+        "-i",
+        fixture("video/ffv1.mkv").to_str().unwrap(),
+        "-attach",
+        ws.path("font.ttf").to_str().unwrap(),
+        "-attach",
+        ws.path("cover.png").to_str().unwrap(),
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-metadata:s:t:0",
+        "mimetype=application/x-truetype-font",
+        "-metadata:s:t:1",
+        "mimetype=image/png",
+        input.to_str().unwrap(),
     ]);
 
     let pipeline = ws.pipeline(RESTORE_X2);
@@ -593,21 +592,21 @@ fn mp4_cover_art_becomes_a_named_matroska_attachment() {
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let input = ws.path("in/song.mp4");
     ffmpeg([
-        OsStr::new("-i"),
-        fixture("video/ffv1.mkv").as_os_str(),
-        OsStr::new("-i"),
-        fixture("golden/chelsea_61x47.png").as_os_str(),
-        OsStr::new("-map"),
-        OsStr::new("0:v"),
-        OsStr::new("-map"),
-        OsStr::new("1"),
-        OsStr::new("-c:v:0"),
-        OsStr::new("libx264"),
-        OsStr::new("-c:v:1"),
-        OsStr::new("png"),
-        OsStr::new("-disposition:v:1"),
-        OsStr::new("attached_pic"),
-        input.as_os_str(),
+        "-i",
+        fixture("video/ffv1.mkv").to_str().unwrap(),
+        "-i",
+        fixture("golden/chelsea_61x47.png").to_str().unwrap(),
+        "-map",
+        "0:v",
+        "-map",
+        "1",
+        "-c:v:0",
+        "libx264",
+        "-c:v:1",
+        "png",
+        "-disposition:v:1",
+        "attached_pic",
+        input.to_str().unwrap(),
     ]);
     let pipeline = ws.pipeline(&format!("{RESTORE_X2}encode:\n  container: mkv\n"));
     let run = ws.run(&pipeline, &[]);
@@ -678,17 +677,17 @@ fn a_second_video_stream_left_out_is_warned_about() {
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let input = ws.path("in/angles.mkv");
     ffmpeg([
-        OsStr::new("-i"),
-        fixture("video/ffv1.mkv").as_os_str(),
-        OsStr::new("-i"),
-        fixture("video/odd_241x135.mkv").as_os_str(),
-        OsStr::new("-map"),
-        OsStr::new("1"),
-        OsStr::new("-map"),
-        OsStr::new("0"),
-        OsStr::new("-c"),
-        OsStr::new("copy"),
-        input.as_os_str(),
+        "-i",
+        fixture("video/ffv1.mkv").to_str().unwrap(),
+        "-i",
+        fixture("video/odd_241x135.mkv").to_str().unwrap(),
+        "-map",
+        "1",
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        input.to_str().unwrap(),
     ]);
     let run = ws.run(&ws.pipeline(RESTORE_X2), &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -721,13 +720,13 @@ fn a_video_alpha_channel_is_warned_about() {
     std::fs::create_dir_all(ws.path("in")).unwrap();
     let input = ws.path("in/overlay.mov");
     ffmpeg([
-        OsStr::new("-f"),
-        OsStr::new("lavfi"),
-        OsStr::new("-i"),
-        OsStr::new("testsrc2=size=96x64:rate=12:duration=0.25,format=rgba"),
-        OsStr::new("-c:v"),
-        OsStr::new("png"),
-        input.as_os_str(),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=96x64:rate=12:duration=0.25,format=rgba",
+        "-c:v",
+        "png",
+        input.to_str().unwrap(),
     ]);
     let run = ws.run(&ws.pipeline(RESTORE_X2), &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -1159,15 +1158,15 @@ fn means_decoded_as(path: &Path, matrix: &str, range: &str) -> [f64; 3] {
         "scale=in_color_matrix={matrix}:in_range={range}:out_range=full:flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24"
     );
     let data = ffmpeg([
-        OsStr::new("-i"),
-        path.as_os_str(),
-        OsStr::new("-map"),
-        OsStr::new("0:v:0"),
-        OsStr::new("-vf"),
-        OsStr::new(&filters),
-        OsStr::new("-f"),
-        OsStr::new("rawvideo"),
-        OsStr::new("-"),
+        "-i",
+        path.to_str().unwrap(),
+        "-map",
+        "0:v:0",
+        "-vf",
+        filters.as_str(),
+        "-f",
+        "rawvideo",
+        "-",
     ]);
     let count = (data.len() / 3) as f64;
     let mut sums = [0.0f64; 3];
