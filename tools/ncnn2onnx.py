@@ -3,14 +3,17 @@
 
     python tools/ncnn2onnx.py MODEL.param MODEL.bin OUT.onnx [--prelu FORM]
 
-Covers the layers the Real-ESRGAN ncnn models use: Input, Split, Convolution
-(with fused activation), PReLU, PixelShuffle, Interp, BinaryOp, Eltwise and
-Concat. Anything else, or a .bin that is not consumed exactly, is an error:
-a silently wrong model is worse than none.
+Covers the layers the Real-ESRGAN (SRVGGNetCompact, RRDBNet), RealSR
+(RRDBNet) and SPAN ncnn models use: Input, Split, Convolution (with fused
+activation), PReLU, ReLU (leaky), Sigmoid, Swish, PixelShuffle, Interp,
+BinaryOp (two blobs, scalar, or a MemoryData constant broadcast the way ncnn
+does), Eltwise, Concat and MemoryData. Anything else, or a .bin that is not
+consumed exactly, is an error: a silently wrong model is worse than none.
 
 The ONNX graph takes `input` (float32 NCHW [N,C,H,W], N/H/W symbolic) and
-returns `output`. ncnn blobs are CHW without a batch axis, so ncnn channel
-axis 0 becomes ONNX axis 1.
+returns `output`, whatever the ncnn blobs are called (the Input layer's blob
+and the one blob no layer reads). ncnn blobs are CHW without a batch axis, so
+ncnn channel axis 0 becomes ONNX axis 1.
 """
 
 import argparse
@@ -113,6 +116,14 @@ class WeightReader:
         """A type-1 blob (biases, slopes): raw fp32, no tag."""
         return np.frombuffer(self._take(count * 4, what), dtype="<f4").astype(np.float32)
 
+    def blob(self, count, load_type, what):
+        """ModelBin::load(..., type): 0 is tagged, 1 is raw fp32."""
+        if load_type == 0:
+            return self.tagged(count, what)
+        if load_type == 1:
+            return self.raw_f32(count, what)
+        raise ConversionError(f"{what}: unknown load type {load_type}")
+
     def finish(self):
         if self.pos != len(self.data):
             raise ConversionError(f".bin has {len(self.data) - self.pos} unread bytes "
@@ -129,6 +140,8 @@ class Converter:
         self.alias = {}      # ncnn blob -> ONNX tensor name
         self.channels = {}   # ONNX tensor name -> channel count (for output shape)
         self.scale = {}      # ONNX tensor name -> spatial scale vs. the input
+        self.parent = {}     # ONNX tensor -> the tensor of the same shape it was computed from
+        self.consts = {}     # ncnn blob -> MemoryData array, in ncnn's (c, h, w) / (h, w) / (w,) order
         self.input_channels = None
         self.input_blob = None
         self.output_blob = self._find_output(layers)
@@ -147,14 +160,41 @@ class Converter:
     # -- helpers -----------------------------------------------------------
 
     def src(self, blob):
+        if blob in self.consts:
+            raise ConversionError(f"MemoryData blob {blob} is read by a layer other than BinaryOp")
+        if blob not in self.alias:
+            raise ConversionError(f"blob {blob} is read before any layer writes it")
         return self.alias[blob]
 
-    def dst(self, blob, channels, scale):
-        name = "output" if blob == self.output_blob else blob
+    def dst(self, blob, channels, scale, parent=None):
+        """The ONNX tensor for an ncnn output blob. `parent` names the tensor
+        it was computed from element by element (same shape), so a channel
+        count found later (at the next Convolution) can be carried back up to
+        the input."""
+        if blob == self.output_blob:
+            name = "output"
+        elif blob in ("input", "output"):
+            name = "blob_" + blob  # keep the graph's own names for its input and output
+        else:
+            name = blob
         self.alias[blob] = name
         self.channels[name] = channels
         self.scale[name] = scale
+        if parent is not None:
+            self.parent[name] = parent
         return name
+
+    def learn_channels(self, tensor, c, who):
+        """Record that `tensor` has `c` channels, and so has every tensor it
+        was computed from element by element, up to the graph input."""
+        while tensor is not None:
+            known = self.channels.get(tensor)
+            if known is not None and known != c:
+                raise ConversionError(f"layer {who}: expects {c} channels, {tensor} has {known}")
+            self.channels[tensor] = c
+            if tensor == "input":
+                self.input_channels = c
+            tensor = self.parent.get(tensor)
 
     def const(self, name, array):
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
@@ -195,6 +235,10 @@ class Converter:
 
     def layer_Split(self, name, ins, outs, p):
         # A Split only fans a blob out; ONNX tensors can have many readers.
+        if ins[0] in self.consts:
+            for o in outs:
+                self.consts[o] = self.consts[ins[0]]
+            return
         src = self.src(ins[0])
         for o in outs:
             if o == self.output_blob:
@@ -222,8 +266,7 @@ class Converter:
             raise ConversionError(f"layer {name}: weight size {wsize} does not divide by {out_c}x{kh}x{kw}")
         in_c = wsize // (out_c * kh * kw)
         src = self.src(ins[0])
-        if src == "input":
-            self.input_channels = self.channels["input"] = in_c
+        self.learn_channels(src, in_c, name)
 
         w = self.w.tagged(wsize, name + " weights").reshape(out_c, in_c, kh, kw)  # OIHW
         conv_in = [src, self.float_weight(name + "_W", w)]
@@ -257,7 +300,65 @@ class Converter:
             slope = np.full(c, slope[0], np.float32)
         elif n != c:
             raise ConversionError(f"layer {name}: {n} slopes for {c} channels")
-        self.prelu(name, src, self.dst(outs[0], c, self.scale[src]), slope)
+        self.prelu(name, src, self.dst(outs[0], c, self.scale[src], parent=src), slope)
+
+    def layer_ReLU(self, name, ins, outs, p):
+        slope = float(p.get(0, 0.0))
+        src = self.src(ins[0])
+        out = self.dst(outs[0], self.channels.get(src), self.scale[src], parent=src)
+        if slope == 0.0:
+            self.node("Relu", [src], [out], name)
+        else:
+            self.node("LeakyRelu", [src], [out], name, alpha=slope)
+
+    def layer_Sigmoid(self, name, ins, outs, p):
+        src = self.src(ins[0])
+        self.node("Sigmoid", [src], [self.dst(outs[0], self.channels.get(src), self.scale[src], parent=src)],
+                  name)
+
+    def layer_Swish(self, name, ins, outs, p):
+        # ncnn: x / (1 + exp(-x)); opset 17 has no Swish, so x * Sigmoid(x).
+        src = self.src(ins[0])
+        out = self.dst(outs[0], self.channels.get(src), self.scale[src], parent=src)
+        self.node("Sigmoid", [src], [name + "_sigmoid"], name + "_sigmoid")
+        self.node("Mul", [src, name + "_sigmoid"], [out], name)
+
+    def layer_MemoryData(self, name, ins, outs, p):
+        """A constant blob. ncnn reads it with ModelBin::load(w[, h[, c]], type)
+        (src/layer/memorydata.cpp): w*h*c values, channel by channel, raw fp32
+        unless `21=` says otherwise. It becomes an initializer only where a
+        BinaryOp reads it, shaped the way ncnn broadcasts it there."""
+        w, h, c, d = p.get(0, 0), p.get(1, 0), p.get(2, 0), p.get(11, 0)
+        if d:
+            raise ConversionError(f"layer {name}: 4-D MemoryData not supported")
+        if c:
+            shape = (c, h, w)
+        elif h:
+            shape = (h, w)
+        elif w:
+            shape = (w,)
+        else:
+            raise ConversionError(f"layer {name}: MemoryData without a size (ncnn leaves it uninitialised)")
+        if min(shape) <= 0:
+            raise ConversionError(f"layer {name}: bad MemoryData size w={w} h={h} c={c}")
+        data = self.w.blob(int(np.prod(shape)), p.get(21, 1), name + " data")
+        self.consts[outs[0]] = data.astype(np.float32).reshape(shape)
+
+    def broadcast_const(self, name, blob, feature):
+        """The initializer for MemoryData `blob` as a BinaryOp operand next to
+        the CHW feature map `feature`, following ncnn's broadcasting rules
+        (src/layer/binaryop.cpp): a 1-D blob of one value is a scalar; a
+        [c,1,1] blob, or a 1-D blob of c values, is one value per channel of
+        a c-channel feature map. A constant with a spatial extent would tie
+        the model to one input size: refused."""
+        arr = self.consts[blob]
+        if arr.shape == (1,):
+            return self.const(f"{name}_{blob}", arr.reshape(()))
+        if (arr.ndim == 3 and arr.shape[1:] == (1, 1)) or arr.ndim == 1:
+            c = arr.shape[0]
+            self.learn_channels(feature, c, name)
+            return self.const(f"{name}_{blob}", arr.reshape(1, c, 1, 1))
+        raise ConversionError(f"layer {name}: constant of shape {arr.shape} (c,h,w) would fix the input size")
 
     def prelu(self, name, x, out, slope):
         """Emit PReLU in the chosen form. All are exact up to float rounding.
@@ -371,21 +472,38 @@ class Converter:
         op = p.get(0, 0)
         if op not in self.BINARY_OPS:
             raise ConversionError(f"layer {name}: BinaryOp type {op} not supported")
-        a = self.src(ins[0])
         if p.get(1, 0):
+            if len(ins) != 1:
+                raise ConversionError(f"layer {name}: scalar BinaryOp with {len(ins)} inputs")
+            a = self.src(ins[0])
             b = self.const(name + "_b", np.array(p.get(2, 0.0), np.float32))
+            ref = a
         else:
-            b = self.src(ins[1])
+            if len(ins) != 2:
+                raise ConversionError(f"layer {name}: BinaryOp with {len(ins)} inputs")
+            const = [blob in self.consts for blob in ins]
+            if all(const):
+                raise ConversionError(f"layer {name}: BinaryOp of two constants not supported")
+            if const[0]:
+                b = self.src(ins[1])
+                a, ref = self.broadcast_const(name, ins[0], b), b
+            elif const[1]:
+                a = self.src(ins[0])
+                b, ref = self.broadcast_const(name, ins[1], a), a
+            else:
+                # Two feature maps: ONNX's numpy broadcasting covers ncnn's
+                # [c,1,1]-against-[c,h,w] cases; equal shapes are the rule here.
+                a, b = self.src(ins[0]), self.src(ins[1])
+                ref = a
         if op in (7, 8):
             a, b = b, a
-        ref = a if a in self.scale else b
         self.node(self.BINARY_OPS[op], [a, b],
-                  [self.dst(outs[0], self.channels.get(ref), self.scale[ref])], name)
+                  [self.dst(outs[0], self.channels.get(ref), self.scale[ref], parent=ref)], name)
 
     def layer_Eltwise(self, name, ins, outs, p):
         op, coeffs = p.get(0, 1), p.get(1, [])
         srcs = [self.src(b) for b in ins]
-        out = self.dst(outs[0], self.channels.get(srcs[0]), self.scale[srcs[0]])
+        out = self.dst(outs[0], self.channels.get(srcs[0]), self.scale[srcs[0]], parent=srcs[0])
         if op in (0, 2):
             self._fold(name, "Mul" if op == 0 else "Max", srcs, out)
             return
