@@ -12,7 +12,7 @@ use crate::batch::fingerprint::{damaged_fingerprint, pipeline_fingerprint};
 use crate::batch::journal::{journal_name, Journal, STATE_DIR};
 use crate::batch::lock::{LockError, OutputLock};
 use crate::batch::scheduler::{run_jobs, BatchContext, Checkpointing};
-use crate::cli::{RunArgs, ValidateArgs};
+use crate::cli::{InspectArgs, RunArgs, ValidateArgs};
 use crate::config::{self, Container, DecodeErrorPolicy, Device, LoadedPipeline, StreamPolicy};
 use crate::discover::discover;
 use crate::job::Job;
@@ -55,6 +55,23 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             eprintln!("{}", stop.message);
             stop.code
         }
+    }
+}
+
+/// `frameforge inspect`: what a model is and whether it runs here.
+pub fn inspect(args: &InspectArgs) -> u8 {
+    let session = SessionConfig {
+        device: device_request(args.device),
+        intra_threads: 1,
+    };
+    crate::inspect::inspect(args, session)
+}
+
+fn device_request(device: Device) -> DeviceRequest {
+    match device {
+        Device::Auto => DeviceRequest::Auto,
+        Device::Cpu => DeviceRequest::Cpu,
+        Device::Cuda(n) => DeviceRequest::Cuda(n),
     }
 }
 
@@ -395,11 +412,7 @@ fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), Stop> {
         message: problems.to_string(),
     })?;
     let session = SessionConfig {
-        device: match loaded.pipeline.device {
-            Device::Auto => DeviceRequest::Auto,
-            Device::Cpu => DeviceRequest::Cpu,
-            Device::Cuda(n) => DeviceRequest::Cuda(n),
-        },
+        device: device_request(loaded.pipeline.device),
         // Parallelism comes from many single-threaded sessions (see BENCHMARKS.md).
         intra_threads: 1,
     };

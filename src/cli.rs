@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::batch::shard::Shard;
+use crate::config::Device;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -30,6 +31,9 @@ pub enum Command {
     /// Check a pipeline and open its models without decoding anything.
     #[command(after_help = EXIT_CODES)]
     Validate(ValidateArgs),
+    /// Show what FrameForge makes of a restoration model: tensors, channels, scale, size
+    /// multiple, sidecar, licence, and whether it runs here (exit 0) or why not (exit 2).
+    Inspect(InspectArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,4 +72,16 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     /// The pipeline file (YAML).
     pub pipeline: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The `.onnx` model file.
+    pub model: PathBuf,
+    /// Where to open it: `auto`, `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: Device,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

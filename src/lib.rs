@@ -7,6 +7,7 @@ pub mod caption;
 pub mod cli;
 pub mod config;
 pub mod discover;
+pub mod inspect;
 pub mod job;
 pub mod media;
 pub mod model;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         Command::Run(args) => app::run(args),
         Command::Validate(args) => app::validate(args),
+        Command::Inspect(args) => app::inspect(args),
     };
     ExitCode::from(code)
 }

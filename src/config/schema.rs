@@ -197,6 +197,10 @@ pub struct RestoreSpec {
     /// Pixels shared by neighbouring tiles, hiding seams.
     #[serde(default = "default_tile_overlap")]
     pub tile_overlap: u32,
+    /// The scale this stage delivers when it differs from the model's own (a ×4 model
+    /// used for ×2): the model's output is resized with Lanczos-3.
+    #[serde(default)]
+    pub scale: Option<u32>,
 }
 
 /// The body of a `caption` stage.

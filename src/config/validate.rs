@@ -227,6 +227,14 @@ fn check_restore(path: &str, restore: &RestoreSpec, base: &Path, findings: &mut 
             ));
         }
     }
+    if let Some(scale) = restore.scale {
+        if !(1..=8).contains(&scale) {
+            findings.push(Finding::new(
+                child_path(path, "scale"),
+                format!("scale {scale} is out of range (expected 1 to 8)"),
+            ));
+        }
+    }
     let Some(tile) = restore.tile else {
         // The effective tile comes from the model's sidecar, so the overlap
         // can only be checked once the model is opened.
@@ -301,6 +309,7 @@ mod tests {
             model: PathBuf::from(model),
             tile,
             tile_overlap,
+            scale: None,
         })
     }
 

@@ -3,8 +3,12 @@
 
 pub mod caption_decoder;
 pub mod caption_model;
+pub mod feed;
+pub mod probe;
+pub mod resample;
 pub mod restore_model;
 pub mod runtime;
 pub mod session;
 pub mod sidecar;
+pub mod signature;
 pub mod tile;

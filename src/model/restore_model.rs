@@ -1,18 +1,25 @@
-//! An image-to-image restoration model: one ONNX Runtime session whose input is NCHW
-//! float RGB and whose output is the same image scaled by an integer factor.
+//! An image-to-image restoration model: one ONNX Runtime session and the interface found
+//! when the model was first loaded (signature, scale, size multiple). Tiles come in as
+//! RGB float32 `[1,3,h,w]` in 0..1 and go out as `[1,3,h·s,w·s]`; what lies between
+//! (channels, fixed batch, float16, constant inputs, another output scale) is adapted
+//! here, and a result with NaN or Inf fails the file instead of turning black.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array4, ArrayView4, Ix4};
-use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use half::f16;
+use ndarray::{Array4, ArrayD, ArrayView4, IxDyn};
+use ort::session::{Session, SessionInputValue};
+use ort::value::Tensor;
 
+use super::feed::{batches, join_batches, model_images, rgb_result};
+use super::probe::{find_shape_rules, Known, MAX_SCALE};
+use super::resample::resize_rgb;
 use super::runtime::Device;
 use super::session::{open_session, SessionConfig, SessionError};
 use super::sidecar::{read_sidecar, RestoreSidecar, SidecarError};
-
-/// Side of the blank image used to find the scale of a model without a sidecar.
-const PROBE_SIDE: usize = 16;
+use super::signature::{read_signature, Element, PortInfo, Signature, SignatureHints};
+use super::tile::{AxisRule, WindowRule};
 
 /// Errors of a restoration model.
 #[derive(Debug, thiserror::Error)]
@@ -27,72 +34,127 @@ pub enum RestoreModelError {
     Run { path: String, message: String },
 }
 
+/// What FrameForge found out about a model when it first loaded it; later sessions of
+/// the same model reuse it instead of probing again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInterface {
+    pub signature: Signature,
+    /// The model's own scale.
+    pub scale: u32,
+    /// Free heights and widths must be multiples of this.
+    pub multiple: u32,
+    pub sidecar: RestoreSidecar,
+}
+
+impl ModelInterface {
+    /// What the model demands of the windows it is run on.
+    pub fn window_rule(&self) -> WindowRule {
+        let axis = |fixed: Option<u32>| AxisRule {
+            fixed,
+            multiple: self.multiple,
+        };
+        WindowRule {
+            height: axis(self.signature.input.height),
+            width: axis(self.signature.input.width),
+        }
+    }
+}
+
 /// A loaded restoration model.
 pub struct RestoreModel {
     path: PathBuf,
     session: Session,
-    input_name: String,
-    output_name: String,
-    scale: u32,
+    interface: ModelInterface,
     device: Device,
-    sidecar: RestoreSidecar,
+    /// The scale results are delivered at (the model's own unless an output scale is set).
+    output_scale: u32,
 }
 
 impl RestoreModel {
-    /// Loads the model, checks its inputs and outputs and finds its scale (from the
-    /// sidecar, else with a probe run).
+    /// Loads the model and finds its interface: the signature, then the scale and size
+    /// multiple from fixed shapes, the sidecar, or probe runs.
     ///
     /// # Errors
-    /// The model cannot be opened, does not have the NCHW RGB shape a restoration stage
-    /// needs, or its scale is not a positive integer.
+    /// The model cannot be opened, takes or gives something a restore stage cannot use
+    /// (each named with its tensor), or its scale is not an integer from 1 to 8.
     pub fn load(path: &Path, config: SessionConfig) -> Result<Self, RestoreModelError> {
         let sidecar = read_sidecar(path)?.unwrap_or_default();
         let (session, device) = open_session(path, config)?;
-        let interface = |problem: String| RestoreModelError::Interface {
+        let interface_error = |problem: String| RestoreModelError::Interface {
             path: path.display().to_string(),
             problem,
         };
-        let input = session
-            .inputs()
-            .first()
-            .ok_or_else(|| interface("has no inputs".into()))?;
-        if session.inputs().len() != 1 {
-            return Err(interface(format!(
-                "expected 1 input (float32 [N,3,H,W]), found {}",
-                session.inputs().len()
-            )));
-        }
-        check_image_tensor(input.dtype()).map_err(|found| {
-            interface(format!(
-                "expected input `{}` to be float32 [N,3,H,W], found {found}",
-                input.name()
-            ))
-        })?;
-        let output = session
-            .outputs()
-            .first()
-            .ok_or_else(|| interface("has no outputs".into()))?;
-        check_image_tensor(output.dtype()).map_err(|found| {
-            interface(format!(
-                "expected output `{}` to be float32 [N,3,H,W], found {found}",
-                output.name()
-            ))
-        })?;
-        let input_name = input.name().to_string();
-        let output_name = output.name().to_string();
+        let (inputs, outputs) = session_ports(&session);
+        let signature = read_signature(
+            &inputs,
+            &outputs,
+            SignatureHints {
+                input: sidecar.input.as_deref(),
+                output: sidecar.output.as_deref(),
+                constants: sidecar.constants.as_ref(),
+            },
+        )
+        .map_err(interface_error)?;
+        let known = Known {
+            height: signature.input.height,
+            width: signature.input.width,
+            out_height: signature.output.height,
+            out_width: signature.output.width,
+            scale: sidecar.scale,
+            multiple: sidecar.multiple,
+        };
         let mut model = Self {
             path: path.to_path_buf(),
             session,
-            input_name,
-            output_name,
-            scale: sidecar.scale.unwrap_or(1),
+            interface: ModelInterface {
+                signature,
+                scale: 1,
+                multiple: 1,
+                sidecar,
+            },
             device,
-            sidecar,
+            output_scale: 1,
         };
-        if model.sidecar.scale.is_none() {
-            model.scale = model.probe_scale()?;
-        }
+        let rules = find_shape_rules(known, |h, w| model.probe(h, w)).map_err(interface_error)?;
+        model.interface.scale = rules.scale;
+        model.interface.multiple = rules.multiple;
+        model.output_scale = rules.scale;
         Ok(model)
+    }
+
+    /// Opens another session of a model whose interface [`RestoreModel::load`] found.
+    ///
+    /// # Errors
+    /// The model cannot be opened again.
+    pub fn reopen(
+        path: &Path,
+        config: SessionConfig,
+        interface: &ModelInterface,
+    ) -> Result<Self, RestoreModelError> {
+        let (session, device) = open_session(path, config)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            session,
+            interface: interface.clone(),
+            device,
+            output_scale: interface.scale,
+        })
+    }
+
+    /// Delivers results at `scale` instead of the model's own (Lanczos-3 resize).
+    ///
+    /// # Errors
+    /// The scale is outside 1 to 8.
+    pub fn with_output_scale(mut self, scale: Option<u32>) -> Result<Self, RestoreModelError> {
+        if let Some(scale) = scale {
+            if !(1..=MAX_SCALE).contains(&scale) {
+                return Err(self.interface_error(format!(
+                    "output scale {scale} is out of range (expected 1 to {MAX_SCALE})"
+                )));
+            }
+            self.output_scale = scale;
+        }
+        Ok(self)
     }
 
     /// The model file.
@@ -100,9 +162,14 @@ impl RestoreModel {
         &self.path
     }
 
-    /// The integer upscaling factor.
+    /// The scale results are delivered at.
     pub fn scale(&self) -> u32 {
-        self.scale
+        self.output_scale
+    }
+
+    /// What was found out about the model at load.
+    pub fn interface(&self) -> &ModelInterface {
+        &self.interface
     }
 
     /// Where the model runs.
@@ -112,53 +179,134 @@ impl RestoreModel {
 
     /// The model's sidecar (empty when it has none).
     pub fn sidecar(&self) -> &RestoreSidecar {
-        &self.sidecar
+        &self.interface.sidecar
     }
 
-    /// Runs the model on one NCHW batch.
+    /// Restores one RGB tile `[1,3,h,w]` (h and w as the window rule allows) into
+    /// `[1,3,h·scale,w·scale]`.
     ///
     /// # Errors
-    /// ONNX Runtime fails, or the output does not have the expected shape.
+    /// ONNX Runtime fails, the output has the wrong shape, or it holds NaN or Inf.
     pub fn infer(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>, RestoreModelError> {
-        let result = self.run(input)?;
-        let (n, _, h, w) = input.dim();
-        let expected = (n, 3, h * self.scale as usize, w * self.scale as usize);
-        if result.dim() != expected {
-            return Err(self.run_error(format!(
-                "output shape {:?} does not match input {:?} × scale {}",
-                result.dim(),
-                input.dim(),
-                self.scale
-            )));
+        let channels = self.interface.signature.channels;
+        let images = model_images(input, channels);
+        let count = images.dim().0;
+        let results = batches(images, self.interface.signature.input.batch)
+            .iter()
+            .map(|batch| self.run_checked(batch))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rgb = rgb_result(&join_batches(results, count), channels);
+        let (_, _, h, w) = input.dim();
+        if self.output_scale == self.interface.scale {
+            return Ok(rgb);
         }
-        Ok(result)
+        let scale = self.output_scale as usize;
+        Ok(resize_rgb(&rgb, (h * scale) as u32, (w * scale) as u32))
     }
 
-    /// One session run, the output as a 4-dimensional array of any shape.
-    fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>, RestoreModelError> {
-        let tensor =
-            TensorRef::from_array_view(input).map_err(|e| self.run_error(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => tensor])
-            .map_err(|e| RestoreModelError::Run {
-                path: self.path.display().to_string(),
-                message: e.to_string(),
-            })?;
+    /// One run on a batch the model takes, its output checked for shape and for values
+    /// that are not finite.
+    fn run_checked(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>, RestoreModelError> {
+        let output = self.run(batch)?;
+        let (n, c, h, w) = batch.dim();
+        let scale = self.interface.scale as usize;
+        let expected = (n, c, h * scale, w * scale);
+        if output.dim() != expected {
+            return Err(self.run_error(format!(
+                "output shape {:?} does not match input {:?} × scale {}",
+                output.dim(),
+                batch.dim(),
+                self.interface.scale
+            )));
+        }
+        let bad = output.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            let hint = if self.interface.signature.output.element == Element::Float16 {
+                " (float16 overflow?)"
+            } else {
+                ""
+            };
+            return Err(self.run_error(format!(
+                "the model gave {bad} NaN/Inf values of {} for a {w}x{h} tile{hint}; \
+                 the frame would come out black, so the file is failed",
+                output.len()
+            )));
+        }
+        Ok(output)
+    }
+
+    /// A probe run on a blank `h`×`w` image: the output's height and width.
+    fn probe(&mut self, h: u32, w: u32) -> Result<(u32, u32), String> {
+        let n = self.interface.signature.input.batch.unwrap_or(1) as usize;
+        let c = self.interface.signature.channels as usize;
+        let blank = Array4::from_elem((n, c, h as usize, w as usize), 0.5);
+        let output = self.run(&blank).map_err(|e| match e {
+            RestoreModelError::Run { message, .. } => message,
+            other => other.to_string(),
+        })?;
+        let (_, oc, oh, ow) = output.dim();
+        if oc != c {
+            return Err(format!("gave {oc} channels for {c}"));
+        }
+        Ok((oh as u32, ow as u32))
+    }
+
+    /// One session run with the frame batch and the constant inputs; the output as
+    /// float32, of whatever 4-dimensional shape the model gives.
+    fn run(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>, RestoreModelError> {
+        let signature = &self.interface.signature;
+        let (n, _, h, w) = batch.dim();
+        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = vec![(
+            Cow::Owned(signature.input.name.clone()),
+            tensor(batch.clone().into_dyn(), signature.input.element)
+                .map_err(|e| self.run_error(e))?,
+        )];
+        for constant in &signature.constants {
+            let dims: Vec<usize> = constant
+                .dims
+                .iter()
+                .enumerate()
+                .map(|(axis, dim)| match (dim, constant.dims.len(), axis) {
+                    (Some(d), _, _) => *d as usize,
+                    (None, 4, 0) => n,
+                    (None, 4, 2) => h,
+                    (None, 4, 3) => w,
+                    (None, _, _) => 1,
+                })
+                .collect();
+            let filled = ArrayD::from_elem(IxDyn(&dims), constant.value);
+            inputs.push((
+                Cow::Owned(constant.name.clone()),
+                tensor(filled, constant.element).map_err(|e| self.run_error(e))?,
+            ));
+        }
+        let output_name = signature.output.name.clone();
+        let output_element = signature.output.element;
+        let path = self.path.display().to_string();
         let run_error = |message: String| RestoreModelError::Run {
-            path: self.path.display().to_string(),
+            path: path.clone(),
             message,
         };
-        let value = outputs
-            .get(self.output_name.as_str())
-            .ok_or_else(|| run_error(format!("no output `{}`", self.output_name)))?;
-        let view = value
-            .try_extract_array::<f32>()
+        let outputs = self
+            .session
+            .run(inputs)
             .map_err(|e| run_error(e.to_string()))?;
-        Ok(view
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| run_error(format!("output is not 4-dimensional: {e}")))?
-            .to_owned())
+        let value = outputs
+            .get(output_name.as_str())
+            .ok_or_else(|| run_error(format!("no output `{output_name}`")))?;
+        let array = match output_element {
+            Element::Float32 => value
+                .try_extract_array::<f32>()
+                .map_err(|e| run_error(e.to_string()))?
+                .to_owned(),
+            Element::Float16 => value
+                .try_extract_array::<f16>()
+                .map_err(|e| run_error(e.to_string()))?
+                .mapv(f16::to_f32),
+        };
+        array
+            .into_dimensionality()
+            .map_err(|e| run_error(format!("output is not 4-dimensional: {e}")))
     }
 
     fn run_error(&self, message: String) -> RestoreModelError {
@@ -168,54 +316,44 @@ impl RestoreModel {
         }
     }
 
-    fn probe_scale(&mut self) -> Result<u32, RestoreModelError> {
-        let probe = Array4::<f32>::from_elem((1, 3, PROBE_SIDE, PROBE_SIDE), 0.5);
-        let (_, c, h, w) = self.run(probe.view())?.dim();
-        if c == 3 && h == w && h > 0 && h % PROBE_SIDE == 0 {
-            return Ok((h / PROBE_SIDE) as u32);
-        }
-        let side = PROBE_SIDE;
-        Err(RestoreModelError::Interface {
+    fn interface_error(&self, problem: String) -> RestoreModelError {
+        RestoreModelError::Interface {
             path: self.path.display().to_string(),
-            problem: format!(
-                "a {side}x{side} probe gave output shape [1,{c},{h},{w}], not an integer upscale \
-                 of [1,3,{side},{side}] (add a sidecar with `scale:`)"
-            ),
-        })
-    }
-}
-
-/// `Ok` when the type is a float32 tensor of rank 4 whose channel axis is 3 or dynamic;
-/// otherwise a description of what was found.
-fn check_image_tensor(value: &ValueType) -> Result<(), String> {
-    match value {
-        ValueType::Tensor { ty, shape, .. } => {
-            let dims: Vec<i64> = shape.iter().copied().collect();
-            let channels_ok = dims.get(1).is_some_and(|c| *c == 3 || *c < 0);
-            if *ty == TensorElementType::Float32 && dims.len() == 4 && channels_ok {
-                Ok(())
-            } else {
-                Err(format!("{} {}", element_name(*ty), format_dims(&dims)))
-            }
+            problem,
         }
-        other => Err(format!("{other:?}")),
     }
 }
 
-fn element_name(ty: TensorElementType) -> String {
-    format!("{ty:?}").to_lowercase()
+/// The inputs and outputs of the model at `path` as ONNX Runtime lists them.
+///
+/// # Errors
+/// The model cannot be opened.
+pub fn port_infos(
+    path: &Path,
+    config: SessionConfig,
+) -> Result<(Vec<PortInfo>, Vec<PortInfo>), SessionError> {
+    let (session, _) = open_session(path, config)?;
+    Ok(session_ports(&session))
 }
 
-fn format_dims(dims: &[i64]) -> String {
-    let parts: Vec<String> = dims
-        .iter()
-        .map(|d| {
-            if *d < 0 {
-                "?".to_string()
-            } else {
-                d.to_string()
-            }
-        })
-        .collect();
-    format!("[{}]", parts.join(","))
+fn session_ports(session: &Session) -> (Vec<PortInfo>, Vec<PortInfo>) {
+    let ports = |outlets: &[ort::value::Outlet]| -> Vec<PortInfo> {
+        outlets
+            .iter()
+            .map(|o| PortInfo::from_value_type(o.name(), o.dtype()))
+            .collect()
+    };
+    (ports(session.inputs()), ports(session.outputs()))
+}
+
+/// A session input of the model's element type.
+fn tensor(values: ArrayD<f32>, element: Element) -> Result<SessionInputValue<'static>, String> {
+    match element {
+        Element::Float32 => Tensor::from_array(values)
+            .map(Into::into)
+            .map_err(|e| e.to_string()),
+        Element::Float16 => Tensor::from_array(values.mapv(f16::from_f32))
+            .map(Into::into)
+            .map_err(|e| e.to_string()),
+    }
 }

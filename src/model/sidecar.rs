@@ -1,16 +1,23 @@
 //! The optional `NAME.yaml` beside a restoration model: scale, value range, tiling
 //! defaults and provenance.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 /// What a sidecar may declare; every field is optional so a user's hand-written sidecar
 /// can say only what it knows.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct RestoreSidecar {
     pub kind: Option<String>,
     pub scale: Option<u32>,
+    /// Heights and widths the model takes must be multiples of this (window-attention
+    /// models); found by probing when not given.
+    pub multiple: Option<u32>,
+    /// Values for inputs other than the frame (a noise level, say), each filled into the
+    /// whole tensor.
+    pub constants: Option<BTreeMap<String, f32>>,
     pub range: Option<[f32; 2]>,
     pub tile: Option<u32>,
     /// Context added around each tile at the image border (reflected), as the original
@@ -20,6 +27,8 @@ pub struct RestoreSidecar {
     pub output: Option<String>,
     pub source: Option<String>,
     pub license: Option<String>,
+    /// What the model is for (live-action film, anime, JPEG-damaged photos…).
+    pub content: Option<String>,
     pub sha256: Option<String>,
 }
 

@@ -21,6 +21,36 @@ pub struct TileLayout {
     /// which tune their kernels per input shape. On a CPU the shortest windows are
     /// cheaper (about 3 % fewer pixels at 720×576, tile 256).
     pub one_shape: bool,
+    /// What the model demands of window heights and widths.
+    pub window: WindowRule,
+}
+
+/// What a model demands of the size of the windows it runs on, per axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowRule {
+    pub height: AxisRule,
+    pub width: AxisRule,
+}
+
+/// One axis of a [`WindowRule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AxisRule {
+    /// The model takes exactly this many pixels (a static input dimension): every window
+    /// has this size, whatever the tile setting, and windows past the image border are
+    /// filled by reflection.
+    pub fixed: Option<u32>,
+    /// Window sizes are rounded up to a multiple of this by reading further into the
+    /// image (reflected past its border); the extra output is not kept.
+    pub multiple: u32,
+}
+
+impl Default for AxisRule {
+    fn default() -> Self {
+        Self {
+            fixed: None,
+            multiple: 1,
+        }
+    }
 }
 
 /// An RGB image with samples of type `S`.
@@ -78,7 +108,47 @@ struct Span {
 /// rather than nine. The tiles are then balanced (`len` split into equal parts no larger
 /// than `tile`) so that equal windows cost hardly more pixels than a short last tile,
 /// and a window at the image border reaches further inward instead of outward.
-fn spans(len: u32, layout: TileLayout) -> Vec<Span> {
+fn spans(len: u32, layout: TileLayout, rule: AxisRule) -> Vec<Span> {
+    if let Some(size) = rule.fixed {
+        return fixed_spans(i64::from(len), layout, i64::from(size));
+    }
+    let mut spans = free_spans(len, layout);
+    let multiple = i64::from(rule.multiple.max(1));
+    for span in &mut spans {
+        let size = span.window_end - span.window_start;
+        span.window_end += (multiple - size % multiple) % multiple;
+    }
+    spans
+}
+
+/// Spans for a model that takes windows of exactly `size` pixels: each owns `size` less
+/// the margins (the margins shrink to a quarter of the window when the window is small),
+/// and a window at the border reaches inward as far as the image allows.
+fn fixed_spans(len: i64, layout: TileLayout, size: i64) -> Vec<Span> {
+    let pad = i64::from(layout.pad);
+    let mut margin = i64::from(layout.overlap.max(layout.pad));
+    if 2 * (size - 2 * margin) < size {
+        margin = size / 4;
+    }
+    let tile = size - 2 * margin;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < len {
+        let end = (start + tile).min(len);
+        let window_start = (start - margin).min(len + pad - size).max(-pad);
+        out.push(Span {
+            start,
+            end,
+            window_start,
+            window_end: window_start + size,
+        });
+        start = end;
+    }
+    out
+}
+
+/// Spans for a model that takes any window size.
+fn free_spans(len: u32, layout: TileLayout) -> Vec<Span> {
     let len = i64::from(len);
     let pad = i64::from(layout.pad);
     let overlap = i64::from(layout.overlap);
@@ -143,8 +213,8 @@ pub struct Tile {
 
 /// The tiles that cover a `width` × `height` frame, row by row.
 pub fn tiles(width: u32, height: u32, layout: TileLayout) -> Vec<Tile> {
-    let columns = spans(width, layout);
-    spans(height, layout)
+    let columns = spans(width, layout, layout.window.width);
+    spans(height, layout, layout.window.height)
         .into_iter()
         .flat_map(|row| columns.iter().map(move |&column| Tile { row, column }))
         .collect()
@@ -341,8 +411,9 @@ mod tests {
             overlap: 4,
             pad: 10,
             one_shape: false,
+            window: WindowRule::default(),
         };
-        let s = spans(70, layout);
+        let s = spans(70, layout, AxisRule::default());
         let got: Vec<_> = s
             .iter()
             .map(|s| (s.start, s.end, s.window_start, s.window_end))
@@ -357,8 +428,10 @@ mod tests {
             70,
             TileLayout {
                 one_shape: true,
+                window: WindowRule::default(),
                 ..layout
             },
+            AxisRule::default(),
         );
         let got: Vec<_> = s
             .iter()
@@ -379,8 +452,9 @@ mod tests {
                     overlap,
                     pad,
                     one_shape: true,
+                    window: WindowRule::default(),
                 };
-                let s = spans(len, layout);
+                let s = spans(len, layout, AxisRule::default());
                 let size = s[0].window_end - s[0].window_start;
                 let mut covered = 0;
                 for span in &s {
@@ -404,8 +478,9 @@ mod tests {
             overlap: 16,
             pad: 10,
             one_shape: false,
+            window: WindowRule::default(),
         };
-        let s = spans(50, layout);
+        let s = spans(50, layout, AxisRule::default());
         assert_eq!(s.len(), 1);
         assert_eq!((s[0].window_start, s[0].window_end), (-10, 60));
     }
@@ -428,6 +503,7 @@ mod tests {
                 overlap: 0,
                 pad: 3,
                 one_shape: false,
+                window: WindowRule::default(),
             },
         );
         let tiled = run(
@@ -437,6 +513,7 @@ mod tests {
                 overlap: 2,
                 pad: 3,
                 one_shape: false,
+                window: WindowRule::default(),
             },
         );
         assert_eq!(whole.dimensions(), (150, 82));
@@ -448,9 +525,70 @@ mod tests {
                 overlap: 2,
                 pad: 3,
                 one_shape: true,
+                window: WindowRule::default(),
             },
         );
         assert_eq!(whole, one_shape);
+    }
+
+    #[test]
+    fn fixed_and_multiple_windows_give_the_whole_frame_result() {
+        let image = pattern(75, 41);
+        let whole = run(
+            &image,
+            TileLayout {
+                tile: 0,
+                overlap: 0,
+                pad: 3,
+                one_shape: false,
+                window: WindowRule::default(),
+            },
+        );
+        let fixed = |h, w| WindowRule {
+            height: AxisRule {
+                fixed: Some(h),
+                multiple: 1,
+            },
+            width: AxisRule {
+                fixed: Some(w),
+                multiple: 1,
+            },
+        };
+        let multiple = WindowRule {
+            height: AxisRule {
+                fixed: None,
+                multiple: 8,
+            },
+            width: AxisRule {
+                fixed: None,
+                multiple: 16,
+            },
+        };
+        // Windows smaller than the image, a multiple, and windows larger than the image.
+        for window in [fixed(16, 24), multiple, fixed(64, 128)] {
+            for one_shape in [false, true] {
+                let layout = TileLayout {
+                    tile: 16,
+                    overlap: 2,
+                    pad: 3,
+                    one_shape,
+                    window,
+                };
+                for tile in tiles(75, 41, layout) {
+                    let h = (tile.row.window_end - tile.row.window_start) as u32;
+                    let w = (tile.column.window_end - tile.column.window_start) as u32;
+                    match window.height.fixed {
+                        Some(size) => assert_eq!((h, w), (size, window.width.fixed.unwrap())),
+                        None => assert_eq!((h % 8, w % 16), (0, 0), "{h}x{w}"),
+                    }
+                }
+                assert_eq!(
+                    run(&image, layout),
+                    whole,
+                    "{window:?} one_shape {one_shape}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -463,6 +601,7 @@ mod tests {
                 overlap: 0,
                 pad: 3,
                 one_shape: false,
+                window: WindowRule::default(),
             },
         );
         let tiled = run(
@@ -472,6 +611,7 @@ mod tests {
                 overlap: 0,
                 pad: 3,
                 one_shape: false,
+                window: WindowRule::default(),
             },
         );
         assert_ne!(whole, tiled);
@@ -496,6 +636,7 @@ mod tests {
                 overlap: 0,
                 pad: 0,
                 one_shape: false,
+                window: WindowRule::default(),
             },
             |v| Ok::<_, String>(blur_upscale(v, 3)),
             |e| e,

@@ -10,7 +10,7 @@ use crate::config::{
     parse_duration, CaptionSpec, LoadedPipeline, Problems, StageSpec, DEFAULT_TILE,
 };
 use crate::model::caption_model::CaptionModel;
-use crate::model::restore_model::{RestoreModel, RestoreModelError};
+use crate::model::restore_model::{ModelInterface, RestoreModel, RestoreModelError};
 use crate::model::runtime::Device;
 use crate::model::session::SessionConfig;
 use crate::model::tile::TileLayout;
@@ -30,10 +30,12 @@ pub enum StageError {
     Model(#[from] RestoreModelError),
 }
 
-/// One restoration step.
+/// One restoration step: the model, what its first load found out, and how it tiles.
 #[derive(Debug, Clone)]
 struct RestoreStep {
     model: PathBuf,
+    interface: ModelInterface,
+    output_scale: Option<u32>,
     layout: TileLayout,
 }
 
@@ -93,7 +95,9 @@ impl StagePlan {
                         ));
                     }
                 }
-                StageSpec::Restore(spec) => match RestoreModel::load(&spec.model, session) {
+                StageSpec::Restore(spec) => match RestoreModel::load(&spec.model, session)
+                    .and_then(|model| model.with_output_scale(spec.scale))
+                {
                     Ok(model) => {
                         let sidecar = model.sidecar();
                         let layout = TileLayout {
@@ -101,11 +105,14 @@ impl StagePlan {
                             overlap: spec.tile_overlap,
                             pad: sidecar.tile_pad.unwrap_or(DEFAULT_TILE_PAD),
                             one_shape: model.device() != Device::Cpu,
+                            window: model.interface().window_rule(),
                         };
                         scale *= model.scale();
                         device.get_or_insert(model.device());
                         restores.push(RestoreStep {
                             model: spec.model.clone(),
+                            interface: model.interface().clone(),
+                            output_scale: spec.scale,
                             layout,
                         });
                     }
@@ -167,7 +174,8 @@ impl StagePlan {
         self.restores
             .iter()
             .map(|step| {
-                let model = RestoreModel::load(&step.model, self.session)?;
+                let model = RestoreModel::reopen(&step.model, self.session, &step.interface)?
+                    .with_output_scale(step.output_scale)?;
                 Ok(Box::new(RestoreStage::new(model, step.layout)) as Box<dyn FrameStage>)
             })
             .collect()
