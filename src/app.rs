@@ -163,7 +163,7 @@ pub fn run(args: &RunArgs) -> u8 {
             )
         }
     };
-    let damaged_fingerprint = damaged_fingerprint(&fingerprint, pipeline.input.on_decode_error);
+    let damaged_fingerprint = damaged_fingerprint(&fingerprint.hex, pipeline.input.on_decode_error);
     let discovery = match discover(pipeline) {
         Ok(d) => d,
         Err(error) => {
@@ -224,7 +224,7 @@ pub fn run(args: &RunArgs) -> u8 {
         existing: pipeline.output.existing,
         force: args.force,
         fingerprints: Fingerprints {
-            clean: &fingerprint,
+            clean: &fingerprint.hex,
             damaged: &damaged_fingerprint,
         },
         journal: &journal,
@@ -267,6 +267,9 @@ pub fn run(args: &RunArgs) -> u8 {
         }
     }
     progress.clear();
+    for item in items.iter_mut().filter(|i| i.status == ItemStatus::Done) {
+        item.models.clone_from(&fingerprint.models);
+    }
     finish(args, &loaded, items, &cancel, started, started_unix)
 }
 

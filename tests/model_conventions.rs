@@ -361,3 +361,25 @@ fn inspect_says_what_a_model_is_and_whether_it_runs() {
     assert_eq!(json["sidecar"]["license"], "BSD-3-Clause");
     assert_eq!(json["sidecar"]["sha256"], json["sha256"]);
 }
+
+/// report.json names the model (file and sha256) each restored item was made with.
+#[test]
+fn the_report_names_the_model_of_each_output() {
+    use sha2::Digest;
+    let model = convention("conv_x2.onnx");
+    let ws = workspace(&[("golden/chelsea_61x47.png", "c.png")], &model, "");
+    let run = ws.run(&ws.path("pipeline.yaml"), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let report = ws.report();
+    let models = &report["items"][0]["models"];
+    let expected = format!("{:x}", sha2::Sha256::digest(std::fs::read(&model).unwrap()));
+    assert_eq!(models[0]["sha256"], expected.as_str());
+    assert!(models[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("conv_x2.onnx"));
+    // A rerun skips the item: this run made nothing, so it names no model.
+    let rerun = ws.run(&ws.path("pipeline.yaml"), &[]);
+    assert_eq!(rerun.code, Some(0), "{}", rerun.stderr);
+    assert_eq!(ws.report()["items"][0]["models"], serde_json::json!([]));
+}

@@ -8,13 +8,24 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::config::{DecodeErrorPolicy, Pipeline, StageSpec};
+use crate::report::ModelRecord;
 
-/// The fingerprint of `pipeline`, as lowercase hex.
+/// A pipeline's fingerprint and the restoration models it was taken over.
+#[derive(Debug, Clone)]
+pub struct PipelineFingerprint {
+    /// Lowercase hex.
+    pub hex: String,
+    /// Each restore stage's model, in stage order.
+    pub models: Vec<ModelRecord>,
+}
+
+/// The fingerprint of `pipeline`.
 ///
 /// # Errors
 /// A model file cannot be read.
-pub fn pipeline_fingerprint(pipeline: &Pipeline) -> std::io::Result<String> {
+pub fn pipeline_fingerprint(pipeline: &Pipeline) -> std::io::Result<PipelineFingerprint> {
     let mut hasher = Sha256::new();
+    let mut models = Vec::new();
     for stage in &pipeline.stages {
         match stage {
             StageSpec::Filter(graph) => hasher.update(format!("filter\0{graph}\0")),
@@ -23,7 +34,16 @@ pub fn pipeline_fingerprint(pipeline: &Pipeline) -> std::io::Result<String> {
                     "restore\0{:?}\0{}\0",
                     restore.tile, restore.tile_overlap
                 ));
-                hasher.update(file_digest(&restore.model)?);
+                // Only when set, so that pipelines without it keep their fingerprints.
+                if let Some(scale) = restore.scale {
+                    hasher.update(format!("scale\0{scale}\0"));
+                }
+                let digest = file_digest(&restore.model)?;
+                hasher.update(digest);
+                models.push(ModelRecord {
+                    file: restore.model.clone(),
+                    sha256: hex(&digest),
+                });
                 let sidecar = restore.model.with_extension("yaml");
                 if sidecar.is_file() {
                     hasher.update(file_digest(&sidecar)?);
@@ -38,7 +58,10 @@ pub fn pipeline_fingerprint(pipeline: &Pipeline) -> std::io::Result<String> {
         }
     }
     hasher.update(format!("{:?}", pipeline.encode));
-    Ok(hex(&hasher.finalize()))
+    Ok(PipelineFingerprint {
+        hex: hex(&hasher.finalize()),
+        models,
+    })
 }
 
 /// A digest of every file in a model folder (names and contents), in a stable order.

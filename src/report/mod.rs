@@ -47,9 +47,19 @@ pub struct ItemReport {
     pub captions: Vec<CaptionLine>,
     /// What the run noticed about the item but did not fail for.
     pub warnings: Vec<String>,
+    /// The restoration models this run made the item's outputs with (file and sha256),
+    /// in stage order; empty for an item this run did not make.
+    pub models: Vec<ModelRecord>,
     /// Before/after thumbnails (PNG), for the HTML report only.
     #[serde(skip)]
     pub preview: Option<thumbnail::Preview>,
+}
+
+/// A restoration model as the report names it: the file and its contents' sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelRecord {
+    pub file: PathBuf,
+    pub sha256: String,
 }
 
 /// One caption of an item.
@@ -77,6 +87,7 @@ impl ItemReport {
             device: None,
             captions: Vec::new(),
             warnings: Vec::new(),
+            models: Vec::new(),
             preview: None,
         }
     }
