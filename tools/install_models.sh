@@ -68,6 +68,9 @@ EOF
 }
 
 PY=
+if [[ -n ${PYTHON:-} ]] && ! has_pins "$PYTHON"; then
+    echo "note: \$PYTHON=$PYTHON lacks numpy==$NUMPY onnx==$ONNX protobuf==$PROTOBUF; not using it" >&2
+fi
 for cand in "${PYTHON:-}" .venv/bin/python python3; do
     if [[ -n $cand ]] && command -v "$cand" >/dev/null && has_pins "$cand"; then
         PY=$cand
