@@ -68,6 +68,7 @@ input: input
 output: output
 tile: 256
 tile_pad: 10
+content: "anime and cartoon video (flat colours, clean lines; paints live action)"
 source: "PyPI $WHEEL==$WHEEL_VERSION, models/$name.{param,bin} (Real-ESRGAN, xinntao)"
 license: BSD-3-Clause
 sha256: $sha
