@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crossbeam_channel::unbounded;
-use frameforge::batch::cancel::Cancel;
+use frameforge::cancel::Cancel;
 use frameforge::config::{self, StreamPolicy};
+use frameforge::file_progress::NoProgress;
 use frameforge::media::decode::{DamagePolicy, SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;
 use frameforge::media::encode::EncodeSettings;
@@ -18,7 +19,6 @@ use frameforge::media::layout::CopyPolicy;
 use frameforge::model::runtime::DeviceRequest;
 use frameforge::model::session::SessionConfig;
 use frameforge::process::video::{restore_video, VideoSettings};
-use frameforge::process::NoProgress;
 use frameforge::stage::{StagePlan, StagePool};
 
 struct Options {

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::batch::cancel::Cancel;
 use crate::batch::decide::{journal_key, Fingerprints};
 use crate::batch::fingerprint::{damaged_fingerprint, pipeline_fingerprint};
 use crate::batch::journal::{journal_name, Journal, STATE_DIR};
 use crate::batch::lock::{LockError, OutputLock};
 use crate::batch::scheduler::{run_jobs, BatchContext, Checkpointing};
+use crate::cancel::Cancel;
 use crate::cli::{InspectArgs, RunArgs, ValidateArgs};
 use crate::config::{self, Container, DecodeErrorPolicy, Device, LoadedPipeline, StreamPolicy};
 use crate::discover::discover;

@@ -8,7 +8,7 @@ use walkdir::WalkDir;
 
 use crate::config::{media_kind, Container, InputFilter, MediaKind, Pipeline};
 use crate::job::Job;
-use crate::process::output_file::TEMP_MARKER;
+use crate::output_file::TEMP_MARKER;
 
 /// The discovered jobs and the files that could not even be looked at.
 #[derive(Debug, Default)]

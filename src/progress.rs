@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::process::FileProgress;
+use crate::file_progress::FileProgress;
 
 /// How often the plain-text mode reports overall progress.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(30);

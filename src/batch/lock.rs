@@ -7,8 +7,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::cancel::Cancel;
 use super::journal::STATE_DIR;
+use crate::cancel::Cancel;
 
 /// How often a run that waits for the lock (`--wait`) tries again and checks for an
 /// interruption.

@@ -1,7 +1,6 @@
 //! Running a batch safely: the journal of finished work, the output lock, shards, the
 //! pipeline fingerprint and two-step interruption.
 
-pub mod cancel;
 pub mod decide;
 pub mod fingerprint;
 pub mod journal;

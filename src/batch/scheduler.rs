@@ -7,24 +7,25 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::config::MediaKind;
+use crate::file_progress::FileProgress;
 use crate::job::{error_chain, Job};
 use crate::media::decode::DamagePolicy;
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
+use crate::output_file::temp_path_for;
 use crate::process::checkpoints::{checkpoint_dir, remove_dir, CheckpointSpec};
 use crate::process::image::restore_image;
-use crate::process::output_file::temp_path_for;
 use crate::process::video::{restore_video, VideoSettings};
-use crate::process::{FileProgress, ProcessError};
+use crate::process::ProcessError;
 use crate::progress::Progress;
 use crate::report::thumbnail::{take_thumbnail_place, REPORT_THUMBNAILS};
 use crate::report::{CaptionLine, ItemReport, ItemStatus};
 use crate::stage::caption::CaptionPool;
 use crate::stage::StagePool;
 
-use super::cancel::Cancel;
 use super::decide::{decide, journal_key, Decision, Fingerprints};
 use super::journal::{Finished, InputStamp, Journal};
+use crate::cancel::Cancel;
 
 /// Everything a job needs besides itself.
 pub struct BatchContext<'a> {

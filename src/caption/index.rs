@@ -38,9 +38,7 @@ pub fn index_lines(documents: &[PathBuf]) -> String {
 /// The file cannot be written.
 pub fn write_index(dir: &Path, documents: &[PathBuf]) -> std::io::Result<PathBuf> {
     let path = dir.join("captions.jsonl");
-    let temp = crate::process::output_file::temp_path_for(&path);
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(&temp, index_lines(documents))?;
-    std::fs::rename(&temp, &path)?;
+    crate::output_file::write_atomically(&path, index_lines(documents).as_bytes())
+        .map_err(|e| e.source)?;
     Ok(path)
 }

@@ -63,7 +63,7 @@ pub struct RunSpec {
     /// Inference threads in all; `None`: every core.
     pub threads: Option<u32>,
     /// Model sessions running at once on a GPU, each with its own CUDA stream;
-    /// `None`: [`crate::model::runtime::DEFAULT_GPU_SESSIONS`].
+    /// `None`: the runtime's default (4).
     pub gpu_sessions: Option<u32>,
     /// Video time between checkpoints of a long video (`30s`, `2m`), or `off`;
     /// `None`: [`DEFAULT_CHECKPOINT_SECONDS`].
@@ -361,7 +361,7 @@ mod tests {
         let error = parse::<RestoreSpec>("model: m.onnx\ntilee: 3").unwrap_err();
         assert_eq!(
             error,
-            "unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`"
+            "unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `scale`"
         );
     }
 

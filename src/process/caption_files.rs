@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::caption::cues::Cue;
 use crate::caption::writers::{json_document, subrip, webvtt, CaptionDocument};
 
-use super::output_file::PendingOutput;
 use super::ProcessError;
+use crate::output_file::write_atomically;
 
 /// Suffix of the JSON caption document.
 pub const JSON_SUFFIX: &str = ".captions.json";
@@ -33,12 +33,7 @@ fn with_suffix(base: &Path, suffix: &str) -> PathBuf {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ProcessError> {
-    let pending = PendingOutput::new(path)?;
-    std::fs::write(pending.temp_path(), text).map_err(|source| ProcessError::Io {
-        context: format!("cannot write {}", path.display()),
-        source,
-    })?;
-    pending.commit()
+    Ok(write_atomically(path, text.as_bytes())?)
 }
 
 /// Writes `NAME.captions.json`; returns its path.

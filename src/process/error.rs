@@ -20,6 +20,8 @@ pub enum ProcessError {
     },
     #[error(transparent)]
     Checkpoint(#[from] super::checkpoints::CheckpointError),
+    #[error(transparent)]
+    Output(#[from] crate::output_file::OutputFileError),
     #[error("a processing thread stopped unexpectedly")]
     ThreadPanicked,
     #[error("interrupted")]

@@ -14,9 +14,9 @@ use crate::caption::cues::Cue;
 use crate::stage::caption::CaptionPool;
 
 use super::caption_files::{caption_base, write_image_captions};
-use super::output_file::PendingOutput;
 use super::warnings::Warnings;
 use super::ProcessError;
+use crate::output_file::PendingOutput;
 
 /// Restores `input` into the PNG `target` with `stages`.
 ///

@@ -24,7 +24,7 @@ use crate::caption::sampler::{Sampler, SamplingMode};
 use crate::media::subtitle_mux::{add_caption_track, TimedText};
 use crate::stage::caption::{CaptionPool, CaptionSetup};
 
-use crate::batch::cancel::Cancel;
+use crate::cancel::Cancel;
 use crate::media::decode::{
     DamagePolicy, Interlacing, RgbFrame, SourceItem, VideoInfo, VideoSource,
 };
@@ -39,12 +39,12 @@ use crate::stage::frame::process_frame;
 use crate::stage::{StageError, StagePool};
 
 use super::checkpoints::{CheckpointError, CheckpointSpec, Checkpoints};
-use super::output_file::PendingOutput;
 use super::timing::Timing;
 use super::video_sink::{CheckpointPlan, VideoSink};
 use super::video_warnings::{self, RunFacts};
 use super::warnings::Warnings;
 use super::{FileProgress, ProcessError};
+use crate::output_file::PendingOutput;
 
 /// Frames in flight per worker: enough to keep workers busy while the decoder or the
 /// encoder has a slow frame, few enough to keep memory flat.
@@ -229,8 +229,15 @@ pub fn restore_video(
                         text: c.text.clone(),
                     })
                     .collect();
-                pending.rewrite(|from, to| {
-                    add_caption_track(from, to, settings.format, &timed, "eng", "Captions")
+                pending.rewrite(|from, to| -> Result<(), ProcessError> {
+                    Ok(add_caption_track(
+                        from,
+                        to,
+                        settings.format,
+                        &timed,
+                        "eng",
+                        "Captions",
+                    )?)
                 })?;
             } else if setup.mux {
                 warnings.add(

@@ -162,19 +162,9 @@ pub fn write_reports(report: &RunReport, dir: &Path, stem: &str) -> Result<(), R
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let error = |source| ReportError {
+    crate::output_file::write_atomically(path, bytes).map_err(|e| ReportError {
         path: path.display().to_string(),
-        source,
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(error)?;
-    }
-    let temp = crate::process::output_file::temp_path_for(path);
-    // A write cut short (disk full, file-size limit) must not leave its temporary behind.
-    let written = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        error(e)
+        source: e.source,
     })
 }
 

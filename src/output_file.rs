@@ -1,9 +1,18 @@
 //! Writing an output under a temporary name in its final directory and renaming it only
-//! when complete, so no half-written file ever carries a final name.
+//! when complete, so no half-written file ever carries a final name: media outputs,
+//! caption files, reports and the caption index all go through here. A leaf module: it
+//! depends on nothing else in the crate.
 
 use std::path::{Path, PathBuf};
 
-use super::ProcessError;
+/// A file operation on an output that failed, and what it was doing.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct OutputFileError {
+    pub context: String,
+    #[source]
+    pub source: std::io::Error,
+}
 
 /// A temporary output that is removed unless committed.
 pub struct PendingOutput {
@@ -18,9 +27,9 @@ impl PendingOutput {
     ///
     /// # Errors
     /// The directory cannot be created.
-    pub fn new(target: &Path) -> Result<Self, ProcessError> {
+    pub fn new(target: &Path) -> Result<Self, OutputFileError> {
         let dir = target.parent().unwrap_or_else(|| Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|source| ProcessError::Io {
+        std::fs::create_dir_all(dir).map_err(|source| OutputFileError {
             context: format!("cannot create output directory {}", dir.display()),
             source,
         })?;
@@ -41,13 +50,10 @@ impl PendingOutput {
     ///
     /// # Errors
     /// The rewrite fails, or the rename does.
-    pub fn rewrite<E>(
+    pub fn rewrite<E: From<OutputFileError>>(
         &self,
         rewrite: impl FnOnce(&Path, &Path) -> Result<(), E>,
-    ) -> Result<(), ProcessError>
-    where
-        ProcessError: From<E>,
-    {
+    ) -> Result<(), E> {
         let second = self.temp.with_file_name(format!(
             "{}.2.{}",
             self.temp
@@ -59,14 +65,14 @@ impl PendingOutput {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ));
-        let result = rewrite(&self.temp, &second)
-            .map_err(ProcessError::from)
-            .and_then(|()| {
-                std::fs::rename(&second, &self.temp).map_err(|source| ProcessError::Io {
+        let result = rewrite(&self.temp, &second).and_then(|()| {
+            std::fs::rename(&second, &self.temp).map_err(|source| {
+                E::from(OutputFileError {
                     context: format!("cannot replace {}", self.temp.display()),
                     source,
                 })
-            });
+            })
+        });
         if result.is_err() {
             let _ = std::fs::remove_file(&second);
         }
@@ -77,8 +83,8 @@ impl PendingOutput {
     ///
     /// # Errors
     /// The rename fails.
-    pub fn commit(mut self) -> Result<(), ProcessError> {
-        std::fs::rename(&self.temp, &self.target).map_err(|source| ProcessError::Io {
+    pub fn commit(mut self) -> Result<(), OutputFileError> {
+        std::fs::rename(&self.temp, &self.target).map_err(|source| OutputFileError {
             context: format!(
                 "cannot move the finished output to {}",
                 self.target.display()
@@ -115,6 +121,21 @@ pub fn temp_path_for(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}{TEMP_MARKER}{ext}"))
 }
 
+/// Writes `bytes` to `path` under its temporary name and renames it into place; a write
+/// cut short (disk full, file-size limit) leaves neither the temporary nor a partial
+/// file behind. Creates the directory if needed.
+///
+/// # Errors
+/// The directory, the write or the rename fails.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), OutputFileError> {
+    let pending = PendingOutput::new(path)?;
+    std::fs::write(pending.temp_path(), bytes).map_err(|source| OutputFileError {
+        context: format!("cannot write {}", path.display()),
+        source,
+    })?;
+    pending.commit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +158,20 @@ mod tests {
         drop(pending);
         assert!(!temp.exists());
         assert!(!target.exists());
+    }
+
+    #[test]
+    fn an_atomic_write_that_fails_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("report.json");
+        // A directory where the temporary file would go makes the write fail.
+        std::fs::create_dir(temp_path_for(&target)).unwrap();
+        assert!(write_atomically(&target, b"{}").is_err());
+        assert!(!target.exists());
+        std::fs::remove_dir(temp_path_for(&target)).unwrap();
+        write_atomically(&target, b"{}").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"{}");
+        assert!(!temp_path_for(&target).exists());
     }
 
     #[test]
