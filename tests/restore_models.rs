@@ -79,3 +79,15 @@ fn span_x4_ch52_matches_its_original() {
     check_model("span-x4-ch52.onnx", "span-x4-ch52", 0);
     check_model("span-x4-ch52.onnx", "span-x4-ch52", 40);
 }
+
+/// The large RRDB models are installed by `tools/install_models.sh` (which the test
+/// command runs), not committed.
+#[test]
+fn realesrgan_x4plus_matches_its_original() {
+    check_model("realesrgan-x4plus.onnx", "realesrgan-x4plus", 0);
+}
+
+#[test]
+fn realsr_df2k_x4_matches_its_original() {
+    check_model("realsr-df2k-x4.onnx", "realsr-df2k-x4", 0);
+}
