@@ -83,30 +83,30 @@ pub fn discover(pipeline: &Pipeline) -> Result<Discovery, std::io::Error> {
                 consider(entry.path().to_path_buf(), relative, &mut discovery);
             }
             Ok(_) => {}
-            Err(error) => {
-                let path = error.path().map_or_else(|| root.clone(), Path::to_path_buf);
-                let reason = match (error.loop_ancestor(), std::fs::read_link(&path)) {
-                    (Some(ancestor), _) => {
-                        format!("symlink loop back to {}", ancestor.display())
-                    }
-                    // A bare "No such file or directory" for a file that `ls` shows would
-                    // puzzle: say that it is a link and where it points.
-                    (None, Ok(target)) => format!(
-                        "broken symlink to {}: {}",
-                        target.display(),
-                        error
-                            .io_error()
-                            .map_or_else(|| error.to_string(), std::string::ToString::to_string)
-                    ),
-                    (None, Err(_)) => error
-                        .io_error()
-                        .map_or_else(|| error.to_string(), std::string::ToString::to_string),
-                };
-                discovery.rejected.push((path, reason));
-            }
+            Err(error) => discovery.rejected.push(unreadable(&error, root)),
         }
     }
     Ok(discovery)
+}
+
+/// An entry the walk could not read, and why in words a user can act on.
+fn unreadable(error: &walkdir::Error, root: &Path) -> (PathBuf, String) {
+    let path = error
+        .path()
+        .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+    let io_reason = || {
+        error
+            .io_error()
+            .map_or_else(|| error.to_string(), std::string::ToString::to_string)
+    };
+    let reason = match (error.loop_ancestor(), std::fs::read_link(&path)) {
+        (Some(ancestor), _) => format!("symlink loop back to {}", ancestor.display()),
+        // A bare "No such file or directory" for a file that `ls` shows would puzzle: say
+        // that it is a link and where it points.
+        (None, Ok(target)) => format!("broken symlink to {}: {}", target.display(), io_reason()),
+        (None, Err(_)) => io_reason(),
+    };
+    (path, reason)
 }
 
 /// Where the output of `relative` goes.

@@ -108,6 +108,46 @@ pub struct VideoSource {
     stream_time_base: Rational,
 }
 
+/// Opens the container, with a plain reason for the two failures users meet most: an
+/// empty file and one ffmpeg does not recognise.
+fn open_input(path: &Path) -> Result<Input, MediaError> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(MediaError::Unsupported(
+            "cannot open input: the file is empty (0 bytes)".into(),
+        ));
+    }
+    ffmpeg_next::format::input(&path).map_err(|source| MediaError::Ffmpeg {
+        context: match source {
+            ffmpeg_next::Error::InvalidData => "cannot open input: not a media file ffmpeg \
+                                               recognises, or its header is damaged or missing"
+                .into(),
+            _ => "cannot open input".into(),
+        },
+        source,
+    })
+}
+
+/// A frame-threaded decoder for the video stream.
+fn open_decoder(stream: &ffmpeg_next::Stream<'_>) -> Result<decoder::Video, MediaError> {
+    let mut context = codec::context::Context::from_parameters(stream.parameters())
+        .context(|| "cannot read video stream parameters".into())?;
+    context.set_threading(codec::threading::Config::kind(
+        codec::threading::Type::Frame,
+    ));
+    context
+        .decoder()
+        .video()
+        .context(|| format!("no decoder for video codec {:?}", stream.parameters().id()))
+}
+
+/// Where the container says the media ends, in seconds, when the video stream does not.
+fn container_end(input: &Input) -> Option<f64> {
+    // SAFETY: reading a plain field of the open context.
+    let start = unsafe { (*input.as_ptr()).start_time };
+    let unit = 1.0 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE);
+    stated_end(start, input.duration(), unit)
+}
+
 impl VideoSource {
     /// Opens `path`, its best video stream and a filter graph of `filters` (libavfilter
     /// syntax, applied before the RGB `conversion`).
@@ -123,34 +163,13 @@ impl VideoSource {
     ) -> Result<(Self, StreamLayout), MediaError> {
         super::init();
         let name = path.display().to_string();
-        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-            return Err(MediaError::Unsupported(
-                "cannot open input: the file is empty (0 bytes)".into(),
-            ));
-        }
-        let input = ffmpeg_next::format::input(&path).map_err(|source| MediaError::Ffmpeg {
-            context: match source {
-                ffmpeg_next::Error::InvalidData => "cannot open input: not a media file ffmpeg \
-                                                   recognises, or its header is damaged or missing"
-                    .into(),
-                _ => "cannot open input".into(),
-            },
-            source,
-        })?;
+        let input = open_input(path)?;
         let stream = input
             .streams()
             .best(media::Type::Video)
             .ok_or_else(|| MediaError::Unsupported("no video stream".into()))?;
         let video_index = stream.index();
-        let mut context = codec::context::Context::from_parameters(stream.parameters())
-            .context(|| "cannot read video stream parameters".into())?;
-        context.set_threading(codec::threading::Config::kind(
-            codec::threading::Type::Frame,
-        ));
-        let decoder = context
-            .decoder()
-            .video()
-            .context(|| format!("no decoder for video codec {:?}", stream.parameters().id()))?;
+        let decoder = open_decoder(&stream)?;
         let time_base = stream.time_base();
         let frame_rate = pick_frame_rate(stream.avg_frame_rate(), stream.rate());
         let stream_frames = stream.frames();
@@ -185,12 +204,7 @@ impl VideoSource {
             source_format: decoder.format(),
             deep,
             stream_frames,
-            end_time: stream_end.or_else(|| {
-                // SAFETY: reading a plain field of the open context.
-                let start = unsafe { (*input.as_ptr()).start_time };
-                let unit = 1.0 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE);
-                stated_end(start, input.duration(), unit)
-            }),
+            end_time: stream_end.or_else(|| container_end(&input)),
         };
         let copied = layout.copied.iter().map(|s| s.input_index).collect();
         let stated_duration = (input.duration() > 0)

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ffmpeg_next::format::context::{Input, Output};
 use ffmpeg_next::{codec, encoder, media, Dictionary, Packet, Rational};
 
 use super::error::{FfmpegContext, MediaError};
@@ -36,6 +37,26 @@ pub fn add_caption_track(
         .context(|| format!("cannot reopen {}", input.display()))?;
     let mut target = ffmpeg_next::format::output_as(&output, format)
         .context(|| format!("cannot create {} as {format}", output.display()))?;
+    let time_bases = copy_streams(&source, &mut target)?;
+    let caption_index = add_caption_stream(&mut target, language, title)?;
+    copy_chapters(&source, &mut target)?;
+    target.set_metadata(source.metadata().to_owned());
+    let mut options = Dictionary::new();
+    // Keep every timestamp where it is, as the first pass wrote it.
+    options.set("avoid_negative_ts", "disabled");
+    target
+        .write_header_with(options)
+        .context(|| "cannot write the container header".into())?;
+    write_cues(&mut target, caption_index, cues)?;
+    copy_packets(&mut source, &mut target, &time_bases, input)?;
+    target
+        .write_trailer()
+        .context(|| "cannot finish the container".into())
+}
+
+/// Adds a stream to `target` for each of `source`'s, with its parameters, time base,
+/// metadata, disposition and side data; returns the source time bases by index.
+fn copy_streams(source: &Input, target: &mut Output) -> Result<Vec<Rational>, MediaError> {
     let mut time_bases = Vec::new();
     for stream in source.streams() {
         let mut copy = target
@@ -53,23 +74,33 @@ pub fn add_caption_track(
         }
         time_bases.push(stream.time_base());
     }
-    let caption_index = {
-        let mut track = target
-            .add_stream(encoder::find(codec::Id::None))
-            .context(|| "cannot add the caption stream".into())?;
-        // SAFETY: as above; a text subtitle stream needs only its type and codec.
-        unsafe {
-            let parameters = (*track.as_mut_ptr()).codecpar;
-            (*parameters).codec_type = media::Type::Subtitle.into();
-            (*parameters).codec_id = codec::Id::SUBRIP.into();
-        }
-        track.set_time_base(MILLIS);
-        let mut metadata = Dictionary::new();
-        metadata.set("language", language);
-        metadata.set("title", title);
-        track.set_metadata(metadata);
-        track.index()
-    };
+    Ok(time_bases)
+}
+
+/// Adds the SubRip caption stream and returns its index.
+fn add_caption_stream(
+    target: &mut Output,
+    language: &str,
+    title: &str,
+) -> Result<usize, MediaError> {
+    let mut track = target
+        .add_stream(encoder::find(codec::Id::None))
+        .context(|| "cannot add the caption stream".into())?;
+    // SAFETY: as above; a text subtitle stream needs only its type and codec.
+    unsafe {
+        let parameters = (*track.as_mut_ptr()).codecpar;
+        (*parameters).codec_type = media::Type::Subtitle.into();
+        (*parameters).codec_id = codec::Id::SUBRIP.into();
+    }
+    track.set_time_base(MILLIS);
+    let mut metadata = Dictionary::new();
+    metadata.set("language", language);
+    metadata.set("title", title);
+    track.set_metadata(metadata);
+    Ok(track.index())
+}
+
+fn copy_chapters(source: &Input, target: &mut Output) -> Result<(), MediaError> {
     for chapter in source.chapters() {
         let title = chapter
             .metadata()
@@ -86,16 +117,12 @@ pub fn add_caption_track(
             )
             .context(|| "cannot copy a chapter".into())?;
     }
-    target.set_metadata(source.metadata().to_owned());
-    let mut options = Dictionary::new();
-    // Keep every timestamp where it is, as the first pass wrote it.
-    options.set("avoid_negative_ts", "disabled");
-    target
-        .write_header_with(options)
-        .context(|| "cannot write the container header".into())?;
-    let caption_time_base = target
-        .stream(caption_index)
-        .map_or(MILLIS, |s| s.time_base());
+    Ok(())
+}
+
+/// Writes each cue as one packet of the caption stream, in milliseconds.
+fn write_cues(target: &mut Output, index: usize, cues: &[TimedText]) -> Result<(), MediaError> {
+    let time_base = target.stream(index).map_or(MILLIS, |s| s.time_base());
     for cue in cues {
         let mut packet = Packet::copy(cue.text.as_bytes());
         let start = (cue.start * 1000.0).round() as i64;
@@ -103,17 +130,27 @@ pub fn add_caption_track(
         packet.set_pts(Some(start));
         packet.set_dts(Some(start));
         packet.set_duration((end - start).max(1));
-        packet.set_stream(caption_index);
-        packet.rescale_ts(MILLIS, caption_time_base);
+        packet.set_stream(index);
+        packet.rescale_ts(MILLIS, time_base);
         packet
-            .write_interleaved(&mut target)
+            .write_interleaved(target)
             .context(|| "cannot write a caption".into())?;
     }
+    Ok(())
+}
+
+/// Copies every packet of `source` into the same stream of `target`, timestamps kept.
+fn copy_packets(
+    source: &mut Input,
+    target: &mut Output,
+    time_bases: &[Rational],
+    input: &Path,
+) -> Result<(), MediaError> {
     let mut packet = Packet::empty();
     loop {
-        match packet.read(&mut source) {
+        match packet.read(source) {
             Ok(()) => {}
-            Err(ffmpeg_next::Error::Eof) => break,
+            Err(ffmpeg_next::Error::Eof) => return Ok(()),
             Err(e) => {
                 return Err(MediaError::Ffmpeg {
                     context: format!("cannot read {}", input.display()),
@@ -126,12 +163,9 @@ pub fn add_caption_track(
         packet.rescale_ts(time_bases[index], out_time_base);
         packet.set_position(-1);
         packet
-            .write_interleaved(&mut target)
+            .write_interleaved(target)
             .context(|| "cannot copy a packet".into())?;
     }
-    target
-        .write_trailer()
-        .context(|| "cannot finish the container".into())
 }
 
 /// Copies stream side data (the display matrix that carries rotation, for example).
