@@ -8,9 +8,9 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use half::f16;
-use ndarray::{Array4, ArrayD, ArrayView4, IxDyn};
+use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, IxDyn};
 use ort::session::{Session, SessionInputValue};
-use ort::value::Tensor;
+use ort::value::{Tensor, TensorRef};
 
 use super::feed::{batches, join_batches, model_images, rgb_result};
 use super::probe::{find_shape_rules, Known, MAX_SCALE};
@@ -258,8 +258,7 @@ impl RestoreModel {
         let (n, _, h, w) = batch.dim();
         let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = vec![(
             Cow::Owned(signature.input.name.clone()),
-            tensor(batch.clone().into_dyn(), signature.input.element)
-                .map_err(|e| self.run_error(e))?,
+            frame_tensor(batch, signature.input.element).map_err(|e| self.run_error(e))?,
         )];
         for constant in &signature.constants {
             let dims: Vec<usize> = constant
@@ -277,7 +276,7 @@ impl RestoreModel {
             let filled = ArrayD::from_elem(IxDyn(&dims), constant.value);
             inputs.push((
                 Cow::Owned(constant.name.clone()),
-                tensor(filled, constant.element).map_err(|e| self.run_error(e))?,
+                tensor(filled.view(), constant.element).map_err(|e| self.run_error(e))?,
             ));
         }
         let output_name = signature.output.name.clone();
@@ -346,10 +345,24 @@ fn session_ports(session: &Session) -> (Vec<PortInfo>, Vec<PortInfo>) {
     (ports(session.inputs()), ports(session.outputs()))
 }
 
-/// A session input of the model's element type.
-fn tensor(values: ArrayD<f32>, element: Element) -> Result<SessionInputValue<'static>, String> {
+/// The frame batch as a session input: borrowed when the model takes float32, converted
+/// when it takes float16.
+fn frame_tensor(batch: &Array4<f32>, element: Element) -> Result<SessionInputValue<'_>, String> {
     match element {
-        Element::Float32 => Tensor::from_array(values)
+        Element::Float32 => TensorRef::from_array_view(batch.view())
+            .map(Into::into)
+            .map_err(|e| e.to_string()),
+        Element::Float16 => tensor(batch.view().into_dyn(), element),
+    }
+}
+
+/// A session input of the model's element type.
+fn tensor(
+    values: ArrayViewD<'_, f32>,
+    element: Element,
+) -> Result<SessionInputValue<'static>, String> {
+    match element {
+        Element::Float32 => Tensor::from_array(values.to_owned())
             .map(Into::into)
             .map_err(|e| e.to_string()),
         Element::Float16 => Tensor::from_array(values.mapv(f16::from_f32))
