@@ -23,8 +23,9 @@ Models.  Every ``models/*.onnx`` with a sidecar ``NAME.yaml`` that says
 and ``tile`` come from the sidecar.  New models join the table when they appear.
 
 Six photos × eight degradations = 48 images per scale; the RRDB models (~30 s a
-320×240 frame here) take about 2 minutes each on these small inputs, and the whole run
-about 11 minutes on 2 cores with 13 models.
+320×240 frame here) take 2–3 minutes each on these small inputs, and the whole run
+11–18 minutes on this 2-core machine with 13 models (the longer while other builds
+and tests ran beside it).
 
 Per model of scale s, for every photo:
 

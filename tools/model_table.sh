@@ -2,8 +2,8 @@
 # The model table: every models/*.onnx with a `kind: restore` sidecar, measured on
 # degraded public-domain/CC0 photographs (scikit-image) against a bicubic baseline,
 # plus CPU speed. Writes docs/model-table.md, docs/model-table*.png and the "Model
-# table" section of BENCHMARKS.md. About 12 minutes on a 2-core machine with the three
-# RRDB models installed (tools/install_models.sh), 3 minutes without them.
+# table" section of BENCHMARKS.md. 11-18 minutes on a 2-core machine with the three
+# RRDB models installed (tools/install_models.sh), about 3 minutes without them.
 #   tools/model_table.sh [tools/model_table.py options, e.g. --only NAME,NAME]
 # Needs target/release/frameforge (cargo build --release) and .venv with numpy,
 # scipy, scikit-image and pillow (tools/requirements-models.txt).
