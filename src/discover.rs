@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::config::{media_kind, Container, InputFilter, MediaKind, Pipeline};
+use crate::config::{media_kind, Container, InputFilter, MediaKind, Naming, Pipeline};
 use crate::job::Job;
 use crate::output_file::TEMP_MARKER;
 
@@ -30,7 +30,7 @@ pub fn discover(pipeline: &Pipeline) -> Result<Discovery, std::io::Error> {
     let metadata = std::fs::metadata(root)?;
     let output_root = absolute(&pipeline.output.path);
     let mut discovery = Discovery::default();
-    let mut claimed: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut claimed: HashMap<PathBuf, (PathBuf, MediaKind)> = HashMap::new();
     let mut consider = |path: PathBuf, relative: PathBuf, discovery: &mut Discovery| {
         if !filter.matches(&relative) || is_temporary(&relative) {
             return;
@@ -40,20 +40,14 @@ pub fn discover(pipeline: &Pipeline) -> Result<Discovery, std::io::Error> {
             &pipeline.output.path,
             &relative,
             kind,
-            pipeline.encode.container,
+            (pipeline.encode.container, pipeline.output.naming),
         );
-        if let Some(first) = claimed.get(&output) {
-            discovery.rejected.push((
-                path,
-                format!(
-                    "its output {} is already written from {}; rename one of them",
-                    output.display(),
-                    first.display()
-                ),
-            ));
+        if let Some((first, first_kind)) = claimed.get(&output) {
+            let reason = collision(&output, first, *first_kind, (&path, kind), pipeline);
+            discovery.rejected.push((path, reason));
             return;
         }
-        claimed.insert(output.clone(), path.clone());
+        claimed.insert(output.clone(), (path.clone(), kind));
         discovery.jobs.push(Job {
             input: path,
             relative,
@@ -89,6 +83,32 @@ pub fn discover(pipeline: &Pipeline) -> Result<Discovery, std::io::Error> {
     Ok(discovery)
 }
 
+/// Why a second input whose output is already claimed is refused, naming the outputs
+/// both would get under `output.naming: source_extension`.
+fn collision(
+    output: &Path,
+    first: &Path,
+    first_kind: MediaKind,
+    (path, kind): (&Path, MediaKind),
+    pipeline: &Pipeline,
+) -> String {
+    let kept = |input: &Path, kind| {
+        let name = Path::new(input.file_name().unwrap_or_default());
+        let naming = (pipeline.encode.container, Naming::SourceExtension);
+        output_path(Path::new(""), name, kind, naming)
+            .display()
+            .to_string()
+    };
+    format!(
+        "its output {} is already written from {}; set `output.naming: source_extension` \
+         to keep both (as {} and {}), or rename one of them",
+        output.display(),
+        first.display(),
+        kept(first, first_kind),
+        kept(path, kind)
+    )
+}
+
 /// An entry the walk could not read, and why in words a user can act on.
 fn unreadable(error: &walkdir::Error, root: &Path) -> (PathBuf, String) {
     let path = error
@@ -114,16 +134,28 @@ pub fn output_path(
     output_root: &Path,
     relative: &Path,
     kind: MediaKind,
-    container: Container,
+    (container, naming): (Container, Naming),
 ) -> PathBuf {
     let mirrored = output_root.join(relative);
-    match kind {
-        MediaKind::Image => mirrored.with_extension("png"),
+    let extension = match kind {
+        MediaKind::Image => "png",
         MediaKind::Video => match container {
-            Container::Mkv => mirrored.with_extension("mkv"),
-            Container::Mp4 => mirrored.with_extension("mp4"),
-            Container::Same => mirrored,
+            Container::Mkv => "mkv",
+            Container::Mp4 => "mp4",
+            Container::Same => return mirrored,
         },
+    };
+    let same = mirrored
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(extension));
+    match naming {
+        Naming::SourceExtension if !same => {
+            let mut name = mirrored.file_name().unwrap_or_default().to_os_string();
+            name.push(".");
+            name.push(extension);
+            mirrored.with_file_name(name)
+        }
+        _ => mirrored.with_extension(extension),
     }
 }
 
@@ -146,7 +178,12 @@ mod tests {
     fn outputs_mirror_the_tree_with_the_container_extension() {
         let root = Path::new("/out");
         assert_eq!(
-            output_path(root, Path::new("a/b.mp4"), MediaKind::Video, Container::Mkv),
+            output_path(
+                root,
+                Path::new("a/b.mp4"),
+                MediaKind::Video,
+                (Container::Mkv, STEM)
+            ),
             PathBuf::from("/out/a/b.mkv")
         );
         assert_eq!(
@@ -154,13 +191,58 @@ mod tests {
                 root,
                 Path::new("a/b.mp4"),
                 MediaKind::Video,
-                Container::Same
+                (Container::Same, STEM)
             ),
             PathBuf::from("/out/a/b.mp4")
         );
         assert_eq!(
-            output_path(root, Path::new("s/c.jpg"), MediaKind::Image, Container::Mp4),
+            output_path(
+                root,
+                Path::new("s/c.jpg"),
+                MediaKind::Image,
+                (Container::Mp4, STEM)
+            ),
             PathBuf::from("/out/s/c.png")
+        );
+    }
+
+    const STEM: Naming = Naming::Stem;
+
+    #[test]
+    fn source_extension_naming_keeps_inputs_apart() {
+        let root = Path::new("/out");
+        let keep = |relative: &str, kind, container| {
+            output_path(
+                root,
+                Path::new(relative),
+                kind,
+                (container, Naming::SourceExtension),
+            )
+        };
+        let video = MediaKind::Video;
+        assert_eq!(
+            keep("a/city.mpg", video, Container::Mkv),
+            PathBuf::from("/out/a/city.mpg.mkv")
+        );
+        assert_eq!(
+            keep("a/city.mp4", video, Container::Mkv),
+            PathBuf::from("/out/a/city.mp4.mkv")
+        );
+        assert_eq!(
+            keep("a/city.MKV", video, Container::Mkv),
+            PathBuf::from("/out/a/city.mkv")
+        );
+        assert_eq!(
+            keep("a/city.mpg", video, Container::Same),
+            PathBuf::from("/out/a/city.mpg")
+        );
+        assert_eq!(
+            keep("s/scan.jpg", MediaKind::Image, Container::Mkv),
+            PathBuf::from("/out/s/scan.jpg.png")
+        );
+        assert_eq!(
+            keep("s/scan.png", MediaKind::Image, Container::Mkv),
+            PathBuf::from("/out/s/scan.png")
         );
     }
 

@@ -455,3 +455,51 @@ fn file_size_limit_fails_only_the_file_that_exceeds_it() {
     assert_only_the_clip_failed(&ws, &run, "File too large");
     assert!(ws.path("out/report.json").is_file());
 }
+
+/// `city.mpg` and `city.mp4` (here two stills, `scan.jpg` and `scan.png`) both map to
+/// one output under the default naming: the second is refused with a hint; with
+/// `output.naming: source_extension` both are kept, under names decided at discovery
+/// (so `--dry-run` lists them too) that do not depend on what else the folder holds.
+#[test]
+fn inputs_that_differ_only_in_extension_keep_both_with_source_extension_naming() {
+    let ws = Workspace::new();
+    ws.input(&[
+        ("golden/chelsea_61x47.png", "scan.png"),
+        ("images/coffee.jpg", "scan.jpg"),
+    ]);
+    let stem = ws.pipeline(RESTORE_X2);
+    let run = ws.run(&stem, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let failure = ws.failure_lines(&run.stderr, "scan.png").join("\n");
+    assert!(
+        failure.contains(
+            "in/scan.jpg; set `output.naming: source_extension` to keep both (as scan.jpg.png \
+             and scan.png), or rename one of them"
+        ),
+        "{}",
+        run.stderr
+    );
+    let keep = ws.pipeline_with("", "kept", RESTORE_X2);
+    let text = std::fs::read_to_string(&keep).unwrap().replace(
+        "  path: kept\n",
+        "  path: kept\n  naming: source_extension\n",
+    );
+    std::fs::write(&keep, text).unwrap();
+    let dry = ws.run(&keep, &["--dry-run"]);
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains("in/scan.jpg → ") && dry.stderr.contains("kept/scan.jpg.png"),
+        "{}",
+        dry.stderr
+    );
+    let run = ws.run(&keep, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        ws.files_under("kept")
+            .iter()
+            .filter(|f| !util::is_run_file(f))
+            .cloned()
+            .collect::<Vec<_>>(),
+        vec!["scan.jpg.png", "scan.png"]
+    );
+}

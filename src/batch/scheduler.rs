@@ -147,9 +147,10 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
             return report;
         }
         Decision::Run if context.dry_run => {
+            let output = job.output.display();
             context
                 .progress
-                .line(&format!("would process {input}"), false);
+                .line(&format!("would process {input} → {output}"), false);
             report.status = ItemStatus::Skipped;
             report.reason = Some("dry run".into());
             return report;

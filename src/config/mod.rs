@@ -39,7 +39,7 @@ pub use input_filter::{
 pub use problem::{Location, Problem, Problems};
 pub use schema::{
     CaptionSpec, Container, DecodeErrorPolicy, EncodeSpec, Existing, ImageFormat, InputSpec,
-    OutputSpec, Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, DEFAULT_CODEC,
+    Naming, OutputSpec, Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, DEFAULT_CODEC,
     DEFAULT_TILE, DEFAULT_TILE_OVERLAP, MIN_TILE, STAGE_NAMES, TOP_LEVEL_FIELDS,
 };
 

@@ -137,6 +137,23 @@ pub struct OutputSpec {
     /// What to do when an output file is already there.
     #[serde(default)]
     pub existing: Existing,
+    /// How output files are named.
+    #[serde(default)]
+    pub naming: Naming,
+}
+
+/// How an output file is named after its input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Naming {
+    /// The input's name with the output's extension: `city.mpg` → `city.mkv`. Two inputs
+    /// that differ only in extension would share an output; the second is refused.
+    #[default]
+    Stem,
+    /// The input's whole name with the output's extension added where it differs:
+    /// `city.mpg` → `city.mpg.mkv`, `city.mp4` → `city.mp4.mkv`, `scan.png` → `scan.png`.
+    /// Every input keeps an output of its own, whatever else the folder holds.
+    SourceExtension,
 }
 
 /// What to do when an output file already exists.

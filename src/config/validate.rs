@@ -301,6 +301,7 @@ mod tests {
         OutputSpec {
             path: PathBuf::from(path),
             existing: Default::default(),
+            naming: Default::default(),
         }
     }
 
