@@ -15,7 +15,7 @@ ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev pkg-config clang libclang-dev ffmpeg)
-[ "${1:-}" = "--tests" ] && APT_PACKAGES+=(chromium)
+[ "${1:-}" = "--tests" ] && APT_PACKAGES+=(chromium slurm-wlm munge)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
