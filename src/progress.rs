@@ -44,6 +44,8 @@ impl Progress {
             {
                 overall.set_style(style);
             }
+            // Drawn from the start and kept moving, not only when the first file ends.
+            overall.enable_steady_tick(Duration::from_secs(1));
             Mode::Bars { multi, overall }
         } else {
             Mode::Plain { quiet }
@@ -62,11 +64,8 @@ impl Progress {
         match &self.mode {
             Mode::Bars { multi, .. } => {
                 let bar = multi.add(ProgressBar::new(0));
-                if let Ok(style) = ProgressStyle::with_template(
-                    "  {bar:30} {pos}/{len} frames  {per_sec}  ETA {eta}  {msg}",
-                ) {
-                    bar.set_style(style);
-                }
+                // Until the file says how many frames it has: a count, not a full bar.
+                set_style(&bar, COUNT_TEMPLATE);
                 bar.set_message(name.to_string());
                 FileBar { bar: Some(bar) }
             }
@@ -82,9 +81,8 @@ impl Progress {
     /// A line about one file (done, skip, failure), printed without tearing the bars.
     pub fn line(&self, text: &str, always: bool) {
         match &self.mode {
-            Mode::Bars { multi, .. } => {
-                let _ = multi.println(text);
-            }
+            // Bars are cleared, the line printed whole, the bars drawn again below it.
+            Mode::Bars { multi, .. } => multi.suspend(|| eprintln!("{text}")),
             Mode::Plain { quiet } => {
                 if always || !quiet {
                     eprintln!("{text}");
@@ -132,10 +130,29 @@ pub struct FileBar {
     bar: Option<ProgressBar>,
 }
 
+/// A file's frames as a bar with an ETA, once their number is known.
+const BAR_TEMPLATE: &str = "  {bar:30} {pos}/{len} frames  {fps}  ETA {eta}  {msg}";
+/// A file's frames as a count, while their number is unknown.
+const COUNT_TEMPLATE: &str = "  {spinner} {pos} frames  {fps}  {msg}";
+
+fn set_style(bar: &ProgressBar, template: &str) {
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.with_key(
+            "fps",
+            |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.1} fps", state.per_sec());
+            },
+        ));
+    }
+}
+
 impl FileProgress for FileBar {
     fn length(&self, frames: u64) {
         if let Some(bar) = &self.bar {
-            bar.set_length(frames);
+            if frames > 0 {
+                set_style(bar, BAR_TEMPLATE);
+                bar.set_length(frames);
+            }
         }
     }
 
