@@ -4,7 +4,8 @@
 #     (tests compare against ffprobe);
 #   - the ONNX Runtime shared library, taken from PyPI's `onnxruntime` wheel, into
 #     ${XDG_DATA_HOME:-~/.local/share}/frameforge/onnxruntime, where the binary looks for it.
-#   - with --tests, also Chromium, which the report test renders report.html with.
+#   - with --tests, also Chromium, which the report test renders report.html with, and
+#     Slurm (slurm-wlm, munge), which the Slurm array test starts a one-node cluster of.
 # Uses sudo for apt when not root.
 set -euo pipefail
 
