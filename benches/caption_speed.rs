@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use frameforge::caption::generate::{generate, greedy_batch, Settings};
+use frameforge::caption::model::CaptionModel;
 use frameforge::caption::preprocess::pixel_values;
-use frameforge::model::caption_model::CaptionModel;
 use frameforge::model::runtime::DeviceRequest;
 use frameforge::model::session::SessionConfig;
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::CaptionModelError;
+use crate::model::caption_graphs::CacheGeometry;
 
 /// Resampling filters by PIL's numbering, as `preprocessor_config.json` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +243,34 @@ pub fn read_generation(
             .unwrap_or(1.0),
         early_stopping,
     })
+}
+
+/// Reads the decoder's heads and head size from `config.json` (its `decoder` part if it
+/// has one), for graphs whose cache inputs do not fix them.
+///
+/// # Errors
+/// The file is unreadable, or names neither `n_head`/`num_attention_heads` nor
+/// `n_embd`/`hidden_size`.
+pub fn read_cache_geometry(config: &Path) -> Result<CacheGeometry, CaptionModelError> {
+    let json: serde_json::Value = read_json(config)?;
+    let decoder = json.get("decoder").unwrap_or(&json);
+    let number = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| decoder.get(*k).and_then(serde_json::Value::as_u64))
+    };
+    match (
+        number(&["n_head", "num_attention_heads"]),
+        number(&["n_embd", "hidden_size"]),
+    ) {
+        (Some(heads), Some(width)) if heads > 0 => Ok(CacheGeometry {
+            heads: heads as usize,
+            head_dim: (width / heads) as usize,
+        }),
+        _ => Err(CaptionModelError::file(
+            config,
+            "cannot tell the decoder's heads and head size (no n_head/n_embd)".to_string(),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -5,17 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use super::CaptionModelError;
-
-/// How the decoder is exported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecoderFiles {
-    /// `decoder_model.onnx` for the first step, `decoder_with_past_model.onnx` after it.
-    Split { first: PathBuf, with_past: PathBuf },
-    /// `decoder_model_merged.onnx`, one graph with a `use_cache_branch` switch.
-    Merged(PathBuf),
-    /// `decoder_model.onnx` alone: no cache, the whole sequence every step.
-    NoCache(PathBuf),
-}
+// The decoder's layouts are the ONNX side's to open; finding their files is this module's.
+pub use crate::model::caption_graphs::DecoderFiles;
 
 /// The files of a captioning model.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@ pub mod cues;
 pub mod folder;
 pub mod generate;
 pub mod index;
+pub mod model;
 pub mod pil_resize;
 pub mod preprocess;
 pub mod sampler;
@@ -20,7 +21,7 @@ pub enum CaptionModelError {
     #[error("{path}: {message}")]
     File { path: String, message: String },
     #[error(transparent)]
-    Session(#[from] crate::model::session::SessionError),
+    Graph(#[from] crate::model::caption_graphs::CaptionGraphError),
     #[error("captioning model {folder}: {message}")]
     Run { folder: String, message: String },
 }

@@ -3,15 +3,15 @@
 //! decoder graphs the model has. The encoder states go to ONNX Runtime once and are
 //! rebuilt only when the rows change; the key/value cache stays in ONNX Runtime's tensors
 //! from one step to the next and is copied only when rows are reordered.
+//!
+//! Generation's `StepDecoder` trait is implemented for it in `caption::model`, so this
+//! module stays free of what generation is.
 
 use ndarray::{Array2, Array3, Array4, Axis, Ix3};
-use ort::session::SessionInputValue;
+use ort::session::{Session, SessionInputValue, SessionOutputs};
 use ort::value::{DynValue, Tensor};
 
-use crate::caption::generate::StepDecoder;
-use crate::caption::CaptionModelError;
-
-use super::caption_model::{CaptionModel, Graphs};
+use super::caption_graphs::{run_error, CachePair, CaptionGraphError, CaptionGraphs, Graphs};
 
 /// The decoder's key/value cache, one ONNX Runtime tensor per cached input.
 pub struct KvCache(Vec<DynValue>);
@@ -20,7 +20,7 @@ pub struct KvCache(Vec<DynValue>);
 /// are rebuilt only when the rows change; the key/value cache stays in ONNX Runtime's
 /// tensors from one step to the next and is copied only when rows are reordered.
 pub struct ImageDecoder<'m> {
-    model: &'m mut CaptionModel,
+    model: &'m mut CaptionGraphs,
     /// Encoder output per image, [images, sequence, hidden].
     images: Array3<f32>,
     /// The image each decoder row belongs to.
@@ -30,7 +30,7 @@ pub struct ImageDecoder<'m> {
 }
 
 impl<'m> ImageDecoder<'m> {
-    pub(super) fn new(model: &'m mut CaptionModel, encoded: ndarray::ArrayView3<'_, f32>) -> Self {
+    pub(super) fn new(model: &'m mut CaptionGraphs, encoded: ndarray::ArrayView3<'_, f32>) -> Self {
         Self {
             row_image: (0..encoded.dim().0).collect(),
             images: encoded.to_owned(),
@@ -39,133 +39,63 @@ impl<'m> ImageDecoder<'m> {
         }
     }
 
-    fn encoder_states(&mut self, rows: usize) -> Result<&Tensor<f32>, CaptionModelError> {
-        if self.row_image.len() != rows {
-            // Beam search starts its beams from the one image.
-            if self.images.dim().0 != 1 {
-                return Err(self.model.run_error(format!(
-                    "{rows} decoder rows for {} images",
-                    self.images.dim().0
-                )));
-            }
-            self.row_image = vec![0; rows];
-            self.states = None;
-        }
-        if self.states.is_none() {
-            let states = self.images.select(Axis(0), &self.row_image);
-            self.states = Some(Tensor::from_array(states).map_err(|e| self.model.run_error(e))?);
-        }
-        self.states
-            .as_ref()
-            .ok_or_else(|| self.model.run_error("no encoder states"))
-    }
-}
-
-impl StepDecoder for ImageDecoder<'_> {
-    type Cache = KvCache;
-    type Error = CaptionModelError;
-
-    fn step(
+    /// Logits at the last position, [rows, vocab], for each row's full token sequence
+    /// (all rows have one length; cached decoders read only the newest token), and the
+    /// updated cache. Without `cache` this is the first step.
+    ///
+    /// # Errors
+    /// ONNX Runtime fails, or the decoder's outputs are not what it was checked to have.
+    pub fn step(
         &mut self,
         sequences: &[Vec<i64>],
         cache: Option<KvCache>,
-    ) -> Result<(Array2<f32>, KvCache), CaptionModelError> {
+    ) -> Result<(Array2<f32>, KvCache), CaptionGraphError> {
         let rows = sequences.len();
         let first_step = cache.is_none();
-        let no_cache = matches!(self.model.decoder, Graphs::NoCache(_));
-        let width = if first_step || no_cache {
-            sequences.first().map_or(1, Vec::len)
-        } else {
-            1
-        };
-        let mut ids = Array2::<i64>::zeros((rows, width));
-        for (r, sequence) in sequences.iter().enumerate() {
-            for (c, token) in sequence[sequence.len() - width..].iter().enumerate() {
-                ids[[r, c]] = *token;
-            }
-        }
-        let ids = tensor(ids, self.model)?;
-        let uses_past = match &self.model.decoder {
-            Graphs::Split { .. } => !first_step,
-            Graphs::Merged(_) => true,
-            Graphs::NoCache(_) => false,
-        };
-        let past: Vec<DynValue> = match (uses_past, cache) {
-            (false, _) => Vec::new(),
-            (true, Some(KvCache(values))) => values,
-            (true, None) => (0..self.model.cache_names.len())
-                .map(|_| {
-                    Tensor::from_array(Array4::<f32>::zeros((
-                        rows,
-                        self.model.heads,
-                        0,
-                        self.model.head_dim,
-                    )))
-                    .map(Tensor::into_dyn)
-                    .map_err(|e| self.model.run_error(e))
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        let flag = if matches!(self.model.decoder, Graphs::Merged(_)) {
-            Some(
-                Tensor::from_array(([1usize], vec![!first_step]))
-                    .map_err(|e| self.model.run_error(e))?,
-            )
-        } else {
-            None
-        };
+        let ids = self.input_ids(sequences, first_step)?;
+        let past = self.past_values(rows, cache)?;
+        let flag = self.cache_branch_flag(first_step)?;
         self.encoder_states(rows)?;
         let model = &mut *self.model;
-        let folder = model.files.folder.display().to_string();
-        let run_error = |message: String| CaptionModelError::Run {
-            folder: folder.clone(),
-            message,
-        };
         let states = self
             .states
             .as_ref()
-            .ok_or_else(|| run_error("no encoder states".into()))?;
+            .ok_or_else(|| model.run_error("no encoder states"))?;
         let mut inputs: Vec<(String, SessionInputValue<'_>)> = vec![
             ("input_ids".into(), ids),
             ("encoder_hidden_states".into(), states.into()),
         ];
-        for ((name, _), value) in model.cache_names.iter().zip(&past) {
-            inputs.push((name.clone(), value.into()));
+        for (pair, value) in model.cache_pairs.iter().zip(&past) {
+            inputs.push((pair.past.clone(), value.into()));
         }
         if let Some(flag) = &flag {
             inputs.push(("use_cache_branch".into(), flag.into()));
         }
-        let session = match &mut model.decoder {
-            Graphs::Split { first, with_past } => {
-                if first_step {
-                    first
-                } else {
-                    with_past
-                }
-            }
-            Graphs::Merged(s) | Graphs::NoCache(s) => s,
+        let no_cache = matches!(model.decoder, Graphs::NoCache(_));
+        // The outputs borrow the session; errors name the folder, a field apart from it.
+        let folder = &model.folder;
+        let session = session_for(&mut model.decoder, first_step);
+        let mut outputs = session.run(inputs).map_err(|e| run_error(folder, e))?;
+        let logits = logits(&outputs).map_err(|message| run_error(folder, message))?;
+        let present = if no_cache {
+            Vec::new()
+        } else {
+            present_values(&mut outputs, &model.cache_pairs)
+                .map_err(|message| run_error(folder, message))?
         };
-        let mut outputs = session.run(inputs).map_err(|e| run_error(e.to_string()))?;
-        let logits = outputs
-            .get("logits")
-            .ok_or_else(|| run_error("decoder has no `logits` output".into()))?
-            .try_extract_array::<f32>()
-            .map_err(|e| run_error(e.to_string()))?;
-        let logits = last_position(logits)
-            .ok_or_else(|| run_error("logits are not [batch, sequence, vocab]".into()))?;
-        let mut present = Vec::with_capacity(model.cache_names.len());
-        if !no_cache {
-            for (_, name) in &model.cache_names {
-                let value = outputs
-                    .remove(name)
-                    .ok_or_else(|| run_error(format!("decoder has no `{name}` output")))?;
-                present.push(value);
-            }
-        }
         Ok((logits, KvCache(present)))
     }
 
-    fn reorder(&mut self, cache: KvCache, rows: &[usize]) -> Result<KvCache, CaptionModelError> {
+    /// The cache with its rows picked (and repeated) by `rows`; the encoder states
+    /// follow, so row `i` of the next step continues what row `rows[i]` was.
+    ///
+    /// # Errors
+    /// The cache cannot be rebuilt.
+    pub fn reorder(
+        &mut self,
+        cache: KvCache,
+        rows: &[usize],
+    ) -> Result<KvCache, CaptionGraphError> {
         let row_image: Vec<usize> = rows.iter().map(|r| self.row_image[*r]).collect();
         if row_image != self.row_image {
             self.row_image = row_image;
@@ -194,18 +124,137 @@ impl StepDecoder for ImageDecoder<'_> {
         }
         Ok(KvCache(reordered))
     }
+
+    /// `input_ids`: the newest token of each row, or the whole sequences on the first
+    /// step and always for a decoder without cache.
+    fn input_ids(
+        &self,
+        sequences: &[Vec<i64>],
+        first_step: bool,
+    ) -> Result<SessionInputValue<'static>, CaptionGraphError> {
+        let no_cache = matches!(self.model.decoder, Graphs::NoCache(_));
+        let width = if first_step || no_cache {
+            sequences.first().map_or(1, Vec::len)
+        } else {
+            1
+        };
+        let mut ids = Array2::<i64>::zeros((sequences.len(), width));
+        for (r, sequence) in sequences.iter().enumerate() {
+            for (c, token) in sequence[sequence.len() - width..].iter().enumerate() {
+                ids[[r, c]] = *token;
+            }
+        }
+        Tensor::from_array(ids)
+            .map(Into::into)
+            .map_err(|e| self.model.run_error(e))
+    }
+
+    /// The cache tensors to feed: none where the graph takes no past, the last step's,
+    /// or (for the merged graph's first step, which still takes them) empty ones.
+    fn past_values(
+        &self,
+        rows: usize,
+        cache: Option<KvCache>,
+    ) -> Result<Vec<DynValue>, CaptionGraphError> {
+        let uses_past = match &self.model.decoder {
+            Graphs::Split { .. } => cache.is_some(),
+            Graphs::Merged(_) => true,
+            Graphs::NoCache(_) => false,
+        };
+        match (uses_past, cache) {
+            (false, _) => Ok(Vec::new()),
+            (true, Some(KvCache(values))) => Ok(values),
+            (true, None) => {
+                let geometry = self.model.cache;
+                (0..self.model.cache_pairs.len())
+                    .map(|_| {
+                        Tensor::from_array(Array4::<f32>::zeros((
+                            rows,
+                            geometry.heads,
+                            0,
+                            geometry.head_dim,
+                        )))
+                        .map(Tensor::into_dyn)
+                        .map_err(|e| self.model.run_error(e))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The merged graph's `use_cache_branch` switch: off on the first step only.
+    fn cache_branch_flag(
+        &self,
+        first_step: bool,
+    ) -> Result<Option<Tensor<bool>>, CaptionGraphError> {
+        if matches!(self.model.decoder, Graphs::Merged(_)) {
+            Tensor::from_array(([1usize], vec![!first_step]))
+                .map(Some)
+                .map_err(|e| self.model.run_error(e))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn encoder_states(&mut self, rows: usize) -> Result<&Tensor<f32>, CaptionGraphError> {
+        if self.row_image.len() != rows {
+            // Beam search starts its beams from the one image.
+            if self.images.dim().0 != 1 {
+                return Err(self.model.run_error(format!(
+                    "{rows} decoder rows for {} images",
+                    self.images.dim().0
+                )));
+            }
+            self.row_image = vec![0; rows];
+            self.states = None;
+        }
+        if self.states.is_none() {
+            let states = self.images.select(Axis(0), &self.row_image);
+            self.states = Some(Tensor::from_array(states).map_err(|e| self.model.run_error(e))?);
+        }
+        self.states
+            .as_ref()
+            .ok_or_else(|| self.model.run_error("no encoder states"))
+    }
 }
 
-fn tensor<
-    T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static,
-    D: ndarray::Dimension + 'static,
->(
-    array: ndarray::Array<T, D>,
-    model: &CaptionModel,
-) -> Result<SessionInputValue<'static>, CaptionModelError> {
-    Tensor::from_array(array)
-        .map(Into::into)
-        .map_err(|e| model.run_error(e))
+/// The graph for this step: the split pair's first graph only on the first step.
+fn session_for(decoder: &mut Graphs, first_step: bool) -> &mut Session {
+    match decoder {
+        Graphs::Split { first, with_past } => {
+            if first_step {
+                first
+            } else {
+                with_past
+            }
+        }
+        Graphs::Merged(s) | Graphs::NoCache(s) => s,
+    }
+}
+
+/// The logits at the last position, [rows, vocab].
+fn logits(outputs: &SessionOutputs<'_>) -> Result<Array2<f32>, String> {
+    let logits = outputs
+        .get("logits")
+        .ok_or_else(|| "decoder has no `logits` output".to_string())?
+        .try_extract_array::<f32>()
+        .map_err(|e| e.to_string())?;
+    last_position(logits).ok_or_else(|| "logits are not [batch, sequence, vocab]".to_string())
+}
+
+/// The updated cache, taken out of the outputs without a copy.
+fn present_values(
+    outputs: &mut SessionOutputs<'_>,
+    pairs: &[CachePair],
+) -> Result<Vec<DynValue>, String> {
+    pairs
+        .iter()
+        .map(|pair| {
+            outputs
+                .remove(&pair.present)
+                .ok_or_else(|| format!("decoder has no `{}` output", pair.present))
+        })
+        .collect()
 }
 
 /// [batch, sequence, vocab] → the last position, [batch, vocab].

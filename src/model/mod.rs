@@ -1,8 +1,8 @@
 //! Everything that talks to ONNX Runtime: the library and environment, sessions per
-//! device, restoration models, and tiled inference.
+//! device, restoration models, captioning graphs, and tiled inference.
 
 pub mod caption_decoder;
-pub mod caption_model;
+pub mod caption_graphs;
 pub mod feed;
 pub mod probe;
 pub mod resample;

@@ -9,10 +9,10 @@ use ndarray::{Array3, Array4, Axis};
 
 use crate::caption::configs::Preprocess;
 use crate::caption::generate::{generate, greedy_batch, Settings};
+use crate::caption::model::CaptionModel;
 use crate::caption::preprocess::pixel_values;
 use crate::caption::sampler::SamplingMode;
 use crate::caption::CaptionModelError;
-use crate::model::caption_model::CaptionModel;
 use crate::model::session::SessionConfig;
 
 /// A checked caption stage: what to load and how to sample and generate.

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use crate::caption::generate::Settings;
+use crate::caption::model::CaptionModel;
 use crate::caption::sampler::SamplingMode;
 use crate::caption::CaptionModelError;
 use crate::config::{
     parse_duration, CaptionSpec, LoadedPipeline, Problems, StageSpec, DEFAULT_TILE,
 };
-use crate::model::caption_model::CaptionModel;
 use crate::model::restore_model::{ModelInterface, RestoreModel, RestoreModelError};
 use crate::model::runtime::Device;
 use crate::model::session::SessionConfig;
