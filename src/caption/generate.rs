@@ -1,14 +1,16 @@
 //! Token generation, step for step as transformers' `generate()` does it for
-//! encoder-decoder models, so the same model gives the same tokens: greedy search and
-//! beam search (with its length penalty, early-stopping heuristic and the top
-//! `2 × beams` candidate bookkeeping), and the no-repeat-n-gram rule. Greedy search
-//! also runs many images at once, one decoder row each: all rows have the same length
-//! at every step (finished rows leave the batch), so no padding or attention mask is
-//! needed and each row's tokens are those it gets alone.
+//! encoder-decoder models, so the same model gives the same tokens: the decoder as
+//! generation sees it, greedy search here and beam search in `beam_search`, both with
+//! the no-repeat-n-gram rule. Greedy search also runs many images at once, one decoder
+//! row each: all rows have the same length at every step (finished rows leave the
+//! batch), so no padding or attention mask is needed and each row's tokens are those it
+//! gets alone.
 
 use ndarray::Array2;
 
-use super::configs::{EarlyStopping, Generation};
+use super::beam_search::beam_search;
+use super::configs::Generation;
+use super::scores::{argmax, ban_repeated_ngrams, log_softmax};
 
 /// The decoder as generation sees it: one step for a set of rows (beams of one image, or
 /// one row per image), with a cache that can be reordered when rows are reshuffled or
@@ -81,49 +83,6 @@ pub fn generate<D: StepDecoder>(
     }
 }
 
-fn log_softmax(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
-    let log_sum = sum.ln();
-    for v in row.iter_mut() {
-        *v = *v - max - log_sum;
-    }
-}
-
-/// Sets to -inf every token that would repeat an n-gram already in `sequence`.
-fn ban_repeated_ngrams(sequence: &[i64], n: usize, scores: &mut [f32]) {
-    let len = sequence.len();
-    if n == 0 || len + 1 < n {
-        return;
-    }
-    let prefix = &sequence[len + 1 - n..];
-    for window in sequence.windows(n) {
-        if &window[..n - 1] == prefix {
-            if let Some(score) = usize::try_from(window[n - 1])
-                .ok()
-                .and_then(|t| scores.get_mut(t))
-            {
-                *score = f32::NEG_INFINITY;
-            }
-        }
-    }
-}
-
-/// Index of the largest score; torch.argmax keeps the first of equal maxima.
-fn argmax(scores: &[f32]) -> usize {
-    scores
-        .iter()
-        .enumerate()
-        .fold((0usize, f32::NEG_INFINITY), |best, (i, v)| {
-            if *v > best.1 {
-                (i, *v)
-            } else {
-                best
-            }
-        })
-        .0
-}
-
 /// Greedy search for `rows` images at once (the decoder holds one row per image, in
 /// order); one caption per image, in the same order.
 ///
@@ -184,137 +143,10 @@ pub fn greedy_batch<D: StepDecoder>(
         .collect())
 }
 
-/// transformers' stand-in for minus infinity in beam bookkeeping.
-const MASK: f32 = -1.0e9;
-
-/// Indices of the `k` largest values, largest first, earlier index first among equals.
-fn top_k(values: &[f32], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|a, b| values[*b].total_cmp(&values[*a]).then(a.cmp(b)));
-    order.truncate(k);
-    order
-}
-
-struct Candidate {
-    sequence: Vec<i64>,
-    log_prob: f32,
-    from_beam: usize,
-    hits_stop: bool,
-}
-
-fn beam_search<D: StepDecoder>(
-    decoder: &mut D,
-    settings: &Settings,
-) -> Result<Generated, D::Error> {
-    let config = &settings.config;
-    let beams = settings.beams;
-    let keep = 2usize.max(1 + config.eos_token_ids.len()) * beams;
-    let prompt_len = 1usize;
-    let mut running: Vec<Vec<i64>> = vec![vec![config.decoder_start_token_id]; beams];
-    let mut running_scores: Vec<f32> = (0..beams)
-        .map(|b| if b == 0 { 0.0 } else { MASK })
-        .collect();
-    let mut finished: Vec<(Vec<i64>, f32, bool)> = vec![(Vec::new(), MASK, false); beams];
-    let mut improvable = true;
-    let mut cache = None;
-    let mut cur_len = prompt_len;
-    loop {
-        let (logits, step_cache) = decoder.step(&running, cache.take())?;
-        let vocab = logits.ncols();
-        let mut accumulated = Vec::with_capacity(beams * vocab);
-        for (b, sequence) in running.iter().enumerate() {
-            let mut row = logits.row(b).to_vec();
-            log_softmax(&mut row);
-            ban_repeated_ngrams(sequence, settings.no_repeat_ngram_size, &mut row);
-            accumulated.extend(row.iter().map(|v| v + running_scores[b]));
-        }
-        let candidates: Vec<Candidate> = top_k(&accumulated, keep)
-            .into_iter()
-            .map(|i| {
-                let (beam, token) = (i / vocab, i64::try_from(i % vocab).unwrap_or_default());
-                let mut sequence = running[beam].clone();
-                sequence.push(token);
-                Candidate {
-                    hits_stop: config.eos_token_ids.contains(&token)
-                        || cur_len + 1 >= settings.max_length,
-                    sequence,
-                    log_prob: accumulated[i],
-                    from_beam: beam,
-                }
-            })
-            .collect();
-
-        // The best candidates that did not stop carry on.
-        let carry: Vec<f32> = candidates
-            .iter()
-            .map(|c| c.log_prob + if c.hits_stop { MASK } else { 0.0 })
-            .collect();
-        let next = top_k(&carry, beams);
-        let origins: Vec<usize> = next.iter().map(|k| candidates[*k].from_beam).collect();
-        running = next
-            .iter()
-            .map(|k| candidates[*k].sequence.clone())
-            .collect();
-        running_scores = next.iter().map(|k| carry[*k]).collect();
-
-        // Candidates among the top `beams` that stopped may enter the finished set.
-        let all_finished = finished.iter().all(|f| f.2);
-        let length = (cur_len + 1 - prompt_len) as f32;
-        let mut merged: Vec<(Vec<i64>, f32, bool)> = finished.clone();
-        for (k, candidate) in candidates.iter().enumerate() {
-            let just_finished = candidate.hits_stop && k < beams;
-            let mut score = candidate.log_prob / length.powf(config.length_penalty);
-            if all_finished && config.early_stopping == EarlyStopping::Yes {
-                score += MASK;
-            }
-            if !improvable {
-                score += MASK;
-            }
-            if !just_finished {
-                score += MASK;
-            }
-            merged.push((candidate.sequence.clone(), score, just_finished));
-        }
-        let scores: Vec<f32> = merged.iter().map(|m| m.1).collect();
-        finished = top_k(&scores, beams)
-            .into_iter()
-            .map(|i| merged[i].clone())
-            .collect();
-
-        cache = Some(decoder.reorder(step_cache, &origins)?);
-        cur_len += 1;
-        let best_length =
-            if config.early_stopping == EarlyStopping::Never && config.length_penalty > 0.0 {
-                settings.max_length - prompt_len
-            } else {
-                cur_len - prompt_len
-            };
-        let best_running = running_scores[0] / (best_length as f32).powf(config.length_penalty);
-        let worst_finished = finished.iter().map(|f| f.1).fold(f32::INFINITY, f32::min);
-        let can_improve = finished
-            .iter()
-            .any(|f| best_running > if f.2 { worst_finished } else { MASK });
-        improvable = improvable && can_improve;
-        let all_finished = finished.iter().all(|f| f.2);
-        let open = !(all_finished && config.early_stopping == EarlyStopping::Yes);
-        let continuable = !candidates.iter().all(|c| c.hits_stop);
-        if !(improvable && open && continuable) {
-            break;
-        }
-    }
-    let (tokens, score, _) = finished.swap_remove(0);
-    let generated = tokens.len().saturating_sub(prompt_len).max(1) as f32;
-    // The finished score is the log-probability sum divided by length^penalty.
-    let sum = score * generated.powf(config.length_penalty);
-    Ok(Generated {
-        tokens,
-        mean_log_prob: sum / generated,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caption::configs::EarlyStopping;
 
     /// A fake decoder whose next-token distribution is a fixed function of the sequence.
     struct Table {

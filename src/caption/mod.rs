@@ -1,7 +1,8 @@
-//! Captioning: the model folder's configuration, image preprocessing, token generation
-//! (greedy and beam search with a key/value cache), and the caption files written for
-//! every video and image.
+//! Captioning: the model folder (its configuration and tokenizer, its graphs opened
+//! through `model`), image preprocessing, token generation (greedy and beam search with
+//! a key/value cache), and the caption files written for every video and image.
 
+mod beam_search;
 pub mod configs;
 pub mod cues;
 pub mod folder;
@@ -11,6 +12,7 @@ pub mod model;
 pub mod pil_resize;
 pub mod preprocess;
 pub mod sampler;
+mod scores;
 pub mod writers;
 
 use std::path::Path;
