@@ -210,8 +210,15 @@ pub fn read_generation(
             Ids::One(id) => vec![*id],
             Ids::Many(ids) => ids.clone(),
         })
-        .ok_or_else(|| CaptionModelError::file(config, "no eos_token_id".to_string()))?;
-    let pad = pick(&|g| g.pad_token_id).unwrap_or(eos[0]);
+        .unwrap_or_default();
+    // An empty list is as good as none: nothing could end a caption.
+    let Some(&first_eos) = eos.first() else {
+        return Err(CaptionModelError::file(
+            config,
+            "no eos_token_id".to_string(),
+        ));
+    };
+    let pad = pick(&|g| g.pad_token_id).unwrap_or(first_eos);
     let max_length = primary
         .max_new_tokens
         .map(|n| n + 1)
@@ -365,6 +372,18 @@ mod tests {
             ),
             (1, vec![2], 0, 16, 3)
         );
+    }
+
+    #[test]
+    fn an_empty_eos_token_list_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = write(
+            dir.path(),
+            "config.json",
+            r#"{"decoder_start_token_id": 1, "eos_token_id": []}"#,
+        );
+        let err = read_generation(None, &c).unwrap_err().to_string();
+        assert!(err.ends_with("config.json: no eos_token_id"), "{err}");
     }
 
     #[test]
