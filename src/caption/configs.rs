@@ -387,6 +387,31 @@ mod tests {
     }
 
     #[test]
+    fn cache_geometry_comes_from_the_decoder_part_of_config_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = write(
+            dir.path(),
+            "config.json",
+            r#"{"hidden_size": 1, "decoder": {"n_head": 12, "n_embd": 768}}"#,
+        );
+        assert_eq!(
+            read_cache_geometry(&c).unwrap(),
+            CacheGeometry {
+                heads: 12,
+                head_dim: 64
+            }
+        );
+        let c = write(dir.path(), "config.json", r#"{"num_attention_heads": 4}"#);
+        let err = read_cache_geometry(&c).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "config.json: cannot tell the decoder's heads and head size (no n_head/n_embd)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn missing_start_token_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let c = write(dir.path(), "config.json", r#"{"eos_token_id": 2}"#);
