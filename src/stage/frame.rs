@@ -7,34 +7,31 @@ use image::ImageBuffer;
 use crate::media::image_io::{Colour, Rgb16Image};
 use crate::model::tile::{place_tile, tiles};
 
-use super::{FrameStage, StageError};
+use super::{RestoreStage, StageError};
 
 /// Runs `stages` in order on `frame`.
 ///
 /// # Errors
 /// A stage fails on the frame (the first failure).
-pub fn process_frame(
-    stages: &mut [Box<dyn FrameStage>],
-    frame: Colour,
-) -> Result<Colour, StageError> {
+pub fn process_frame(stages: &mut [RestoreStage], frame: Colour) -> Result<Colour, StageError> {
     let mut frame = frame;
     for stage in stages.iter_mut() {
         frame = match frame {
             Colour::Eight(image) => Colour::Eight(stage.process(&image)?),
-            Colour::Sixteen(image) => Colour::Sixteen(process16(stage.as_mut(), &image)?),
+            Colour::Sixteen(image) => Colour::Sixteen(process16(stage, &image)?),
         };
     }
     Ok(frame)
 }
 
-/// What [`FrameStage::process`] does, on 16-bit samples: the same tiles, each computed
+/// What [`RestoreStage::process`] does, on 16-bit samples: the same tiles, each computed
 /// alone and placed the same way.
-fn process16(stage: &mut dyn FrameStage, image: &Rgb16Image) -> Result<Rgb16Image, StageError> {
+fn process16(stage: &mut RestoreStage, image: &Rgb16Image) -> Result<Rgb16Image, StageError> {
     let (width, height) = image.dimensions();
     let scale = stage.scale();
     let mut output = ImageBuffer::new(width * scale, height * scale);
     for tile in tiles(width, height, stage.layout()) {
-        let result = stage.restore_tile16(image, tile)?;
+        let result = stage.restore_tile(image, tile)?;
         place_tile(&result, &mut output, tile, scale);
     }
     Ok(output)

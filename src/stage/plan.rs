@@ -17,7 +17,6 @@ use crate::model::tile::TileLayout;
 
 use super::caption::CaptionSetup;
 use super::restore::RestoreStage;
-use super::FrameStage;
 
 /// Reflected border added around a frame when a model's sidecar does not say (the
 /// Real-ESRGAN convention).
@@ -170,13 +169,13 @@ impl StagePlan {
     ///
     /// # Errors
     /// A model cannot be opened again.
-    pub fn instantiate(&self) -> Result<Vec<Box<dyn FrameStage>>, StageError> {
+    pub fn instantiate(&self) -> Result<Vec<RestoreStage>, StageError> {
         self.restores
             .iter()
             .map(|step| {
                 let model = RestoreModel::reopen(&step.model, self.session, &step.interface)?
                     .with_output_scale(step.output_scale)?;
-                Ok(Box::new(RestoreStage::new(model, step.layout)) as Box<dyn FrameStage>)
+                Ok(RestoreStage::new(model, step.layout))
             })
             .collect()
     }

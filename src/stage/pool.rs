@@ -5,7 +5,7 @@
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use super::{FrameStage, StageError, StagePlan};
+use super::{RestoreStage, StageError, StagePlan};
 
 struct Slots<T> {
     free: Vec<T>,
@@ -78,7 +78,7 @@ impl<T, E> LazyPool<T, E> {
     }
 }
 
-type Instance = Vec<Box<dyn FrameStage>>;
+type Instance = Vec<RestoreStage>;
 
 /// The pool of frame-stage instances of a plan.
 pub struct StagePool {
@@ -110,10 +110,7 @@ impl StagePool {
     ///
     /// # Errors
     /// A new instance cannot be created (its model fails to load).
-    pub fn with<R>(
-        &self,
-        work: impl FnOnce(&mut [Box<dyn FrameStage>]) -> R,
-    ) -> Result<R, StageError> {
+    pub fn with<R>(&self, work: impl FnOnce(&mut [RestoreStage]) -> R) -> Result<R, StageError> {
         self.pool.with(|instance| work(instance))
     }
 }

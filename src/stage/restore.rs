@@ -3,11 +3,10 @@
 use image::RgbImage;
 use ndarray::Array4;
 
-use crate::media::image_io::Rgb16Image;
 use crate::model::restore_model::{RestoreModel, RestoreModelError};
 use crate::model::tile::{restore_tile, restore_tiled, RgbImageOf, Sample, Tile, TileLayout};
 
-use super::{FrameStage, StageError};
+use super::StageError;
 
 /// A restoration model and how frames are tiled for it.
 pub struct RestoreStage {
@@ -20,9 +19,25 @@ impl RestoreStage {
     pub fn new(model: RestoreModel, layout: TileLayout) -> Self {
         Self { model, layout }
     }
-}
 
-impl RestoreStage {
+    /// The factor by which this stage enlarges frames.
+    pub fn scale(&self) -> u32 {
+        self.model.scale()
+    }
+
+    /// How this stage cuts frames into tiles.
+    pub fn layout(&self) -> TileLayout {
+        self.layout
+    }
+
+    /// Restores one 8-bit frame.
+    ///
+    /// # Errors
+    /// The model fails on this frame.
+    pub fn process(&mut self, frame: &RgbImage) -> Result<RgbImage, StageError> {
+        self.run(frame)
+    }
+
     fn run<S: Sample>(&mut self, frame: &RgbImageOf<S>) -> Result<RgbImageOf<S>, StageError>
     where
         image::Rgb<S>: image::Pixel<Subpixel = S>,
@@ -39,7 +54,13 @@ impl RestoreStage {
         )?)
     }
 
-    fn tile<S: Sample>(
+    /// Runs one tile of a frame (8 or 16 bits a sample): the model's output for the
+    /// tile's window, to be placed with [`crate::model::tile::place_tile`]. Lets several
+    /// instances share the tiles of one large image.
+    ///
+    /// # Errors
+    /// The model fails on this tile.
+    pub fn restore_tile<S: Sample>(
         &mut self,
         frame: &RgbImageOf<S>,
         tile: Tile,
@@ -66,31 +87,5 @@ impl RestoreStage {
             path: path.clone(),
             message,
         }
-    }
-}
-
-impl FrameStage for RestoreStage {
-    fn process(&mut self, frame: &RgbImage) -> Result<RgbImage, StageError> {
-        self.run(frame)
-    }
-
-    fn scale(&self) -> u32 {
-        self.model.scale()
-    }
-
-    fn layout(&self) -> TileLayout {
-        self.layout
-    }
-
-    fn restore_tile(&mut self, frame: &RgbImage, tile: Tile) -> Result<Array4<f32>, StageError> {
-        self.tile(frame, tile)
-    }
-
-    fn restore_tile16(
-        &mut self,
-        frame: &Rgb16Image,
-        tile: Tile,
-    ) -> Result<Array4<f32>, StageError> {
-        self.tile(frame, tile)
     }
 }

@@ -6,15 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use image::{ImageBuffer, Pixel};
-use ndarray::Array4;
 
 use crate::media::image_io::Colour;
-use crate::model::tile::{place_tile, tiles, RgbImageOf, Sample, Tile, TileLayout};
+use crate::model::tile::{place_tile, tiles, RgbImageOf, Sample, TileLayout};
 
-use super::{FrameStage, StageError, StagePool};
-
-/// How one stage runs one tile of an image of samples `S`.
-type RunTile<S> = fn(&mut dyn FrameStage, &RgbImageOf<S>, Tile) -> Result<Array4<f32>, StageError>;
+use super::{StageError, StagePool};
 
 /// Runs every stage of `pool`'s plan on `colour`, each stage's tiles spread over up to
 /// the pool's capacity of instances. The result equals running one instance on the
@@ -33,12 +29,8 @@ pub fn restore_still(pool: &StagePool, colour: Colour) -> Result<Colour, StageEr
             scale,
         };
         colour = match colour {
-            Colour::Eight(image) => Colour::Eight(run_step(pool, step, &image, |s, i, t| {
-                s.restore_tile(i, t)
-            })?),
-            Colour::Sixteen(image) => Colour::Sixteen(run_step(pool, step, &image, |s, i, t| {
-                s.restore_tile16(i, t)
-            })?),
+            Colour::Eight(image) => Colour::Eight(run_step(pool, step, &image)?),
+            Colour::Sixteen(image) => Colour::Sixteen(run_step(pool, step, &image)?),
         };
     }
     Ok(colour)
@@ -56,7 +48,6 @@ fn run_step<S>(
     pool: &StagePool,
     step: Step,
     image: &RgbImageOf<S>,
-    run: RunTile<S>,
 ) -> Result<RgbImageOf<S>, StageError>
 where
     S: Sample,
@@ -70,12 +61,12 @@ where
     let output = Mutex::new(ImageBuffer::new(width * step.scale, height * step.scale));
     let work = || -> Result<(), StageError> {
         pool.with(|stages| {
-            let stage = stages[step.index].as_mut();
+            let stage = &mut stages[step.index];
             while !failed.load(Ordering::Relaxed) {
                 let Some(&tile) = tiles.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     break;
                 };
-                match run(stage, image, tile) {
+                match stage.restore_tile(image, tile) {
                     Ok(result) => {
                         let mut output = output.lock().unwrap_or_else(PoisonError::into_inner);
                         place_tile(&result, &mut output, tile, step.scale);
