@@ -8,6 +8,7 @@ use ffmpeg_next::util::frame::video::Video as VideoFrame;
 use ffmpeg_next::{codec, encoder, filter, Dictionary, Packet, Rational, Rescale};
 
 use super::color::{is_jpeg_format, jpeg_alias, without_jpeg_alias, ColorInfo, Range};
+use super::decode::VideoInfo;
 use super::error::{FfmpegContext, MediaError};
 use super::ffmpeg_log::{explained, with_reason};
 use super::filter_graph::{is_again, linear_graph, node, GraphInput};
@@ -27,22 +28,6 @@ pub struct EncodeSettings {
     /// 4K), and the encoder's own choice (1.5 per core) buys nothing while inference
     /// has the cores.
     pub large_frame_threads: usize,
-}
-
-/// The stream the encoder produces.
-#[derive(Debug, Clone, Copy)]
-pub struct EncodeTarget {
-    pub width: u32,
-    pub height: u32,
-    pub time_base: Rational,
-    pub frame_rate: Rational,
-    pub sample_aspect_ratio: Rational,
-    pub color: ColorInfo,
-    pub source_format: Pixel,
-    /// Frames come at 16 bits a sample (`rgb48le`), else 8 (`rgb24`).
-    pub deep: bool,
-    /// The container wants codec headers out of band (mp4, mkv).
-    pub global_header: bool,
 }
 
 /// An open video encoder fed with RGB frames.
@@ -167,27 +152,37 @@ fn is_rgb_like(format: Pixel) -> bool {
 }
 
 impl VideoEncoder {
-    /// Opens the encoder for `target`.
+    /// Opens the encoder for the restored frames of `source`: its timing, aspect and
+    /// colour at `width`×`height`, in frames of its depth. `global_header`: the container
+    /// wants codec headers out of band (mp4, mkv).
     ///
     /// # Errors
     /// The encoder or pixel format is not available, or the encoder refuses the settings.
-    pub fn open(settings: &EncodeSettings, target: EncodeTarget) -> Result<Self, MediaError> {
-        let (codec, format) = resolve_encoder(settings, target.source_format)?;
+    pub fn open(
+        settings: &EncodeSettings,
+        source: &VideoInfo,
+        (width, height): (u32, u32),
+        global_header: bool,
+    ) -> Result<Self, MediaError> {
+        let (codec, format) = resolve_encoder(settings, source.source_format)?;
         // A `yuvj*` format (all MJPEG takes) is full range whatever the source was: write
         // full-range samples and say so, or the encoder refuses limited range.
-        let target = if is_jpeg_format(format) {
-            EncodeTarget {
-                color: ColorInfo {
-                    range: Range::Full,
-                    ..target.color
-                },
-                ..target
+        let color = if is_jpeg_format(format) {
+            ColorInfo {
+                range: Range::Full,
+                ..source.color
             }
         } else {
-            target
+            source.color
+        };
+        let target = VideoInfo {
+            width,
+            height,
+            color,
+            ..*source
         };
         let mut context = codec::context::Context::new_with_codec(codec);
-        if target.global_header {
+        if global_header {
             context.set_flags(codec::Flags::GLOBAL_HEADER);
         }
         let mut video = context
@@ -419,7 +414,7 @@ fn encoder_options(settings: &EncodeSettings, width: u32, height: u32) -> Dictio
     options
 }
 
-fn build_graph(target: &EncodeTarget, format: Pixel) -> Result<filter::Graph, MediaError> {
+fn build_graph(target: &VideoInfo, format: Pixel) -> Result<filter::Graph, MediaError> {
     let spec = format!(
         "scale={}:flags=bicubic+accurate_rnd+full_chroma_int,format={}",
         target.color.from_rgb_options(),

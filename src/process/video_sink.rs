@@ -15,7 +15,7 @@ use crate::media::image_io::Colour;
 use ffmpeg_next::{codec, Packet, Rational, Rescale};
 
 use crate::media::decode::VideoInfo;
-use crate::media::encode::{stream_headers, EncodeSettings, EncodeTarget, VideoEncoder};
+use crate::media::encode::{stream_headers, EncodeSettings, VideoEncoder};
 use crate::media::mux::Muxer;
 use crate::media::MediaError;
 
@@ -136,7 +136,12 @@ impl<'a> VideoSink<'a> {
         if !self.muxer.is_started() {
             // The stream's parameters are those of an encoder with the same settings;
             // `join` checks that the segment's encoder had the same headers.
-            let encoder = VideoEncoder::open(self.settings, self.target(size))?;
+            let encoder = VideoEncoder::open(
+                self.settings,
+                &self.info,
+                size,
+                self.muxer.wants_global_header(),
+            )?;
             self.muxer.start_with(
                 encoder.parameters(),
                 self.info.time_base,
@@ -219,27 +224,18 @@ impl<'a> VideoSink<'a> {
         Ok(self.muxer.finish()?)
     }
 
-    fn target(&self, (width, height): (u32, u32)) -> EncodeTarget {
-        EncodeTarget {
-            width,
-            height,
-            time_base: self.info.time_base,
-            frame_rate: self.info.frame_rate,
-            sample_aspect_ratio: self.info.sample_aspect_ratio,
-            color: self.info.color,
-            source_format: self.info.source_format,
-            deep: self.info.deep,
-            global_header: self.muxer.wants_global_header(),
-        }
-    }
-
     fn open_segment(
         &mut self,
         first: u64,
         start_pts: i64,
         size: (u32, u32),
     ) -> Result<OpenSegment, ProcessError> {
-        let encoder = VideoEncoder::open(self.settings, self.target(size))?;
+        let encoder = VideoEncoder::open(
+            self.settings,
+            &self.info,
+            size,
+            self.muxer.wants_global_header(),
+        )?;
         let parameters = encoder.parameters();
         let headers = stream_headers(&parameters);
         if self.muxer.is_started() {
