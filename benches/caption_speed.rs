@@ -12,7 +12,7 @@ use std::time::Instant;
 use frameforge::caption::generate::{generate, greedy_batch, Settings};
 use frameforge::caption::model::CaptionModel;
 use frameforge::caption::preprocess::pixel_values;
-use frameforge::model::runtime::DeviceRequest;
+use frameforge::config::Device;
 use frameforge::model::session::SessionConfig;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let config = SessionConfig {
-        device: DeviceRequest::Cpu,
+        device: Device::Cpu,
         intra_threads: threads,
     };
     println!(
@@ -117,7 +117,7 @@ fn side_by_side(
     batch: usize,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let single = SessionConfig {
-        device: DeviceRequest::Cpu,
+        device: Device::Cpu,
         intra_threads: 1,
     };
     let mut models: Vec<CaptionModel> = (0..workers)

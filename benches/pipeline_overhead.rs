@@ -10,13 +10,12 @@ use std::time::Instant;
 
 use crossbeam_channel::unbounded;
 use frameforge::cancel::Cancel;
-use frameforge::config::{self, StreamPolicy};
+use frameforge::config::{self, Device, StreamPolicy};
 use frameforge::file_progress::NoProgress;
 use frameforge::media::decode::{DamagePolicy, SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;
 use frameforge::media::encode::EncodeSettings;
 use frameforge::media::layout::CopyPolicy;
-use frameforge::model::runtime::DeviceRequest;
 use frameforge::model::session::SessionConfig;
 use frameforge::process::video::{restore_video, VideoSettings};
 use frameforge::stage::{StagePlan, StagePool};
@@ -90,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loaded = config::load(&pipeline_file).map_err(|p| p.to_string())?;
     let intra = (options.threads / options.workers).max(1);
     let session = SessionConfig {
-        device: DeviceRequest::Cpu,
+        device: Device::Cpu,
         intra_threads: intra,
     };
     let plan = StagePlan::check(&loaded, session).map_err(|p| p.to_string())?;

@@ -13,13 +13,12 @@ use crate::batch::lock::{LockError, OutputLock};
 use crate::batch::scheduler::{run_jobs, BatchContext, Checkpointing};
 use crate::cancel::Cancel;
 use crate::cli::{InspectArgs, RunArgs, ValidateArgs};
-use crate::config::{self, Container, DecodeErrorPolicy, Device, LoadedPipeline, StreamPolicy};
+use crate::config::{self, Container, DecodeErrorPolicy, LoadedPipeline, StreamPolicy};
 use crate::discover::discover;
 use crate::job::Job;
 use crate::media::decode::DamagePolicy;
 use crate::media::encode::{check_encoder, EncodeSettings};
 use crate::media::layout::CopyPolicy;
-use crate::model::runtime::DeviceRequest;
 use crate::model::session::SessionConfig;
 use crate::process::caption_files::caption_json_path;
 use crate::process::checkpoints::prune as prune_checkpoints;
@@ -61,18 +60,10 @@ pub fn validate(args: &ValidateArgs) -> u8 {
 /// `frameforge inspect`: what a model is and whether it runs here.
 pub fn inspect(args: &InspectArgs) -> u8 {
     let session = SessionConfig {
-        device: device_request(args.device),
+        device: args.device,
         intra_threads: 1,
     };
     crate::inspect::inspect(args, session)
-}
-
-fn device_request(device: Device) -> DeviceRequest {
-    match device {
-        Device::Auto => DeviceRequest::Auto,
-        Device::Cpu => DeviceRequest::Cpu,
-        Device::Cuda(n) => DeviceRequest::Cuda(n),
-    }
 }
 
 /// A run that ends before processing anything: its exit code and why.
@@ -415,7 +406,7 @@ fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), Stop> {
         message: problems.to_string(),
     })?;
     let session = SessionConfig {
-        device: device_request(loaded.pipeline.device),
+        device: loaded.pipeline.device,
         // Parallelism comes from many single-threaded sessions (see BENCHMARKS.md).
         intra_threads: 1,
     };

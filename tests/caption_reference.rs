@@ -13,7 +13,7 @@ mod util;
 use frameforge::caption::generate::{generate, greedy_batch, Settings};
 use frameforge::caption::model::CaptionModel;
 use frameforge::caption::preprocess::pixel_values;
-use frameforge::model::runtime::DeviceRequest;
+use frameforge::config::Device;
 use frameforge::model::session::SessionConfig;
 use serde_json::Value;
 use util::{fixture, root};
@@ -25,7 +25,7 @@ fn reference() -> Value {
 
 fn session() -> SessionConfig {
     SessionConfig {
-        device: DeviceRequest::Cpu,
+        device: Device::Cpu,
         intra_threads: 1,
     }
 }

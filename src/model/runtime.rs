@@ -38,15 +38,8 @@ pub enum RuntimeError {
     },
 }
 
-/// Which hardware runs the models, as asked by the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceRequest {
-    Auto,
-    Cpu,
-    Cuda(u32),
-}
-
-/// What a session was actually built for.
+/// What a session was actually built for: the pipeline's [`crate::config::Device`]
+/// resolved, so never `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
     Cpu,

@@ -9,12 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
-use super::runtime::{environment, Device, DeviceRequest, RuntimeError};
+use super::runtime::{environment, Device, RuntimeError};
+use crate::config::Device as DeviceSetting;
 
 /// How to build a session.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionConfig {
-    pub device: DeviceRequest,
+    /// The device as the pipeline asks for it.
+    pub device: DeviceSetting,
     pub intra_threads: usize,
 }
 
@@ -47,9 +49,9 @@ pub fn open_session(
     config: SessionConfig,
 ) -> Result<(Session, Device), SessionError> {
     match config.device {
-        DeviceRequest::Cpu => Ok((build(model, config, None)?, Device::Cpu)),
-        DeviceRequest::Cuda(id) => Ok((build(model, config, Some(id))?, Device::Cuda(id))),
-        DeviceRequest::Auto => {
+        DeviceSetting::Cpu => Ok((build(model, config, None)?, Device::Cpu)),
+        DeviceSetting::Cuda(id) => Ok((build(model, config, Some(id))?, Device::Cuda(id))),
+        DeviceSetting::Auto => {
             if cfg!(feature = "cuda") {
                 match build(model, config, Some(0)) {
                     Ok(session) => return Ok((session, Device::Cuda(0))),
