@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::config::MediaKind;
 use crate::file_progress::FileProgress;
-use crate::job::{error_chain, Job};
+use crate::job::{causes, Job};
 use crate::media::decode::DamagePolicy;
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
@@ -258,10 +258,11 @@ fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
                 .line(&format!("{input}: interrupted",), true);
         }
         Err(error) => {
+            // The terminal says what the report says.
             report.error = causes(&error);
             context
                 .progress
-                .line(&format!("{input}: {}", error_chain(&error)), true);
+                .line(&format!("{input}: {}", report.error.join(": ")), true);
         }
     }
     report
@@ -331,61 +332,5 @@ fn process(
                 warnings: summary.warnings,
             })
         }
-    }
-}
-
-/// The error and each cause, outermost first, each with its own words only.
-///
-/// Our errors print as `context: cause`, so each level's text ends with the next one's;
-/// that tail is cut, giving a list whose `: `-join is the printed line. A cause the outer
-/// text repeats elsewhere than at its end is left out rather than said twice.
-fn causes(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut list = Vec::new();
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if let Some(own) = text
-            .strip_suffix(cause_text.as_str())
-            .and_then(|head| head.strip_suffix(": "))
-        {
-            list.push(own.to_string());
-            text = cause_text;
-        } else if !text.contains(&cause_text) {
-            list.push(std::mem::replace(&mut text, cause_text));
-        }
-        source = cause.source();
-    }
-    list.push(text);
-    list
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("{context}: {source}")]
-    struct Context {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    }
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer")]
-    struct Plain(#[source] Context);
-
-    #[test]
-    fn causes_are_split_into_their_own_words() {
-        let inner = Context {
-            context: "cannot open input".into(),
-            source: std::io::Error::other("Invalid data"),
-        };
-        assert_eq!(causes(&inner), ["cannot open input", "Invalid data"]);
-        assert_eq!(
-            causes(&Plain(inner)),
-            ["outer", "cannot open input", "Invalid data"]
-        );
     }
 }
