@@ -16,6 +16,7 @@ use frameforge::media::decode::{DamagePolicy, SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;
 use frameforge::media::encode::EncodeSettings;
 use frameforge::media::layout::CopyPolicy;
+use frameforge::media::muxer_format::MuxerFormat;
 use frameforge::model::session::SessionConfig;
 use frameforge::process::video::{restore_video, VideoSettings};
 use frameforge::stage::{StagePlan, StagePool};
@@ -157,7 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             subtitles: true,
         },
         damage: DamagePolicy::Fail,
-        format: "matroska",
+        format: &MuxerFormat::Matroska,
         cancel: &cancel,
         checkpoints: None,
     };

@@ -19,6 +19,7 @@ use crate::job::Job;
 use crate::media::decode::DamagePolicy;
 use crate::media::encode::{check_encoder, EncodeSettings};
 use crate::media::layout::CopyPolicy;
+use crate::media::muxer_format::MuxerFormat;
 use crate::model::session::SessionConfig;
 use crate::process::caption_files::caption_json_path;
 use crate::process::checkpoints::prune as prune_checkpoints;
@@ -194,7 +195,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let pool = StagePool::new(plan, sessions);
     let encode = encode_settings(&loaded, threads);
     let container = pipeline.encode.container;
-    let muxer_for = move |job: &Job| muxer_name(container, &job.output);
+    let muxer_for = move |job: &Job| muxer_for(container, &job.output);
     let captions = pool
         .plan()
         .caption()
@@ -374,28 +375,17 @@ fn encode_settings(loaded: &LoadedPipeline, threads: usize) -> EncodeSettings {
     }
 }
 
-/// The ffmpeg muxer for an output file.
-fn muxer_name(container: Container, output: &Path) -> String {
+/// The muxer for a video output file.
+fn muxer_for(container: Container, output: &Path) -> MuxerFormat {
     match container {
-        Container::Mkv => "matroska".into(),
-        Container::Mp4 => "mp4".into(),
-        Container::Same => {
-            let ext = output
+        Container::Mkv => MuxerFormat::Matroska,
+        Container::Mp4 => MuxerFormat::Mp4,
+        Container::Same => MuxerFormat::for_extension(
+            &output
                 .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .unwrap_or_default();
-            match ext.as_str() {
-                "mkv" => "matroska",
-                "webm" => "webm",
-                "mp4" | "m4v" => "mp4",
-                "mov" => "mov",
-                "avi" => "avi",
-                "mpg" | "mpeg" | "vob" => "vob",
-                "ts" | "m2ts" | "mts" => "mpegts",
-                other => return other.to_string(),
-            }
-            .into()
-        }
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::job::{causes, Job};
 use crate::media::decode::DamagePolicy;
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
+use crate::media::muxer_format::MuxerFormat;
 use crate::output_file::temp_path_for;
 use crate::process::checkpoints::{checkpoint_dir, remove_dir, CheckpointSpec};
 use crate::process::image::restore_image;
@@ -40,8 +41,8 @@ pub struct BatchContext<'a> {
     pub journal: &'a Mutex<Journal>,
     pub cancel: &'a Cancel,
     pub progress: &'a Progress,
-    /// ffmpeg muxer name for each video output.
-    pub muxer_for: &'a (dyn Fn(&Job) -> String + Sync),
+    /// The muxer of each video output.
+    pub muxer_for: &'a (dyn Fn(&Job) -> MuxerFormat + Sync),
     pub device: String,
     /// Decide only; process nothing.
     pub dry_run: bool,

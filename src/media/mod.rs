@@ -12,6 +12,7 @@ pub mod image_io;
 
 pub mod layout;
 pub mod mux;
+pub mod muxer_format;
 pub mod subtitle_mux;
 
 pub use error::MediaError;

@@ -20,6 +20,7 @@ use super::encode::VideoEncoder;
 use super::error::{FfmpegContext, MediaError};
 use super::ffmpeg_log::{explained, with_reason};
 use super::layout::{CopiedStream, StreamLayout};
+use super::muxer_format::MuxerFormat;
 
 /// Index of the video stream in every output.
 const VIDEO_STREAM: usize = 0;
@@ -53,6 +54,7 @@ struct CopyTarget {
 /// An output file being written.
 pub struct Muxer {
     output: Output,
+    format: MuxerFormat,
     layout: StreamLayout,
     /// Input stream index → how its packets are written.
     copy_map: HashMap<usize, CopyTarget>,
@@ -65,17 +67,22 @@ pub struct Muxer {
 }
 
 impl Muxer {
-    /// Creates `path` as a `format` container (an ffmpeg muxer name such as `matroska`).
+    /// Creates `path` as a `format` container.
     ///
     /// # Errors
     /// The file cannot be created, or a copied stream cannot be stored in this container.
-    pub fn create(path: &Path, format: &str, layout: StreamLayout) -> Result<Self, MediaError> {
+    pub fn create(
+        path: &Path,
+        format: &MuxerFormat,
+        layout: StreamLayout,
+    ) -> Result<Self, MediaError> {
         super::init();
-        let output = ffmpeg_next::format::output_as(&path, format)
+        let output = ffmpeg_next::format::output_as(&path, format.name())
             .context(|| format!("cannot create {} as {format}", path.display()))?;
         check_container_accepts(&output, &layout, format)?;
         Ok(Self {
             output,
+            format: format.clone(),
             layout,
             copy_map: HashMap::new(),
             video_time_base: Rational::new(1, 1),
@@ -160,7 +167,7 @@ impl Muxer {
             let target = CopyTarget {
                 out_index: stream.index(),
                 in_time_base: copied.time_base,
-                offset: priming_offset(self.output.format().name(), copied),
+                offset: priming_offset(&self.format, copied),
             };
             self.copy_map.insert(copied.input_index, target);
         }
@@ -187,7 +194,7 @@ impl Muxer {
         }
         self.output
             .set_metadata(dictionary(&self.layout.container_metadata));
-        let options = header_options(self.output.format().name(), &self.layout);
+        let options = header_options(&self.format, &self.layout);
         let (written, reason) = explained(|| self.output.write_header_with(options).map(|_| ()));
         written.context(|| self.header_refusal(reason))?;
         self.started = true;
@@ -325,7 +332,7 @@ impl Muxer {
     /// Whether this container stores attached files: only Matroska does (WebM, MP4 and
     /// the rest have no place for them).
     fn keeps_attachments(&self) -> bool {
-        self.output.format().name() == "matroska"
+        self.format == MuxerFormat::Matroska
     }
 
     /// How many attachments of the source this container cannot store.
@@ -376,9 +383,9 @@ impl Muxer {
 /// from its cluster, and demuxers read a slightly negative start back. Only a start far
 /// before zero, which those offsets cannot reach, keeps the shift. Other muxers keep
 /// their own default (MP4 already writes negative times through an edit list).
-fn header_options(muxer: &str, layout: &StreamLayout) -> Dictionary<'static> {
+fn header_options(muxer: &MuxerFormat, layout: &StreamLayout) -> Dictionary<'static> {
     let mut options = Dictionary::new();
-    let matroska = muxer == "matroska" || muxer == "webm";
+    let matroska = muxer.is_matroska_family();
     let reachable = layout
         .earliest_start
         .is_none_or(|start| start > -MATROSKA_NEGATIVE_LIMIT_S);
@@ -397,12 +404,9 @@ fn header_options(muxer: &str, layout: &StreamLayout) -> Dictionary<'static> {
 /// commented out), so the copied stream came back another 7 ms early on every pass.
 /// Adding the priming back restores the source times. Later muxers (libavformat 60 and
 /// up is assumed) shift the blocks themselves, and must not get it twice.
-fn priming_offset(muxer: &str, copied: &CopiedStream) -> i64 {
+fn priming_offset(muxer: &MuxerFormat, copied: &CopiedStream) -> i64 {
     let muxer_shifts_itself = ffmpeg_next::format::version() >> 16 >= MUXER_SHIFTS_PRIMING_FROM;
-    if !(muxer == "matroska" || muxer == "webm")
-        || copied.kind != media::Type::Audio
-        || muxer_shifts_itself
-    {
+    if !muxer.is_matroska_family() || copied.kind != media::Type::Audio || muxer_shifts_itself {
         return 0;
     }
     // SAFETY: the parameters are owned by `copied` and valid while it lives.
@@ -444,7 +448,7 @@ fn add_side_data(
 fn check_container_accepts(
     output: &Output,
     layout: &StreamLayout,
-    format: &str,
+    format: &MuxerFormat,
 ) -> Result<(), MediaError> {
     for copied in &layout.copied {
         let codec = copied.parameters.id();

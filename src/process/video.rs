@@ -33,6 +33,7 @@ use crate::media::encode::EncodeSettings;
 use crate::media::image_io::Colour;
 use crate::media::layout::CopyPolicy;
 use crate::media::mux::Muxer;
+use crate::media::muxer_format::MuxerFormat;
 use crate::media::MediaError;
 use crate::report::thumbnail::Preview;
 use crate::stage::frame::process_frame;
@@ -61,8 +62,8 @@ pub struct VideoSettings<'a> {
     pub encode: &'a EncodeSettings,
     pub policy: CopyPolicy,
     pub damage: DamagePolicy,
-    /// ffmpeg muxer name for the output (`matroska`, `mp4`, …).
-    pub format: &'a str,
+    /// The muxer of the output.
+    pub format: &'a MuxerFormat,
     pub cancel: &'a Cancel,
     /// Where and how often a long video keeps what it has restored; `None`: it does not.
     pub checkpoints: Option<&'a CheckpointSpec>,
@@ -220,7 +221,7 @@ pub fn restore_video(
             (summary.end_time - start).max(0.0),
         );
         if let Some(pending) = &pending {
-            if setup.mux && settings.format == "matroska" {
+            if setup.mux && *settings.format == MuxerFormat::Matroska {
                 let timed: Vec<TimedText> = cues
                     .iter()
                     .map(|c| TimedText {
@@ -233,7 +234,7 @@ pub fn restore_video(
                     Ok(add_caption_track(
                         from,
                         to,
-                        settings.format,
+                        settings.format.name(),
                         &timed,
                         "eng",
                         "Captions",

@@ -6,6 +6,7 @@ use crate::media::decode::{DamagePolicy, Interlacing, VideoInfo};
 use crate::media::decode_graph::has_alpha;
 use crate::media::encode::pixel_name;
 use crate::media::mux::Muxer;
+use crate::media::muxer_format::MuxerFormat;
 
 use super::video::VideoSettings;
 use super::warnings::Warnings;
@@ -22,7 +23,7 @@ pub(super) fn before_the_run(
     muxer: &Muxer,
     info: &VideoInfo,
     left_out: &[String],
-    format: &str,
+    format: &MuxerFormat,
 ) {
     if let Some(angle) = muxer.unstorable_rotation() {
         // Not an error: the pictures are all there, only the player's turn is lost.
