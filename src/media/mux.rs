@@ -125,6 +125,28 @@ impl Muxer {
     ) -> Result<(), MediaError> {
         self.check_video_codec(parameters.id())?;
         self.video_extradata = stream_headers(&parameters);
+        self.add_video_stream(parameters, time_base, frame_rate)?;
+        self.add_copied_streams()?;
+        if self.keeps_attachments() {
+            self.add_attachments()?;
+        }
+        self.add_chapters()?;
+        self.write_header()?;
+        self.started = true;
+        for (index, packet) in std::mem::take(&mut self.waiting) {
+            self.write_copied(index, packet)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the video stream (always [`VIDEO_STREAM`], the first) with the source's
+    /// metadata and side data.
+    fn add_video_stream(
+        &mut self,
+        parameters: codec::Parameters,
+        time_base: Rational,
+        frame_rate: Rational,
+    ) -> Result<(), MediaError> {
         // SAFETY: the output format is static data of libavformat.
         let format = unsafe { self.output.format().as_ptr() };
         let mut stream = self
@@ -144,6 +166,13 @@ impl Muxer {
             add_side_data(&mut stream, *kind, data);
         }
         self.video_time_base = time_base;
+        Ok(())
+    }
+
+    /// Adds a stream for each copied input stream and notes where its packets go.
+    fn add_copied_streams(&mut self) -> Result<(), MediaError> {
+        // SAFETY: the output format is static data of libavformat.
+        let format = unsafe { self.output.format().as_ptr() };
         for copied in &self.layout.copied {
             let mut stream = self
                 .output
@@ -171,16 +200,22 @@ impl Muxer {
             };
             self.copy_map.insert(copied.input_index, target);
         }
-        if self.keeps_attachments() {
-            for attachment in &self.layout.attachments {
-                let mut stream = self
-                    .output
-                    .add_stream(encoder::find(codec::Id::None))
-                    .context(|| "cannot add a stream for an attachment".into())?;
-                stream.set_parameters(attachment.parameters.clone());
-                stream.set_metadata(dictionary(&attachment.metadata));
-            }
+        Ok(())
+    }
+
+    fn add_attachments(&mut self) -> Result<(), MediaError> {
+        for attachment in &self.layout.attachments {
+            let mut stream = self
+                .output
+                .add_stream(encoder::find(codec::Id::None))
+                .context(|| "cannot add a stream for an attachment".into())?;
+            stream.set_parameters(attachment.parameters.clone());
+            stream.set_metadata(dictionary(&attachment.metadata));
         }
+        Ok(())
+    }
+
+    fn add_chapters(&mut self) -> Result<(), MediaError> {
         for chapter in &self.layout.chapters {
             self.output
                 .add_chapter(
@@ -192,16 +227,16 @@ impl Muxer {
                 )
                 .context(|| "cannot add a chapter".into())?;
         }
+        Ok(())
+    }
+
+    /// Writes the container's metadata and header, saying why when it is refused.
+    fn write_header(&mut self) -> Result<(), MediaError> {
         self.output
             .set_metadata(dictionary(&self.layout.container_metadata));
         let options = header_options(&self.format, &self.layout);
         let (written, reason) = explained(|| self.output.write_header_with(options).map(|_| ()));
-        written.context(|| self.header_refusal(reason))?;
-        self.started = true;
-        for (index, packet) in std::mem::take(&mut self.waiting) {
-            self.write_copied(index, packet)?;
-        }
-        Ok(())
+        written.context(|| self.header_refusal(reason))
     }
 
     /// Writes a packet of a copied stream, queueing it until the header is written.
