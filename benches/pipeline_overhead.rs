@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use crossbeam_channel::unbounded;
 use frameforge::cancel::Cancel;
-use frameforge::config::{self, Device, StreamPolicy};
+use frameforge::config::Device;
+use frameforge::config::{self, StreamPolicy};
 use frameforge::file_progress::NoProgress;
 use frameforge::media::decode::{DamagePolicy, SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;
@@ -18,7 +19,8 @@ use frameforge::media::encode::EncodeSettings;
 use frameforge::media::layout::CopyPolicy;
 use frameforge::media::muxer_format::MuxerFormat;
 use frameforge::model::session::SessionConfig;
-use frameforge::process::video::{restore_video, VideoSettings};
+use frameforge::process::video::{restore_video, VideoOutput};
+use frameforge::process::ProcessSettings;
 use frameforge::stage::{StagePlan, StagePool};
 
 struct Options {
@@ -149,26 +151,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let pool = StagePool::new(plan.clone(), options.workers);
     let cancel = Cancel::default();
-    let settings = VideoSettings {
+    let settings = ProcessSettings {
         pool: &pool,
         captions: None,
         encode: &encode,
-        policy: CopyPolicy {
+        copy: CopyPolicy {
             audio: loaded.pipeline.encode.audio == StreamPolicy::Copy,
             subtitles: true,
         },
         damage: DamagePolicy::Fail,
-        format: &MuxerFormat::Matroska,
         cancel: &cancel,
+    };
+    let output_path = scratch.path().join("out.mkv");
+    let output = VideoOutput {
+        path: &output_path,
+        format: MuxerFormat::Matroska,
         checkpoints: None,
     };
     let started = Instant::now();
-    let summary = restore_video(
-        &clip,
-        &scratch.path().join("out.mkv"),
-        &settings,
-        &NoProgress,
-    )?;
+    let summary = restore_video(&clip, &output, &settings, &NoProgress)?;
     let end_to_end = started.elapsed().as_secs_f64();
     assert_eq!(summary.frames as usize, count, "frame counts differ");
 

@@ -13,16 +13,15 @@ use crate::batch::lock::{LockError, OutputLock};
 use crate::batch::scheduler::{run_jobs, BatchContext, Checkpointing};
 use crate::cancel::Cancel;
 use crate::cli::{InspectArgs, RunArgs, ValidateArgs};
-use crate::config::{self, Container, DecodeErrorPolicy, LoadedPipeline, StreamPolicy};
+use crate::config::{self, LoadedPipeline};
 use crate::discover::discover;
 use crate::job::Job;
-use crate::media::decode::DamagePolicy;
 use crate::media::encode::{check_encoder, EncodeSettings};
-use crate::media::layout::CopyPolicy;
-use crate::media::muxer_format::MuxerFormat;
 use crate::model::session::SessionConfig;
 use crate::process::caption_files::caption_json_path;
 use crate::process::checkpoints::prune as prune_checkpoints;
+use crate::process::settings::copy_policy;
+use crate::process::ProcessSettings;
 use crate::progress::Progress;
 use crate::report::{done_verb, report_stem, write_reports, ItemReport, ItemStatus, RunReport};
 use crate::stage::caption::caption_pool;
@@ -194,25 +193,20 @@ pub fn run(args: &RunArgs) -> u8 {
         .map_or(threads, |d| d.sessions(threads, pipeline.run.gpu_sessions));
     let pool = StagePool::new(plan, sessions);
     let encode = encode_settings(&loaded, threads);
-    let container = pipeline.encode.container;
-    let muxer_for = move |job: &Job| muxer_for(container, &job.output);
     let captions = pool
         .plan()
         .caption()
         .map(|setup| caption_pool(setup, sessions));
     let context = BatchContext {
-        pool: &pool,
-        captions: captions.as_ref(),
-        encode: &encode,
-        copy: CopyPolicy {
-            audio: pipeline.encode.audio == StreamPolicy::Copy,
-            subtitles: pipeline.encode.subtitles == StreamPolicy::Copy,
+        process: ProcessSettings {
+            pool: &pool,
+            captions: captions.as_ref(),
+            encode: &encode,
+            copy: copy_policy(pipeline.encode.audio, pipeline.encode.subtitles),
+            damage: pipeline.input.on_decode_error.into(),
+            cancel: &cancel,
         },
-        damage: match pipeline.input.on_decode_error {
-            DecodeErrorPolicy::Fail => DamagePolicy::Fail,
-            DecodeErrorPolicy::SkipFrame => DamagePolicy::Skip,
-            DecodeErrorPolicy::RepeatFrame => DamagePolicy::Repeat,
-        },
+        container: pipeline.encode.container,
         existing: pipeline.output.existing,
         force: args.force,
         fingerprints: Fingerprints {
@@ -220,9 +214,7 @@ pub fn run(args: &RunArgs) -> u8 {
             damaged: &damaged_fingerprint,
         },
         journal: &journal,
-        cancel: &cancel,
         progress: &progress,
-        muxer_for: &muxer_for,
         device,
         dry_run: args.dry_run,
         checkpoints: pipeline
@@ -372,20 +364,6 @@ fn encode_settings(loaded: &LoadedPipeline, threads: usize) -> EncodeSettings {
         threads: 0,
         // Except for large frames, where each encoder thread costs memory.
         large_frame_threads: threads,
-    }
-}
-
-/// The muxer for a video output file.
-fn muxer_for(container: Container, output: &Path) -> MuxerFormat {
-    match container {
-        Container::Mkv => MuxerFormat::Matroska,
-        Container::Mp4 => MuxerFormat::Mp4,
-        Container::Same => MuxerFormat::for_extension(
-            &output
-                .extension()
-                .map(|e| e.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        ),
     }
 }
 

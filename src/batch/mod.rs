@@ -3,6 +3,7 @@
 
 pub mod decide;
 pub mod fingerprint;
+mod item;
 pub mod journal;
 pub mod lock;
 pub mod scheduler;

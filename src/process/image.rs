@@ -7,6 +7,7 @@ use crate::media::image_io::{
     join, read_still, resize_alpha, write_png, Colour, Still, StillMetadata,
 };
 use crate::report::thumbnail::Preview;
+use crate::report::FileSummary;
 use crate::stage::still_tiles::restore_still;
 use crate::stage::StagePool;
 
@@ -27,7 +28,7 @@ pub fn restore_image(
     target: &Path,
     pool: &StagePool,
     captions: Option<&CaptionPool>,
-) -> Result<ImageSummary, ProcessError> {
+) -> Result<FileSummary, ProcessError> {
     let still = read_still(input)?;
     let mut warnings = Warnings::new(input);
     if let Some(space) = &still.metadata.unfit_profile {
@@ -78,28 +79,17 @@ pub fn restore_image(
         )?);
         cues.push(cue);
     }
-    Ok(ImageSummary {
+    Ok(FileSummary {
+        frames: 1,
+        resumed: 0,
+        width,
+        height,
+        damaged: 0,
+        preview,
         outputs,
         captions: cues,
         warnings: warnings.into_messages(),
-        width,
-        height,
-        preview,
     })
-}
-
-/// What a finished image job did.
-#[derive(Debug, Clone)]
-pub struct ImageSummary {
-    /// Every file written.
-    pub outputs: Vec<std::path::PathBuf>,
-    /// The image's caption, when the pipeline captions.
-    pub captions: Vec<Cue>,
-    /// What the run noticed but did not fail for.
-    pub warnings: Vec<String>,
-    pub width: u32,
-    pub height: u32,
-    pub preview: Option<Preview>,
 }
 
 fn preview_source(colour: &Colour) -> image::RgbImage {

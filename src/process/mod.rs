@@ -5,6 +5,7 @@ pub mod caption_files;
 pub mod checkpoints;
 pub mod error;
 pub mod image;
+pub mod settings;
 pub mod timing;
 pub mod video;
 pub mod video_sink;
@@ -12,5 +13,6 @@ mod video_warnings;
 pub mod warnings;
 
 pub use error::ProcessError;
+pub use settings::ProcessSettings;
 
 pub use crate::file_progress::{FileProgress, NoProgress};

@@ -25,17 +25,15 @@ use crate::media::subtitle_mux::{add_caption_track, TimedText};
 use crate::stage::caption::{CaptionPool, CaptionSetup};
 
 use crate::cancel::Cancel;
-use crate::media::decode::{
-    DamagePolicy, Interlacing, RgbFrame, SourceItem, VideoInfo, VideoSource,
-};
+use crate::media::decode::{Interlacing, RgbFrame, SourceItem, VideoInfo, VideoSource};
 use crate::media::decode_graph::RgbConversion;
-use crate::media::encode::EncodeSettings;
 use crate::media::image_io::Colour;
-use crate::media::layout::CopyPolicy;
+use crate::media::layout::StreamLayout;
 use crate::media::mux::Muxer;
 use crate::media::muxer_format::MuxerFormat;
 use crate::media::MediaError;
 use crate::report::thumbnail::Preview;
+use crate::report::FileSummary;
 use crate::stage::frame::process_frame;
 use crate::stage::{StageError, StagePool};
 
@@ -44,7 +42,7 @@ use super::timing::Timing;
 use super::video_sink::{CheckpointPlan, VideoSink};
 use super::video_warnings::{self, RunFacts};
 use super::warnings::Warnings;
-use super::{FileProgress, ProcessError};
+use super::{FileProgress, ProcessError, ProcessSettings};
 use crate::output_file::PendingOutput;
 
 /// Frames in flight per worker: enough to keep workers busy while the decoder or the
@@ -54,38 +52,12 @@ const FRAMES_PER_WORKER: usize = 2;
 /// Copied packets that may wait for the muxer.
 const PACKET_QUEUE: usize = 512;
 
-/// How to process one video.
-pub struct VideoSettings<'a> {
-    pub pool: &'a StagePool,
-    /// Captioners, when the pipeline ends with a caption stage.
-    pub captions: Option<&'a CaptionPool>,
-    pub encode: &'a EncodeSettings,
-    pub policy: CopyPolicy,
-    pub damage: DamagePolicy,
-    /// The muxer of the output.
-    pub format: &'a MuxerFormat,
-    pub cancel: &'a Cancel,
+/// Where one video goes: the output file, its container, and its checkpoints.
+pub struct VideoOutput<'a> {
+    pub path: &'a Path,
+    pub format: MuxerFormat,
     /// Where and how often a long video keeps what it has restored; `None`: it does not.
     pub checkpoints: Option<&'a CheckpointSpec>,
-}
-
-/// What a finished video job did.
-#[derive(Debug, Clone)]
-pub struct VideoSummary {
-    pub frames: u64,
-    pub width: u32,
-    pub height: u32,
-    /// Frames that could not be decoded and were skipped or repeated.
-    pub damaged: u64,
-    pub preview: Option<Preview>,
-    /// Every file written (the video, when the pipeline writes media, and caption files).
-    pub outputs: Vec<PathBuf>,
-    /// Frames an earlier run had restored, taken from its checkpoints.
-    pub resumed: u64,
-    /// The caption cues (times from the first frame, as in the caption files).
-    pub captions: Vec<Cue>,
-    /// What the run noticed but did not fail for.
-    pub warnings: Vec<String>,
 }
 
 struct FrameResult {
@@ -100,19 +72,65 @@ struct FrameResult {
     closed_captions: Option<Vec<u8>>,
 }
 
-/// Restores `input` into `target`, reporting frames to `progress`.
+/// The pipeline's captioning: its setup and the captioners, when it captions.
+type Captioning<'a> = Option<(&'a CaptionSetup, &'a CaptionPool)>;
+
+/// Restores `input` into `output`, reporting frames to `progress`.
 ///
 /// # Errors
 /// Opening, decoding, a stage, encoding or writing fails, or the run is interrupted;
-/// nothing is left at `target`.
+/// nothing is left at the output path.
 pub fn restore_video(
     input: &Path,
-    target: &Path,
-    settings: &VideoSettings<'_>,
+    output: &VideoOutput<'_>,
+    settings: &ProcessSettings<'_>,
     progress: &dyn FileProgress,
-) -> Result<VideoSummary, ProcessError> {
-    let plan = settings.pool.plan();
+) -> Result<FileSummary, ProcessError> {
     let mut warnings = Warnings::new(input);
+    let (source, layout) = open_source(input, settings)?;
+    let info = source.info();
+    progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
+    let (pending, sink) = open_output(output, layout, &info, settings, &mut warnings)?;
+    let resumed = sink.as_ref().map_or(0, VideoSink::resume_from);
+    if resumed > 0 {
+        tracing::info!(
+            "{}: resuming after frame {resumed}, restored by an earlier run",
+            input.display()
+        );
+    }
+    let caption = settings.pool.plan().caption().zip(settings.captions);
+    let run = run_threads(source, sink, caption, settings, progress)?;
+    let (captions, mut outputs) = match caption {
+        Some((setup, _)) => {
+            finish_captions(input, output, pending.as_ref(), setup, &run, &mut warnings)?
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    if let Some(pending) = pending {
+        pending.commit()?;
+        outputs.insert(0, output.path.to_path_buf());
+    }
+    video_warnings::after_the_run(&mut warnings, &run.facts(), settings);
+    Ok(FileSummary {
+        frames: run.written.frames,
+        resumed,
+        width: run.written.size.0,
+        height: run.written.size.1,
+        damaged: run.damaged,
+        preview: run.written.preview,
+        outputs,
+        captions,
+        warnings: warnings.into_messages(),
+    })
+}
+
+/// Opens the source with the filters and conversion the plan needs and the run's
+/// policies for other streams and damaged frames.
+fn open_source(
+    input: &Path,
+    settings: &ProcessSettings<'_>,
+) -> Result<(VideoSource, StreamLayout), ProcessError> {
+    let plan = settings.pool.plan();
     let filters = decode_filters(plan);
     // Frames that are only captioned need no restoration-grade conversion.
     let conversion = if plan.writes_media() {
@@ -120,25 +138,52 @@ pub fn restore_video(
     } else {
         RgbConversion::Fast
     };
-    let (mut source, layout) = VideoSource::open(input, &filters, conversion, settings.policy)?;
-    let left_out = layout.left_out.clone();
+    let (mut source, layout) = VideoSource::open(input, &filters, conversion, settings.copy)?;
     source.set_damage_policy(settings.damage);
-    let info = source.info();
-    progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
-    let writes_media = plan.writes_media();
-    let pending = if writes_media {
-        Some(PendingOutput::new(target)?)
-    } else {
-        None
-    };
-    let muxer = match &pending {
-        Some(p) => Some(Muxer::create(p.temp_path(), settings.format, layout)?),
-        None => None,
-    };
-    let checkpoint_plan = match settings.checkpoints {
+    Ok((source, layout))
+}
+
+/// The pending output file and the sink that encodes into it, when the pipeline writes
+/// media (a captioning pipeline writes only caption files).
+fn open_output<'s>(
+    output: &VideoOutput<'_>,
+    layout: StreamLayout,
+    info: &VideoInfo,
+    settings: &ProcessSettings<'s>,
+    warnings: &mut Warnings<'_>,
+) -> Result<(Option<PendingOutput>, Option<VideoSink<'s>>), ProcessError> {
+    if !settings.pool.plan().writes_media() {
+        return Ok((None, None));
+    }
+    let pending = PendingOutput::new(output.path)?;
+    let sink = open_sink(
+        pending.temp_path(),
+        output,
+        layout,
+        info,
+        settings,
+        warnings,
+    )?;
+    Ok((Some(pending), Some(sink)))
+}
+
+/// Creates the container at `temp` and the sink that encodes into it, with the
+/// checkpoints of an earlier run when there are any; warns about what the container
+/// will not keep of the source.
+fn open_sink<'s>(
+    temp: &Path,
+    output: &VideoOutput<'_>,
+    layout: StreamLayout,
+    info: &VideoInfo,
+    settings: &ProcessSettings<'s>,
+    warnings: &mut Warnings<'_>,
+) -> Result<VideoSink<'s>, ProcessError> {
+    let left_out = layout.left_out.clone();
+    let muxer = Muxer::create(temp, &output.format, layout)?;
+    let checkpoint_plan = match output.checkpoints {
         // Captions are made from restored frames, which a resumed run does not have.
-        Some(spec) if muxer.is_some() && plan.caption().is_none() => {
-            checkpoint_plan(spec, &info).unwrap_or_else(|error| {
+        Some(spec) if settings.pool.plan().caption().is_none() => {
+            checkpoint_plan(spec, info).unwrap_or_else(|error| {
                 // The video can still be restored, only not resumed.
                 warnings.add(format!("no checkpoints: {error}"));
                 None
@@ -146,28 +191,53 @@ pub fn restore_video(
         }
         _ => None,
     };
-    let resume_from = checkpoint_plan
-        .as_ref()
-        .and_then(|p| p.done.last())
-        .map_or(0, |s| s.end());
-    if resume_from > 0 {
-        tracing::info!(
-            "{}: resuming after frame {resume_from}, restored by an earlier run",
-            input.display()
-        );
+    video_warnings::before_the_run(warnings, &muxer, info, &left_out, &output.format);
+    Ok(VideoSink::new(
+        muxer,
+        *info,
+        settings.encode,
+        checkpoint_plan,
+    ))
+}
+
+/// What the threads made of a video.
+struct Run {
+    written: Written,
+    damaged: u64,
+    interlacing: Interlacing,
+    /// Captions of the sampled frames, in time order.
+    samples: Vec<Sample>,
+}
+
+impl Run {
+    fn facts(&self) -> RunFacts {
+        RunFacts {
+            frames: self.written.frames,
+            interlacing: self.interlacing,
+            closed_captions: self.written.closed_captions,
+            damaged: self.damaged,
+        }
     }
-    if let Some(muxer) = &muxer {
-        video_warnings::before_the_run(&mut warnings, muxer, &info, &left_out, settings.format);
-    }
-    let caption = plan.caption().zip(settings.captions);
+}
+
+/// Runs the decoder, the inference workers, the captioner and the writer until the
+/// source ends, one fails, or the run is interrupted.
+fn run_threads(
+    source: VideoSource,
+    sink: Option<VideoSink<'_>>,
+    caption: Captioning<'_>,
+    settings: &ProcessSettings<'_>,
+    progress: &dyn FileProgress,
+) -> Result<Run, ProcessError> {
+    let info = source.info();
+    let resume_from = sink.as_ref().map_or(0, VideoSink::resume_from);
     let workers = settings.pool.capacity();
     let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * FRAMES_PER_WORKER);
     let (packet_tx, packet_rx) = bounded::<(usize, Packet)>(PACKET_QUEUE);
     let (result_tx, result_rx) = bounded::<FrameResult>(workers * FRAMES_PER_WORKER);
     let batch = caption.map_or(1, |(setup, _)| setup.batch);
     let (sample_tx, sample_rx) = bounded::<(f64, Array3<f32>)>(batch * 2);
-
-    let (summary, samples) = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let skipped = result_tx.clone();
         let decoder = scope.spawn(move || {
             let sinks = DecodeSinks {
@@ -188,8 +258,8 @@ pub fn restore_video(
         let captioner =
             caption.map(|(_, pool)| scope.spawn(move || caption_loop(pool, batch, &sample_rx)));
         let sampler = caption.map(|(setup, _)| (Sampler::new(setup.sampling), setup, sample_tx));
-        let sink = muxer.map(|m| VideoSink::new(m, info, settings.encode, checkpoint_plan));
-        let written = write_loop(sink, info, packet_rx, result_rx, sampler, progress);
+        let writer = FrameWriter::new(sink, &info, sampler);
+        let written = write_loop(writer, packet_rx, result_rx, progress);
         let decoded = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
         let samples = match captioner {
             Some(handle) => handle.join().map_err(|_| ProcessError::ThreadPanicked)?,
@@ -198,82 +268,78 @@ pub fn restore_video(
         // A decode error (or the interruption) explains a short write better than the
         // writer's own complaint.
         let (damaged, interlacing) = decoded?;
-        let summary = written.map(|summary| WriteSummary {
+        Ok(Run {
+            written: written?,
             damaged,
             interlacing,
-            resumed: resume_from,
-            ..summary
-        })?;
-        Ok::<_, ProcessError>((summary, samples?))
-    })?;
-    let mut summary = summary;
-    let mut captions = Vec::new();
-    if let Some((setup, _)) = caption {
-        let start = summary.first_time;
-        let cues = cues_from_samples(
-            &samples
-                .iter()
-                .map(|s| Sample {
-                    at: s.at - start,
-                    ..s.clone()
-                })
-                .collect::<Vec<_>>(),
-            (summary.end_time - start).max(0.0),
-        );
-        if let Some(pending) = &pending {
-            if setup.mux && *settings.format == MuxerFormat::Matroska {
-                let timed: Vec<TimedText> = cues
-                    .iter()
-                    .map(|c| TimedText {
-                        start: c.start + start,
-                        end: c.end + start,
-                        text: c.text.clone(),
-                    })
-                    .collect();
-                pending.rewrite(|from, to| -> Result<(), ProcessError> {
-                    Ok(add_caption_track(
-                        from,
-                        to,
-                        settings.format.name(),
-                        &timed,
-                        "eng",
-                        "Captions",
-                    )?)
-                })?;
-            } else if setup.mux {
-                warnings.add(
-                    "captions are written beside the video; muxing them as a track needs \
-                     `container: mkv`"
-                        .into(),
-                );
-            }
-        }
-        summary.outputs.extend(write_video_captions(
-            &caption_base(target),
-            input,
-            &setup.model,
-            &cues,
-        )?);
-        captions = cues;
-    }
-    if let Some(pending) = pending {
-        pending.commit()?;
-        summary.outputs.insert(0, target.to_path_buf());
-    }
-    video_warnings::after_the_run(
-        &mut warnings,
-        &RunFacts {
-            frames: summary.frames,
-            interlacing: summary.interlacing,
-            closed_captions: summary.closed_captions,
-            damaged: summary.damaged,
-        },
-        settings,
+            samples: samples?,
+        })
+    })
+}
+
+/// Turns the samples into cues, muxes them into the output as a subtitle track when the
+/// pipeline asks and the container can, and writes the caption files; returns the cues
+/// and the files written.
+fn finish_captions(
+    input: &Path,
+    output: &VideoOutput<'_>,
+    pending: Option<&PendingOutput>,
+    setup: &CaptionSetup,
+    run: &Run,
+    warnings: &mut Warnings<'_>,
+) -> Result<(Vec<Cue>, Vec<PathBuf>), ProcessError> {
+    let start = run.written.first_time;
+    let cues = cues_from_samples(
+        &run.samples
+            .iter()
+            .map(|s| Sample {
+                at: s.at - start,
+                ..s.clone()
+            })
+            .collect::<Vec<_>>(),
+        (run.written.end_time - start).max(0.0),
     );
-    let mut summary: VideoSummary = summary.into();
-    summary.captions = captions;
-    summary.warnings = warnings.into_messages();
-    Ok(summary)
+    if let (Some(pending), true) = (pending, setup.mux) {
+        if output.format == MuxerFormat::Matroska {
+            mux_captions(pending, &output.format, &cues, start)?;
+        } else {
+            warnings.add(
+                "captions are written beside the video; muxing them as a track needs \
+                 `container: mkv`"
+                    .into(),
+            );
+        }
+    }
+    let files = write_video_captions(&caption_base(output.path), input, &setup.model, &cues)?;
+    Ok((cues, files))
+}
+
+/// Rewrites the pending output with `cues` (times from the first frame, at `start`) as
+/// a subtitle track.
+fn mux_captions(
+    pending: &PendingOutput,
+    format: &MuxerFormat,
+    cues: &[Cue],
+    start: f64,
+) -> Result<(), ProcessError> {
+    let timed: Vec<TimedText> = cues
+        .iter()
+        .map(|c| TimedText {
+            start: c.start + start,
+            end: c.end + start,
+            text: c.text.clone(),
+        })
+        .collect();
+    pending.rewrite(|from, to| -> Result<(), ProcessError> {
+        Ok(add_caption_track(
+            from,
+            to,
+            format.name(),
+            &timed,
+            "eng",
+            "Captions",
+        )?)
+    })
 }
 
 /// The decode-side filters. A pipeline that only captions at a fixed interval lets
@@ -438,94 +504,165 @@ fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Se
 
 type SamplerParts<'s> = (Sampler, &'s CaptionSetup, Sender<(f64, Array3<f32>)>);
 
+/// Writes copied packets as they come and restored frames in their order, until both
+/// the decoder and the workers are done.
 fn write_loop(
-    mut sink: Option<VideoSink<'_>>,
-    info: VideoInfo,
+    mut writer: FrameWriter<'_, '_>,
     packets: Receiver<(usize, Packet)>,
     results: Receiver<FrameResult>,
-    mut sampler: Option<SamplerParts<'_>>,
     progress: &dyn FileProgress,
-) -> Result<WriteSummary, ProcessError> {
-    let seconds = |pts: i64| pts as f64 * f64::from(info.time_base);
-    let (mut first_time, mut end_time) = (None, info.end_time.unwrap_or(0.0));
+) -> Result<Written, ProcessError> {
     let mut packets = packets;
     let mut results = results;
-    let mut reorder: BTreeMap<u64, FrameResult> = BTreeMap::new();
-    let mut next = 0u64;
-    let mut timing = Timing::new(&info);
-    let mut size = (0, 0);
-    let mut preview = None;
-    let mut closed_captions = false;
     let (mut packets_open, mut results_open) = (true, true);
     while packets_open || results_open {
         select! {
             recv(packets) -> message => match message {
-                Ok((stream, packet)) => if let Some(sink) = &mut sink { sink.write_copied(stream, packet)? },
+                Ok((stream, packet)) => writer.write_copied(stream, packet)?,
                 Err(_) => { packets_open = false; packets = never(); }
             },
             recv(results) -> message => match message {
-                Ok(result) => {
-                    reorder.insert(result.index, result);
-                    while let Some(result) = reorder.remove(&next) {
-                        let restored = result.restored?;
-                        closed_captions |= result.closed_captions.is_some();
-                        if let (Some(source), Some(image)) = (&result.source, &restored) {
-                            preview = Preview::new(&source.to_eight(), &image.to_eight());
-                        }
-                        let pts = timing.place(result.pts, result.duration);
-                        let time = seconds(pts);
-                        first_time.get_or_insert(time);
-                        end_time = end_time.max(time + seconds(result.duration.max(timing.nominal())));
-                        let resumed = sink.as_ref().is_some_and(|s| next < s.resume_from());
-                        match (&mut sink, restored) {
-                            (Some(sink), Some(image)) if !resumed => {
-                                size = image.dimensions();
-                                sample(&mut sampler, time, &image)?;
-                                let captions = result.closed_captions.as_deref();
-                                sink.encode(next, (&image, captions), pts, &mut timing)?;
-                            }
-                            (Some(sink), image) => {
-                                if let Some(image) = image {
-                                    size = image.dimensions();
-                                }
-                                sink.replay(next, size, &mut timing)?;
-                            }
-                            (None, Some(image)) => {
-                                size = image.dimensions();
-                                sample(&mut sampler, time, &image)?;
-                            }
-                            (None, None) => {}
-                        }
-                        next += 1;
-                        progress.advance(1);
-                    }
-                }
+                Ok(result) => writer.take(result, progress)?,
                 Err(_) => { results_open = false; results = never(); }
             },
         }
     }
-    if !reorder.is_empty() {
-        return Err(MediaError::Unsupported(format!(
-            "frame {next} never came back from inference"
-        ))
-        .into());
+    writer.finish()
+}
+
+/// What the writer saw of the frames.
+struct Written {
+    frames: u64,
+    /// Size of the restored frames.
+    size: (u32, u32),
+    preview: Option<Preview>,
+    /// Some frame came with closed captions.
+    closed_captions: bool,
+    /// The presentation span of the frames, in seconds.
+    first_time: f64,
+    end_time: f64,
+}
+
+/// The writing end: puts results back in frame order, places them on the timeline, and
+/// hands them to the sink (the encoder and muxer) and the caption sampler.
+struct FrameWriter<'s, 'c> {
+    sink: Option<VideoSink<'s>>,
+    sampler: Option<SamplerParts<'c>>,
+    timing: Timing,
+    /// Seconds per tick of the frames' time base.
+    tick: f64,
+    /// Results that came back before an earlier frame's.
+    reorder: BTreeMap<u64, FrameResult>,
+    /// The index of the next frame to write.
+    next: u64,
+    size: (u32, u32),
+    preview: Option<Preview>,
+    closed_captions: bool,
+    first_time: Option<f64>,
+    end_time: f64,
+}
+
+impl<'s, 'c> FrameWriter<'s, 'c> {
+    fn new(
+        sink: Option<VideoSink<'s>>,
+        info: &VideoInfo,
+        sampler: Option<SamplerParts<'c>>,
+    ) -> Self {
+        Self {
+            sink,
+            sampler,
+            timing: Timing::new(info),
+            tick: f64::from(info.time_base),
+            reorder: BTreeMap::new(),
+            next: 0,
+            size: (0, 0),
+            preview: None,
+            closed_captions: false,
+            first_time: None,
+            end_time: info.end_time.unwrap_or(0.0),
+        }
     }
-    if let Some(sink) = sink {
-        sink.finish(&mut timing)?;
+
+    fn write_copied(&mut self, stream: usize, packet: Packet) -> Result<(), ProcessError> {
+        match &mut self.sink {
+            Some(sink) => sink.write_copied(stream, packet),
+            None => Ok(()),
+        }
     }
-    Ok(WriteSummary {
-        frames: next,
-        width: size.0,
-        height: size.1,
-        damaged: 0,
-        interlacing: Interlacing::default(),
-        closed_captions,
-        resumed: 0,
-        preview,
-        outputs: Vec::new(),
-        first_time: first_time.unwrap_or(0.0),
-        end_time,
-    })
+
+    /// Takes a result and writes every frame now due.
+    fn take(
+        &mut self,
+        result: FrameResult,
+        progress: &dyn FileProgress,
+    ) -> Result<(), ProcessError> {
+        self.reorder.insert(result.index, result);
+        while let Some(result) = self.reorder.remove(&self.next) {
+            self.write_frame(result)?;
+            self.next += 1;
+            progress.advance(1);
+        }
+        Ok(())
+    }
+
+    /// Writes frame `self.next`: encoded when restored by this run, replayed from the
+    /// checkpoints when an earlier run restored it, sampled for captions either way.
+    fn write_frame(&mut self, result: FrameResult) -> Result<(), ProcessError> {
+        let restored = result.restored?;
+        self.closed_captions |= result.closed_captions.is_some();
+        if let (Some(source), Some(image)) = (&result.source, &restored) {
+            self.preview = Preview::new(&source.to_eight(), &image.to_eight());
+        }
+        let pts = self.timing.place(result.pts, result.duration);
+        let time = pts as f64 * self.tick;
+        self.first_time.get_or_insert(time);
+        let shown = result.duration.max(self.timing.nominal()) as f64 * self.tick;
+        self.end_time = self.end_time.max(time + shown);
+        let next = self.next;
+        let resumed = self.sink.as_ref().is_some_and(|s| next < s.resume_from());
+        match (&mut self.sink, restored) {
+            (Some(sink), Some(image)) if !resumed => {
+                self.size = image.dimensions();
+                sample(&mut self.sampler, time, &image)?;
+                let captions = result.closed_captions.as_deref();
+                sink.encode(next, (&image, captions), pts, &mut self.timing)?;
+            }
+            (Some(sink), image) => {
+                if let Some(image) = image {
+                    self.size = image.dimensions();
+                }
+                sink.replay(next, self.size, &mut self.timing)?;
+            }
+            (None, Some(image)) => {
+                self.size = image.dimensions();
+                sample(&mut self.sampler, time, &image)?;
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// Finishes the output once every frame is in.
+    fn finish(mut self) -> Result<Written, ProcessError> {
+        if !self.reorder.is_empty() {
+            return Err(MediaError::Unsupported(format!(
+                "frame {} never came back from inference",
+                self.next
+            ))
+            .into());
+        }
+        if let Some(sink) = self.sink {
+            sink.finish(&mut self.timing)?;
+        }
+        Ok(Written {
+            frames: self.next,
+            size: self.size,
+            preview: self.preview,
+            closed_captions: self.closed_captions,
+            first_time: self.first_time.unwrap_or(0.0),
+            end_time: self.end_time,
+        })
+    }
 }
 
 /// Hands a restored frame to the caption sampler, when the pipeline captions.
@@ -543,38 +680,6 @@ fn sample(
         }
     }
     Ok(())
-}
-
-/// What the writer saw: the summary plus the presentation span of the frames.
-struct WriteSummary {
-    frames: u64,
-    /// Some frame came with closed captions.
-    closed_captions: bool,
-    width: u32,
-    height: u32,
-    damaged: u64,
-    interlacing: Interlacing,
-    resumed: u64,
-    preview: Option<Preview>,
-    outputs: Vec<PathBuf>,
-    first_time: f64,
-    end_time: f64,
-}
-
-impl From<WriteSummary> for VideoSummary {
-    fn from(w: WriteSummary) -> Self {
-        Self {
-            frames: w.frames,
-            width: w.width,
-            height: w.height,
-            damaged: w.damaged,
-            preview: w.preview,
-            outputs: w.outputs,
-            resumed: w.resumed,
-            captions: Vec::new(),
-            warnings: Vec::new(),
-        }
-    }
 }
 
 /// Opens the checkpoints of a video long enough to have more than one segment.

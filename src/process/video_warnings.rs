@@ -8,8 +8,8 @@ use crate::media::encode::pixel_name;
 use crate::media::mux::Muxer;
 use crate::media::muxer_format::MuxerFormat;
 
-use super::video::VideoSettings;
 use super::warnings::Warnings;
+use super::ProcessSettings;
 
 /// Encoders of this ffmpeg that write a frame's A/53 closed captions into the stream
 /// (libx264 as SEI, MPEG-2 as user data, by default); FFmpeg 5.1's libx265 wrapper drops
@@ -71,7 +71,7 @@ pub(super) struct RunFacts {
 pub(super) fn after_the_run(
     warnings: &mut Warnings<'_>,
     facts: &RunFacts,
-    settings: &VideoSettings<'_>,
+    settings: &ProcessSettings<'_>,
 ) {
     let plan = settings.pool.plan();
     if facts.interlacing.frames > 0 && plan.has_frame_stages() {

@@ -5,7 +5,10 @@
 
 pub mod html;
 pub mod json;
+pub mod summary;
 pub mod thumbnail;
+
+pub use summary::FileSummary;
 
 use std::path::{Path, PathBuf};
 
@@ -89,6 +92,41 @@ impl ItemReport {
             warnings: Vec::new(),
             models: Vec::new(),
             preview: None,
+        }
+    }
+
+    /// A finished item: what `summary` says, made in `seconds` on `device`.
+    #[must_use]
+    pub fn done(input: &Path, summary: FileSummary, seconds: f64, device: String) -> Self {
+        let restored = summary.frames.saturating_sub(summary.resumed);
+        Self {
+            input: input.to_path_buf(),
+            outputs: summary.outputs,
+            status: ItemStatus::Done,
+            error: Vec::new(),
+            reason: None,
+            frames: summary.frames,
+            resumed_frames: summary.resumed,
+            seconds,
+            fps: if seconds > 0.0 {
+                restored as f64 / seconds
+            } else {
+                0.0
+            },
+            device: Some(device),
+            captions: summary
+                .captions
+                .into_iter()
+                .map(|cue| CaptionLine {
+                    start: cue.start,
+                    end: cue.end,
+                    text: cue.text,
+                })
+                .collect(),
+            warnings: summary.warnings,
+            // The run adds the models once every item is in.
+            models: Vec::new(),
+            preview: summary.preview,
         }
     }
 }
