@@ -1,0 +1,91 @@
+//! The end of a run: the summary line, the report files and the exit code.
+
+use std::time::Instant;
+
+use crate::cancel::Cancel;
+use crate::cli::RunArgs;
+use crate::config::LoadedPipeline;
+use crate::report::{done_verb, report_stem, write_reports, ItemReport, ItemStatus, RunReport};
+
+use super::exit;
+
+/// Prints the summary, writes the report and chooses the exit code.
+pub(super) fn finish(
+    args: &RunArgs,
+    loaded: &LoadedPipeline,
+    items: Vec<ItemReport>,
+    cancel: &Cancel,
+    started: Instant,
+    started_unix: u64,
+) -> u8 {
+    let count = |status| items.iter().filter(|i| i.status == status).count();
+    let (done, skipped, failed) = (
+        count(ItemStatus::Done),
+        count(ItemStatus::Skipped),
+        count(ItemStatus::Failed),
+    );
+    let warned = items.iter().filter(|i| !i.warnings.is_empty()).count();
+    let interrupted = cancel.is_set();
+    let exit_code = if interrupted {
+        exit::INTERRUPTED
+    } else if failed > 0 {
+        exit::SOME_FAILED
+    } else {
+        exit::OK
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let stem = report_stem(args.shard.map(|s| (s.index, s.count)));
+    let report = RunReport {
+        pipeline: loaded.file.clone(),
+        name: loaded.pipeline.name.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        started_unix,
+        seconds,
+        exit_code,
+        done_verb: done_verb(&loaded.pipeline.stages),
+        done,
+        skipped,
+        failed,
+        warned,
+        interrupted,
+        items,
+    };
+    if !args.dry_run {
+        if let Err(error) = write_reports(&report, &loaded.pipeline.output.path, &stem) {
+            eprintln!("{error}");
+        }
+    }
+    eprintln!(
+        "{done} {}, {skipped} skipped, {failed} failed in {seconds:.1} s{}{}",
+        report.done_verb,
+        warned_note(warned),
+        if interrupted {
+            " (interrupted; rerun to resume)"
+        } else {
+            ""
+        }
+    );
+    if args.json {
+        let summary = serde_json::json!({
+            "exit_code": exit_code,
+            "done": done,
+            "skipped": skipped,
+            "failed": failed,
+            "warned": warned,
+            "interrupted": interrupted,
+            "seconds": seconds,
+            "report": loaded.pipeline.output.path.join(format!("{stem}.json")),
+        });
+        println!("{summary}");
+    }
+    exit_code
+}
+
+/// `; 2 with warnings (see the report)` when items have warnings, so a cron mail says so.
+fn warned_note(warned: usize) -> String {
+    if warned == 0 {
+        String::new()
+    } else {
+        format!("; {warned} with warnings (see the report)")
+    }
+}

@@ -1,0 +1,294 @@
+//! `frameforge run`: load (pipeline and models), take the output directory, discover
+//! (the files to process, this shard's share), run (files in parallel, each failure its
+//! own), tidy the state directory, then the report and the exit code.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::batch::decide::{journal_key, Fingerprints};
+use crate::batch::fingerprint::{damaged_fingerprint, pipeline_fingerprint, PipelineFingerprint};
+use crate::batch::journal::{journal_name, Journal, STATE_DIR};
+use crate::batch::lock::{LockError, OutputLock};
+use crate::batch::scheduler::{run_jobs, BatchContext, Checkpointing};
+use crate::cancel::Cancel;
+use crate::cli::RunArgs;
+use crate::config::{LoadedPipeline, Pipeline};
+use crate::discover::{discover, Discovery};
+use crate::job::Job;
+use crate::process::caption_files::caption_json_path;
+use crate::process::checkpoints::prune as prune_checkpoints;
+use crate::process::settings::copy_policy;
+use crate::process::ProcessSettings;
+use crate::progress::Progress;
+use crate::report::{ItemReport, ItemStatus};
+use crate::stage::caption::{caption_pool, CaptionPool};
+use crate::stage::{StagePlan, StagePool};
+
+use super::finish::finish;
+use super::{encode_settings, exit, load, Stop};
+
+/// Restores every input file; returns the exit code.
+pub fn run(args: &RunArgs) -> u8 {
+    let started = Instant::now();
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cancel = Cancel::install().unwrap_or_else(|error| {
+        tracing::warn!("signals cannot be handled ({error}); Ctrl-C will stop at once");
+        Cancel::default()
+    });
+    let items = load(&args.pipeline).and_then(|(loaded, plan)| {
+        let items = run_batch(args, &loaded, plan, &cancel)?;
+        Ok((loaded, items))
+    });
+    match items {
+        Ok((loaded, items)) => finish(args, &loaded, items, &cancel, started, started_unix),
+        Err(stop) => stop.report(args.json),
+    }
+}
+
+/// How much runs at once.
+struct Budget {
+    /// Inference threads.
+    threads: usize,
+    /// Files at once.
+    parallel: usize,
+}
+
+impl Budget {
+    fn of(args: &RunArgs, pipeline: &Pipeline) -> Self {
+        let threads = args
+            .threads
+            .or(pipeline.run.threads)
+            .map_or_else(available_threads, |t| t as usize);
+        let parallel = args
+            .jobs
+            .or(pipeline.run.jobs)
+            .map_or(threads, |j| j as usize);
+        Self { threads, parallel }
+    }
+}
+
+/// Everything after loading: the report entries of this run's items, or why the run
+/// stopped before processing anything.
+fn run_batch(
+    args: &RunArgs,
+    loaded: &LoadedPipeline,
+    plan: StagePlan,
+    cancel: &Cancel,
+) -> Result<Vec<ItemReport>, Stop> {
+    let pipeline = &loaded.pipeline;
+    let budget = Budget::of(args, pipeline);
+    let output_root = &pipeline.output.path;
+    let _lock = lock_output(args, output_root, cancel)?;
+    let shard = args.shard.map(|s| (s.index, s.count));
+    let journal = Journal::open(output_root, &journal_name(shard))
+        .map(Mutex::new)
+        .map_err(|error| stop(exit::SOME_FAILED, error.to_string()))?;
+    let fingerprint = fingerprint(loaded)?;
+    let damaged = damaged_fingerprint(&fingerprint.hex, pipeline.input.on_decode_error);
+    let Discovery { jobs, rejected } = this_shards_share(args, pipeline, &plan)?;
+    let progress = Progress::new(jobs.len() as u64, args.quiet);
+    let mut items = rejected_items(&rejected, &progress);
+    let workers = Workers::new(plan, pipeline, budget.threads);
+    let encode = encode_settings(loaded, budget.threads);
+    let context = BatchContext {
+        process: ProcessSettings {
+            pool: &workers.pool,
+            captions: workers.captions.as_ref(),
+            encode: &encode,
+            copy: copy_policy(pipeline.encode.audio, pipeline.encode.subtitles),
+            damage: pipeline.input.on_decode_error.into(),
+            cancel,
+        },
+        container: pipeline.encode.container,
+        existing: pipeline.output.existing,
+        force: args.force,
+        fingerprints: Fingerprints {
+            clean: &fingerprint.hex,
+            damaged: &damaged,
+        },
+        journal: &journal,
+        progress: &progress,
+        device: workers.device,
+        dry_run: args.dry_run,
+        checkpoints: checkpointing(pipeline),
+    };
+    items.extend(run_jobs(&jobs, budget.parallel, &context));
+    tidy_up(args, pipeline, &jobs, workers.pool.plan(), cancel);
+    progress.clear();
+    for item in items.iter_mut().filter(|i| i.status == ItemStatus::Done) {
+        item.models.clone_from(&fingerprint.models);
+    }
+    Ok(items)
+}
+
+fn stop(code: u8, message: String) -> Stop {
+    Stop { code, message }
+}
+
+/// Takes the output directory for this run (or shard), waiting for another run to
+/// finish with it when asked to.
+fn lock_output(args: &RunArgs, output_root: &Path, cancel: &Cancel) -> Result<OutputLock, Stop> {
+    let shard = args.shard.map(|s| (s.index, s.count));
+    let lock = match OutputLock::acquire(output_root, shard, false, cancel) {
+        Err(LockError::Busy { dir, holder }) if args.wait => {
+            // Say why nothing happens; Ctrl-C stops the wait.
+            if !args.quiet {
+                eprintln!(
+                    "output directory {dir} is in use by another run ({holder}); waiting for it"
+                );
+            }
+            OutputLock::acquire(output_root, shard, true, cancel)
+        }
+        other => other,
+    };
+    lock.map_err(|error| match error {
+        LockError::Busy { .. } => stop(exit::LOCKED, error.to_string()),
+        // Nothing was done, and the output directory is another run's: no report.
+        LockError::Interrupted { .. } => stop(exit::INTERRUPTED, error.to_string()),
+        _ => stop(exit::SOME_FAILED, error.to_string()),
+    })
+}
+
+/// The pipeline's fingerprint, which reads every model.
+fn fingerprint(loaded: &LoadedPipeline) -> Result<PipelineFingerprint, Stop> {
+    pipeline_fingerprint(&loaded.pipeline).map_err(|error| {
+        stop(
+            exit::CONFIG,
+            format!(
+                "{}: cannot read a model to fingerprint the pipeline: {error}",
+                loaded.file.display()
+            ),
+        )
+    })
+}
+
+/// The jobs and the rejected files (with why) of this run's shard.
+fn this_shards_share(
+    args: &RunArgs,
+    pipeline: &Pipeline,
+    plan: &StagePlan,
+) -> Result<Discovery, Stop> {
+    let discovery = discover(pipeline).map_err(|error| {
+        stop(
+            exit::SOME_FAILED,
+            format!("{}: {error}", pipeline.input.path.display()),
+        )
+    })?;
+    let jobs = discovery
+        .jobs
+        .into_iter()
+        .filter(|job| args.shard.is_none_or(|s| s.owns(&job.relative)))
+        .map(|job| captions_only_output(job, plan))
+        .collect();
+    let rejected = discovery
+        .rejected
+        .into_iter()
+        // Owned by the same key as jobs (the path below the input root), so a shard's
+        // share does not depend on where the input tree is mounted.
+        .filter(|(path, _)| {
+            args.shard
+                .is_none_or(|s| s.owns(path.strip_prefix(&pipeline.input.path).unwrap_or(path)))
+        })
+        .collect();
+    Ok(Discovery { jobs, rejected })
+}
+
+/// A pipeline that only captions writes no media: its main output is the caption JSON.
+fn captions_only_output(mut job: Job, plan: &StagePlan) -> Job {
+    if !plan.writes_media() && plan.caption().is_some() {
+        job.output = caption_json_path(&job.output);
+    }
+    job
+}
+
+/// Says each rejected file and gives its failed report entry.
+fn rejected_items(rejected: &[(PathBuf, String)], progress: &Progress) -> Vec<ItemReport> {
+    rejected
+        .iter()
+        .map(|(path, reason)| {
+            progress.line(&format!("{}: {reason}", path.display()), true);
+            ItemReport {
+                error: vec![reason.to_string()],
+                ..ItemReport::failed(path)
+            }
+        })
+        .collect()
+}
+
+/// The model instances of the run: restoration and captioning, as many as the device
+/// and the thread budget allow.
+struct Workers {
+    pool: StagePool,
+    captions: Option<CaptionPool>,
+    /// Where inference runs, as the report says it.
+    device: String,
+}
+
+impl Workers {
+    fn new(plan: StagePlan, pipeline: &Pipeline, threads: usize) -> Self {
+        let device = plan
+            .device()
+            .map_or_else(|| "none".to_string(), |d| d.to_string());
+        let sessions = plan
+            .device()
+            .map_or(threads, |d| d.sessions(threads, pipeline.run.gpu_sessions));
+        let pool = StagePool::new(plan, sessions);
+        let captions = pool
+            .plan()
+            .caption()
+            .map(|setup| caption_pool(setup, sessions));
+        Self {
+            pool,
+            captions,
+            device,
+        }
+    }
+}
+
+/// Where and how often long videos keep checkpoints, when the pipeline asks.
+fn checkpointing(pipeline: &Pipeline) -> Option<Checkpointing> {
+    pipeline
+        .run
+        .checkpoint_seconds()
+        .ok()
+        .flatten()
+        .map(|every| Checkpointing {
+            state_dir: pipeline.output.path.join(STATE_DIR),
+            every,
+        })
+}
+
+/// After the batch: drops the checkpoints of items no longer in the input, and writes
+/// the caption index of a captioning run.
+fn tidy_up(args: &RunArgs, pipeline: &Pipeline, jobs: &[Job], plan: &StagePlan, cancel: &Cancel) {
+    let output_root = &pipeline.output.path;
+    if args.shard.is_none() && !args.dry_run && !cancel.is_set() {
+        // Only a whole run sees every item; a shard would drop the others' checkpoints.
+        let keys: Vec<String> = jobs.iter().map(journal_key).collect();
+        if let Err(error) = prune_checkpoints(&output_root.join(STATE_DIR), &keys) {
+            tracing::warn!(
+                "{}: cannot remove old checkpoints: {error}",
+                output_root.display()
+            );
+        }
+    }
+    if plan.caption().is_some() && !args.dry_run {
+        let documents: Vec<PathBuf> = jobs
+            .iter()
+            .map(|job| caption_json_path(&job.output))
+            .collect();
+        if let Err(error) = crate::caption::index::write_index(output_root, &documents) {
+            eprintln!(
+                "{}: cannot write captions.jsonl: {error}",
+                output_root.display()
+            );
+        }
+    }
+}
+
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
