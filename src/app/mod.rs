@@ -1,6 +1,6 @@
-//! The commands: `validate` and `inspect` here, `run` in [`run`] (its report and exit
-//! code in [`finish`]). Every command starts by loading the pipeline and its models,
-//! with all problems at once.
+//! The commands: `validate` and `inspect` here, `run` in `app/run.rs` (its summary,
+//! report and exit code in `app/finish.rs`). Every command starts by loading the
+//! pipeline and its models, with all problems at once.
 
 mod finish;
 mod run;

@@ -2,11 +2,12 @@
 //! pool, captioners, encoder settings, stream and damage policies, the cancel flag), and
 //! the pipeline settings put in the media layer's terms.
 //!
-//! The media layer keeps two policy types of its own, [`CopyPolicy`] (one flag per
-//! stream kind, what the stream layout asks) and [`DamagePolicy`] (named for what the
-//! decoder does with a broken frame): both are part of `media::decode`'s opening API,
-//! which tests and benches use without a pipeline. The translation from the pipeline's
-//! words is here, once.
+//! The media layer keeps two policy types of its own rather than taking the pipeline's
+//! [`StreamPolicy`] and [`DecodeErrorPolicy`]: [`CopyPolicy`] (one flag per stream
+//! kind, what the stream layout needs) and [`DamagePolicy`] (named for what the decoder
+//! does with a broken frame). Both are part of `media::decode`'s opening API, which
+//! tests and benches call without a pipeline, and media depends on nothing else in the
+//! crate. The translation from the pipeline's words is here, once.
 
 use std::path::Path;
 
