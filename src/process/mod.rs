@@ -8,8 +8,10 @@ pub mod image;
 pub mod settings;
 pub mod timing;
 pub mod video;
+mod video_captions;
 pub mod video_sink;
 mod video_warnings;
+mod video_writer;
 pub mod warnings;
 
 pub use error::ProcessError;

@@ -9,38 +9,35 @@
 //! Inference runs on instances borrowed from the shared [`StagePool`], which bounds the
 //! CPU use of all files together. Every frame keeps its source timestamp, so variable
 //! frame rates survive, and copied streams keep theirs.
+//!
+//! This file opens the ends and runs the threads; the writing end is in
+//! `video_writer.rs`, the captions in `video_captions.rs`.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crossbeam_channel::{bounded, never, select, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use ffmpeg_next::Packet;
-use image::RgbImage;
 use ndarray::Array3;
 
-use super::caption_files::{caption_base, write_video_captions};
-use crate::caption::cues::{cues_from_samples, Cue, Sample};
+use crate::caption::cues::Sample;
 use crate::caption::sampler::{Sampler, SamplingMode};
-use crate::media::subtitle_mux::{add_caption_track, TimedText};
 use crate::stage::caption::{CaptionPool, CaptionSetup};
 
 use crate::cancel::Cancel;
 use crate::media::decode::{Interlacing, RgbFrame, SourceItem, VideoInfo, VideoSource};
 use crate::media::decode_graph::RgbConversion;
-use crate::media::image_io::Colour;
 use crate::media::layout::StreamLayout;
 use crate::media::mux::Muxer;
 use crate::media::muxer_format::MuxerFormat;
-use crate::media::MediaError;
-use crate::report::thumbnail::Preview;
 use crate::report::FileSummary;
 use crate::stage::frame::process_frame;
-use crate::stage::{StageError, StagePool};
+use crate::stage::StagePool;
 
 use super::checkpoints::{CheckpointError, CheckpointSpec, Checkpoints};
-use super::timing::Timing;
+use super::video_captions::{caption_loop, finish_captions};
 use super::video_sink::{CheckpointPlan, VideoSink};
 use super::video_warnings::{self, RunFacts};
+use super::video_writer::{write_loop, FrameResult, FrameWriter, Written};
 use super::warnings::Warnings;
 use super::{FileProgress, ProcessError, ProcessSettings};
 use crate::output_file::PendingOutput;
@@ -58,18 +55,6 @@ pub struct VideoOutput<'a> {
     pub format: MuxerFormat,
     /// Where and how often a long video keeps what it has restored; `None`: it does not.
     pub checkpoints: Option<&'a CheckpointSpec>,
-}
-
-struct FrameResult {
-    index: u64,
-    pts: Option<i64>,
-    duration: i64,
-    /// `None`: restored by an earlier run, whose checkpoint has it.
-    restored: Result<Option<Colour>, StageError>,
-    /// The source frame, kept for the first frame only (the report's "before").
-    source: Option<Colour>,
-    /// The source frame's A/53 closed captions, for the encoder.
-    closed_captions: Option<Vec<u8>>,
 }
 
 /// The pipeline's captioning: its setup and the captioners, when it captions.
@@ -101,9 +86,14 @@ pub fn restore_video(
     let caption = settings.pool.plan().caption().zip(settings.captions);
     let run = run_threads(source, sink, caption, settings, progress)?;
     let (captions, mut outputs) = match caption {
-        Some((setup, _)) => {
-            finish_captions(input, output, pending.as_ref(), setup, &run, &mut warnings)?
-        }
+        Some((setup, _)) => finish_captions(
+            input,
+            output,
+            pending.as_ref(),
+            setup,
+            (&run.samples, &run.written),
+            &mut warnings,
+        )?,
         None => (Vec::new(), Vec::new()),
     };
     if let Some(pending) = pending {
@@ -277,71 +267,6 @@ fn run_threads(
     })
 }
 
-/// Turns the samples into cues, muxes them into the output as a subtitle track when the
-/// pipeline asks and the container can, and writes the caption files; returns the cues
-/// and the files written.
-fn finish_captions(
-    input: &Path,
-    output: &VideoOutput<'_>,
-    pending: Option<&PendingOutput>,
-    setup: &CaptionSetup,
-    run: &Run,
-    warnings: &mut Warnings<'_>,
-) -> Result<(Vec<Cue>, Vec<PathBuf>), ProcessError> {
-    let start = run.written.first_time;
-    let cues = cues_from_samples(
-        &run.samples
-            .iter()
-            .map(|s| Sample {
-                at: s.at - start,
-                ..s.clone()
-            })
-            .collect::<Vec<_>>(),
-        (run.written.end_time - start).max(0.0),
-    );
-    if let (Some(pending), true) = (pending, setup.mux) {
-        if output.format == MuxerFormat::Matroska {
-            mux_captions(pending, &output.format, &cues, start)?;
-        } else {
-            warnings.add(
-                "captions are written beside the video; muxing them as a track needs \
-                 `container: mkv`"
-                    .into(),
-            );
-        }
-    }
-    let files = write_video_captions(&caption_base(output.path), input, &setup.model, &cues)?;
-    Ok((cues, files))
-}
-
-/// Rewrites the pending output with `cues` (times from the first frame, at `start`) as
-/// a subtitle track.
-fn mux_captions(
-    pending: &PendingOutput,
-    format: &MuxerFormat,
-    cues: &[Cue],
-    start: f64,
-) -> Result<(), ProcessError> {
-    let timed: Vec<TimedText> = cues
-        .iter()
-        .map(|c| TimedText {
-            start: c.start + start,
-            end: c.end + start,
-            text: c.text.clone(),
-        })
-        .collect();
-    pending.rewrite(|from, to| -> Result<(), ProcessError> {
-        Ok(add_caption_track(
-            from,
-            to,
-            format.name(),
-            &timed,
-            "eng",
-            "Captions",
-        )?)
-    })
-}
-
 /// The decode-side filters. A pipeline that only captions at a fixed interval lets
 /// ffmpeg drop the frames between samples before they are converted to RGB, so a long
 /// video costs little more than decoding it.
@@ -357,71 +282,6 @@ fn decode_filters(plan: &crate::stage::StagePlan) -> Vec<String> {
         }
     }
     filters
-}
-
-/// Captions sampled frames in batches as they arrive, as many batches at once as the
-/// caption pool has captioners, so a lone video keeps every core busy.
-fn caption_loop(
-    pool: &CaptionPool,
-    batch: usize,
-    frames: &Receiver<(f64, Array3<f32>)>,
-) -> Result<Vec<Sample>, ProcessError> {
-    let workers = pool.capacity();
-    let (batch_tx, batch_rx) = bounded::<Vec<(f64, Array3<f32>)>>(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let batches = batch_rx.clone();
-                scope.spawn(move || -> Result<Vec<Sample>, ProcessError> {
-                    let mut samples = Vec::new();
-                    for pending in batches {
-                        samples.extend(caption_batch(pool, pending)?);
-                    }
-                    Ok(samples)
-                })
-            })
-            .collect();
-        drop(batch_rx);
-        let mut pending = Vec::with_capacity(batch);
-        for item in frames {
-            pending.push(item);
-            if pending.len() >= batch {
-                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-                if batch_tx.send(full).is_err() {
-                    // Every captioner stopped; their error is the one to report.
-                    break;
-                }
-            }
-        }
-        if !pending.is_empty() {
-            // Fails only when every captioner stopped, whose error is reported below.
-            let _ = batch_tx.send(pending);
-        }
-        drop(batch_tx);
-        let mut samples = Vec::new();
-        for handle in handles {
-            samples.extend(handle.join().map_err(|_| ProcessError::ThreadPanicked)??);
-        }
-        samples.sort_by(|a, b| a.at.total_cmp(&b.at));
-        Ok(samples)
-    })
-}
-
-fn caption_batch(
-    pool: &CaptionPool,
-    pending: Vec<(f64, Array3<f32>)>,
-) -> Result<Vec<Sample>, ProcessError> {
-    let (times, prepared): (Vec<f64>, Vec<Array3<f32>>) = pending.into_iter().unzip();
-    let captions = pool.with(|captioner| captioner.caption(&prepared))??;
-    Ok(times
-        .into_iter()
-        .zip(captions)
-        .map(|(at, caption)| Sample {
-            at,
-            text: caption.text,
-            mean_log_prob: caption.mean_log_prob,
-        })
-        .collect())
 }
 
 /// Where the decoder's output goes.
@@ -500,186 +360,6 @@ fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Se
             return;
         }
     }
-}
-
-type SamplerParts<'s> = (Sampler, &'s CaptionSetup, Sender<(f64, Array3<f32>)>);
-
-/// Writes copied packets as they come and restored frames in their order, until both
-/// the decoder and the workers are done.
-fn write_loop(
-    mut writer: FrameWriter<'_, '_>,
-    packets: Receiver<(usize, Packet)>,
-    results: Receiver<FrameResult>,
-    progress: &dyn FileProgress,
-) -> Result<Written, ProcessError> {
-    let mut packets = packets;
-    let mut results = results;
-    let (mut packets_open, mut results_open) = (true, true);
-    while packets_open || results_open {
-        select! {
-            recv(packets) -> message => match message {
-                Ok((stream, packet)) => writer.write_copied(stream, packet)?,
-                Err(_) => { packets_open = false; packets = never(); }
-            },
-            recv(results) -> message => match message {
-                Ok(result) => writer.take(result, progress)?,
-                Err(_) => { results_open = false; results = never(); }
-            },
-        }
-    }
-    writer.finish()
-}
-
-/// What the writer saw of the frames.
-struct Written {
-    frames: u64,
-    /// Size of the restored frames.
-    size: (u32, u32),
-    preview: Option<Preview>,
-    /// Some frame came with closed captions.
-    closed_captions: bool,
-    /// The presentation span of the frames, in seconds.
-    first_time: f64,
-    end_time: f64,
-}
-
-/// The writing end: puts results back in frame order, places them on the timeline, and
-/// hands them to the sink (the encoder and muxer) and the caption sampler.
-struct FrameWriter<'s, 'c> {
-    sink: Option<VideoSink<'s>>,
-    sampler: Option<SamplerParts<'c>>,
-    timing: Timing,
-    /// Seconds per tick of the frames' time base.
-    tick: f64,
-    /// Results that came back before an earlier frame's.
-    reorder: BTreeMap<u64, FrameResult>,
-    /// The index of the next frame to write.
-    next: u64,
-    size: (u32, u32),
-    preview: Option<Preview>,
-    closed_captions: bool,
-    first_time: Option<f64>,
-    end_time: f64,
-}
-
-impl<'s, 'c> FrameWriter<'s, 'c> {
-    fn new(
-        sink: Option<VideoSink<'s>>,
-        info: &VideoInfo,
-        sampler: Option<SamplerParts<'c>>,
-    ) -> Self {
-        Self {
-            sink,
-            sampler,
-            timing: Timing::new(info),
-            tick: f64::from(info.time_base),
-            reorder: BTreeMap::new(),
-            next: 0,
-            size: (0, 0),
-            preview: None,
-            closed_captions: false,
-            first_time: None,
-            end_time: info.end_time.unwrap_or(0.0),
-        }
-    }
-
-    fn write_copied(&mut self, stream: usize, packet: Packet) -> Result<(), ProcessError> {
-        match &mut self.sink {
-            Some(sink) => sink.write_copied(stream, packet),
-            None => Ok(()),
-        }
-    }
-
-    /// Takes a result and writes every frame now due.
-    fn take(
-        &mut self,
-        result: FrameResult,
-        progress: &dyn FileProgress,
-    ) -> Result<(), ProcessError> {
-        self.reorder.insert(result.index, result);
-        while let Some(result) = self.reorder.remove(&self.next) {
-            self.write_frame(result)?;
-            self.next += 1;
-            progress.advance(1);
-        }
-        Ok(())
-    }
-
-    /// Writes frame `self.next`: encoded when restored by this run, replayed from the
-    /// checkpoints when an earlier run restored it, sampled for captions either way.
-    fn write_frame(&mut self, result: FrameResult) -> Result<(), ProcessError> {
-        let restored = result.restored?;
-        self.closed_captions |= result.closed_captions.is_some();
-        if let (Some(source), Some(image)) = (&result.source, &restored) {
-            self.preview = Preview::new(&source.to_eight(), &image.to_eight());
-        }
-        let pts = self.timing.place(result.pts, result.duration);
-        let time = pts as f64 * self.tick;
-        self.first_time.get_or_insert(time);
-        let shown = result.duration.max(self.timing.nominal()) as f64 * self.tick;
-        self.end_time = self.end_time.max(time + shown);
-        let next = self.next;
-        let resumed = self.sink.as_ref().is_some_and(|s| next < s.resume_from());
-        match (&mut self.sink, restored) {
-            (Some(sink), Some(image)) if !resumed => {
-                self.size = image.dimensions();
-                sample(&mut self.sampler, time, &image)?;
-                let captions = result.closed_captions.as_deref();
-                sink.encode(next, (&image, captions), pts, &mut self.timing)?;
-            }
-            (Some(sink), image) => {
-                if let Some(image) = image {
-                    self.size = image.dimensions();
-                }
-                sink.replay(next, self.size, &mut self.timing)?;
-            }
-            (None, Some(image)) => {
-                self.size = image.dimensions();
-                sample(&mut self.sampler, time, &image)?;
-            }
-            (None, None) => {}
-        }
-        Ok(())
-    }
-
-    /// Finishes the output once every frame is in.
-    fn finish(mut self) -> Result<Written, ProcessError> {
-        if !self.reorder.is_empty() {
-            return Err(MediaError::Unsupported(format!(
-                "frame {} never came back from inference",
-                self.next
-            ))
-            .into());
-        }
-        if let Some(sink) = self.sink {
-            sink.finish(&mut self.timing)?;
-        }
-        Ok(Written {
-            frames: self.next,
-            size: self.size,
-            preview: self.preview,
-            closed_captions: self.closed_captions,
-            first_time: self.first_time.unwrap_or(0.0),
-            end_time: self.end_time,
-        })
-    }
-}
-
-/// Hands a restored frame to the caption sampler, when the pipeline captions.
-fn sample(
-    sampler: &mut Option<SamplerParts<'_>>,
-    time: f64,
-    image: &Colour,
-) -> Result<(), ProcessError> {
-    if let Some((sampler, setup, sink)) = sampler {
-        let image = image.to_eight();
-        let image: &RgbImage = &image;
-        if sampler.take(time, image) && sink.send((time, setup.prepare(image))).is_err() {
-            // The captioner stopped; its error is reported when it is joined.
-            return Err(MediaError::Unsupported("captioning stopped".into()).into());
-        }
-    }
-    Ok(())
 }
 
 /// Opens the checkpoints of a video long enough to have more than one segment.
