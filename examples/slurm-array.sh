@@ -13,7 +13,7 @@
 # script, so it is configured through the environment, not by its own location:
 #   PIPELINE    the pipeline file, on the shared filesystem
 #   FRAMEFORGE  the frameforge binary (default: `frameforge` on the PATH)
-# tests/slurm_array.rs submits this file unchanged to a one-node test cluster.
+# tests/it/slurm_array.rs submits this file unchanged to a one-node test cluster.
 #
 #SBATCH --job-name=frameforge
 #SBATCH --array=1-16

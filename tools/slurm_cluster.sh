@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway one-node Slurm cluster on this machine, for trying job scripts such as
-# examples/slurm-array.sh (tests/slurm_array.rs runs it):
+# examples/slurm-array.sh (tests/it/slurm_array.rs runs it):
 #
 #   bash tools/slurm_cluster.sh start DIR   # prints the SLURM_CONF line to export
 #   SLURM_CONF=DIR/slurm.conf sbatch …

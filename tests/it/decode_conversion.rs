@@ -8,7 +8,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod util;
+use crate::util;
 
 use frameforge::media::decode::{SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;

@@ -8,7 +8,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod util;
+use crate::util;
 
 use frameforge::caption::generate::{generate, greedy_batch, Settings};
 use frameforge::caption::model::CaptionModel;

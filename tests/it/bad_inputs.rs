@@ -13,7 +13,7 @@
     reason = "a failed unwrap is a failed test"
 )]
 
-mod util;
+use crate::util;
 
 use util::{frame_times, frameforge, probe, streams_of, Workspace};
 

@@ -14,7 +14,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod util;
+use crate::util;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@
     reason = "a failed unwrap is a failed test"
 )]
 
-mod util;
+use crate::util;
 
 use std::path::Path;
 

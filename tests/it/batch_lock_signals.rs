@@ -13,7 +13,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod util;
+use crate::util;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -7,7 +7,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod util;
+use crate::util;
 
 use util::{fixture, max_diff, model, psnr, Workspace};
 

@@ -9,7 +9,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod util;
+use crate::util;
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod util;
+use crate::util;
 
 use util::{frameforge, root, Workspace};
 

@@ -11,7 +11,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-mod util;
+use crate::util;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

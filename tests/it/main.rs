@@ -1,0 +1,30 @@
+//! FrameForge's integration tests, one binary (linking FFmpeg and ONNX Runtime once):
+//! each module tests one area through the real binary or library on committed fixtures.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod util;
+
+mod bad_inputs;
+mod batch_bad_inputs;
+mod batch_cli;
+mod batch_decode_errors;
+mod batch_lock_signals;
+mod batch_report;
+mod batch_resume;
+mod batch_shard;
+mod caption_outputs;
+mod caption_reference;
+mod config_load;
+mod decode_conversion;
+mod model_conventions;
+mod restore_images;
+mod restore_models;
+mod slurm_array;
+mod validate_cli;
+mod video_checkpoints;
+mod video_depth;
+mod video_outputs;
