@@ -9,7 +9,7 @@ use base64::Engine;
 use super::thumbnail::REPORT_THUMBNAILS;
 use super::{CaptionLine, ItemReport, ItemStatus, RunReport};
 
-/// The report as an HTML page.
+/// The report as an HTML page: the summary line, failures first, then every item.
 pub fn render(report: &RunReport) -> String {
     let mut page = String::new();
     let title = escape(report.name.as_deref().unwrap_or("FrameForge run"));
@@ -17,9 +17,16 @@ pub fn render(report: &RunReport) -> String {
         page,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
-    let _ = writeln!(
-        page,
-        "<p class=\"summary\">{} {}, {} skipped, {} failed in {:.1} s{}{} — exit code {}</p>",
+    page.push_str(&summary_line(report));
+    page.push_str(&failures_section(report));
+    page.push_str(&items_section(report));
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+fn summary_line(report: &RunReport) -> String {
+    format!(
+        "<p class=\"summary\">{} {}, {} skipped, {} failed in {:.1} s{}{} — exit code {}</p>\n",
         report.done,
         report.done_verb,
         report.skipped,
@@ -36,72 +43,83 @@ pub fn render(report: &RunReport) -> String {
             ""
         },
         report.exit_code
-    );
+    )
+}
+
+fn failures_section(report: &RunReport) -> String {
     let failures: Vec<&ItemReport> = report
         .items
         .iter()
         .filter(|i| i.status == ItemStatus::Failed)
         .collect();
-    if !failures.is_empty() {
-        page.push_str("<section id=\"failures\">\n<h2>Failures</h2>\n<ul>\n");
-        for item in failures {
-            let _ = writeln!(
-                page,
-                "<li><code>{}</code>: {}</li>",
-                escape(&item.input.display().to_string()),
-                escape(&item.error.join(": "))
-            );
-        }
-        page.push_str("</ul>\n</section>\n");
+    if failures.is_empty() {
+        return String::new();
     }
+    let mut section = String::from("<section id=\"failures\">\n<h2>Failures</h2>\n<ul>\n");
+    for item in failures {
+        let _ = writeln!(
+            section,
+            "<li><code>{}</code>: {}</li>",
+            escape(&item.input.display().to_string()),
+            escape(&item.error.join(": "))
+        );
+    }
+    section.push_str("</ul>\n</section>\n");
+    section
+}
+
+fn items_section(report: &RunReport) -> String {
     let shown = report.items.iter().filter(|i| i.preview.is_some()).count();
     let unshown = report
         .items
         .iter()
         .filter(|i| i.status == ItemStatus::Done && i.preview.is_none())
         .count();
-    page.push_str("<section id=\"items\">\n<h2>Items</h2>\n");
+    let mut section = String::from("<section id=\"items\">\n<h2>Items</h2>\n");
     if shown >= REPORT_THUMBNAILS && unshown > 0 {
         let _ = writeln!(
-            page,
+            section,
             "<p class=\"note\">Thumbnails of the first {shown} items finished; the other {unshown} are listed without them.</p>"
         );
     }
-    page.push_str("<table>\n<thead><tr><th>input</th><th>status</th><th>frames</th><th>fps</th><th>before</th><th>after</th><th>captions</th></tr></thead>\n<tbody>\n");
+    section.push_str("<table>\n<thead><tr><th>input</th><th>status</th><th>frames</th><th>fps</th><th>before</th><th>after</th><th>captions</th></tr></thead>\n<tbody>\n");
     for item in &report.items {
-        let status = match item.status {
-            ItemStatus::Done => "done",
-            ItemStatus::Skipped => "skipped",
-            ItemStatus::Failed => "failed",
-            ItemStatus::Interrupted => "interrupted",
-        };
-        let (before, after) = item
-            .preview
-            .as_ref()
-            .map_or((String::new(), String::new()), |p| {
-                (image_tag(&p.before, "before"), image_tag(&p.after, "after"))
-            });
-        let outputs = item
-            .outputs
-            .iter()
-            .map(|o| format!("<br><small>→ {}</small>", escape(&o.display().to_string())))
-            .collect::<String>();
-        let warnings = item
-            .warnings
-            .iter()
-            .map(|w| format!("<p class=\"warning\">warning: {}</p>", escape(w)))
-            .collect::<String>();
-        let captions = captions_list(&item.captions);
-        let _ = writeln!(
-            page,
-            "<tr class=\"{status}\"><td><code>{}</code>{outputs}{warnings}</td><td>{status}</td><td>{}</td><td>{:.2}</td><td>{before}</td><td>{after}</td><td>{captions}</td></tr>",
-            escape(&item.input.display().to_string()),
-            item.frames,
-            item.fps
-        );
+        section.push_str(&item_row(item));
     }
-    page.push_str("</tbody>\n</table>\n</section>\n</body>\n</html>\n");
-    page
+    section.push_str("</tbody>\n</table>\n</section>\n");
+    section
+}
+
+fn item_row(item: &ItemReport) -> String {
+    let status = match item.status {
+        ItemStatus::Done => "done",
+        ItemStatus::Skipped => "skipped",
+        ItemStatus::Failed => "failed",
+        ItemStatus::Interrupted => "interrupted",
+    };
+    let (before, after) = item
+        .preview
+        .as_ref()
+        .map_or((String::new(), String::new()), |p| {
+            (image_tag(&p.before, "before"), image_tag(&p.after, "after"))
+        });
+    let outputs = item
+        .outputs
+        .iter()
+        .map(|o| format!("<br><small>→ {}</small>", escape(&o.display().to_string())))
+        .collect::<String>();
+    let warnings = item
+        .warnings
+        .iter()
+        .map(|w| format!("<p class=\"warning\">warning: {}</p>", escape(w)))
+        .collect::<String>();
+    let captions = captions_list(&item.captions);
+    format!(
+        "<tr class=\"{status}\"><td><code>{}</code>{outputs}{warnings}</td><td>{status}</td><td>{}</td><td>{:.2}</td><td>{before}</td><td>{after}</td><td>{captions}</td></tr>\n",
+        escape(&item.input.display().to_string()),
+        item.frames,
+        item.fps
+    )
 }
 
 /// An item's captions: a list of timed lines for a video, the text alone for an image
