@@ -2,7 +2,6 @@
 //! workspaces with pipelines, runs in the background (stderr read as it comes, signals),
 //! ffprobe facts, decoded frames and PSNR.
 
-
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
