@@ -26,11 +26,18 @@ struct Findings {
 /// Runs `inspect`; exit 0 when the model can run here, 2 when it cannot.
 pub fn inspect(args: &InspectArgs, session: SessionConfig) -> u8 {
     let path = args.model.as_path();
+    let loaded = RestoreModel::load(path, session);
+    // The tensors of a model that loads come from its session; only one that is refused
+    // is opened a second time, to list what it has.
+    let ports = match &loaded {
+        Ok(model) => Ok(model.ports()),
+        Err(_) => port_infos(path, session).map_err(|e| e.to_string()),
+    };
     let findings = Findings {
         sha256: file_sha256(path),
         sidecar: read_sidecar(path).map_err(|e| e.to_string()),
-        ports: port_infos(path, session).map_err(|e| e.to_string()),
-        interface: RestoreModel::load(path, session)
+        ports,
+        interface: loaded
             .map(|model| (model.interface().clone(), model.device().to_string()))
             .map_err(|e| e.to_string()),
     };

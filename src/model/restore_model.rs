@@ -177,6 +177,11 @@ impl RestoreModel {
         self.device
     }
 
+    /// The model's inputs and outputs as ONNX Runtime lists them.
+    pub fn ports(&self) -> (Vec<PortInfo>, Vec<PortInfo>) {
+        session_ports(&self.session)
+    }
+
     /// The model's sidecar (empty when it has none).
     pub fn sidecar(&self) -> &RestoreSidecar {
         &self.interface.sidecar
