@@ -89,7 +89,11 @@ fn run_batch(
     let fingerprint = fingerprint(loaded)?;
     let damaged = damaged_fingerprint(&fingerprint.hex, pipeline.input.on_decode_error);
     let Discovery { jobs, rejected } = this_shards_share(args, pipeline, &plan)?;
-    let progress = Progress::new(jobs.len() as u64, args.quiet);
+    let weights: Vec<u64> = jobs
+        .iter()
+        .map(|job| std::fs::metadata(&job.input).map_or(0, |m| m.len()))
+        .collect();
+    let progress = Progress::new(&weights, args.quiet);
     let mut items = rejected_items(&rejected, &progress);
     let workers = Workers::new(plan, pipeline, budget.threads);
     let encode = encode_settings(loaded, budget.threads);

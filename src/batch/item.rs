@@ -6,7 +6,7 @@ use std::sync::PoisonError;
 use std::time::Instant;
 
 use crate::config::MediaKind;
-use crate::file_progress::FileProgress;
+use crate::file_progress::{FileProgress, FrameTotal};
 use crate::job::{causes, Job};
 use crate::output_file::temp_path_for;
 use crate::process::checkpoints::{checkpoint_dir, remove_dir, CheckpointSpec};
@@ -28,26 +28,37 @@ pub(super) fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
     let stamp = match InputStamp::of(&job.input) {
         Ok(stamp) => stamp,
         // The file vanished or became unreadable since discovery.
-        Err(error) => return failed(job, format!("cannot read input: {error}"), context),
+        Err(error) => {
+            context.progress.pass_over(0);
+            return failed(job, format!("cannot read input: {error}"), context);
+        }
     };
-    match decide_and_begin(job, stamp, context) {
-        Decision::Skip(reason) => return skipped(job, reason, context),
-        Decision::Fail(reason) => return failed(job, reason, context),
-        Decision::Run if context.dry_run => return would_process(job, context),
-        Decision::Run => {}
-    }
+    let report = match decide_and_begin(job, stamp, context) {
+        Decision::Skip(reason) => skipped(job, reason, context),
+        Decision::Fail(reason) => failed(job, reason, context),
+        Decision::Run if context.dry_run => would_process(job, context),
+        Decision::Run => return run_decided(job, stamp, context),
+    };
+    context.progress.pass_over(stamp.size);
+    report
+}
+
+/// Processes a job the journal says runs, to its report entry.
+fn run_decided(job: &Job, stamp: InputStamp, context: &BatchContext<'_>) -> ItemReport {
     let checkpoints = checkpoint_spec(job, stamp, context);
     let bar = context
         .progress
-        .start_file(&job.relative.display().to_string());
+        .start_file(&job.relative.display().to_string(), stamp.size);
     let started = Instant::now();
     let result = process(job, context, checkpoints.as_ref(), &bar);
-    context.progress.finish_file(bar);
     let seconds = started.elapsed().as_secs_f64();
-    match result {
+    let report = match result {
         Ok(summary) => finished(job, stamp, summary, seconds, checkpoints.as_ref(), context),
         Err(error) => not_finished(job, &error, seconds, context),
-    }
+    };
+    // After the outcome line, so the run's count never runs ahead of what was said.
+    context.progress.finish_file(bar);
+    report
 }
 
 /// Removes a temporary left at the job's output by a killed run; it would otherwise sit
@@ -160,7 +171,7 @@ fn process(
     let settings = &context.process;
     match job.kind {
         MediaKind::Image => {
-            bar.length(1);
+            bar.length(FrameTotal::Known(1));
             let summary = restore_image(&job.input, &job.output, settings.pool, settings.captions)?;
             bar.advance(1);
             Ok(summary)

@@ -238,6 +238,11 @@ impl VideoSource {
         self.info
     }
 
+    /// How long the file says it is, in seconds, when it says.
+    pub fn stated_duration(&self) -> Option<f64> {
+        self.stated_duration
+    }
+
     /// Sets what a frame that fails to decode does (default: the file fails).
     pub fn set_damage_policy(&mut self, policy: DamagePolicy) {
         self.damage_policy = policy;

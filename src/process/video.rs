@@ -14,6 +14,7 @@
 //! `video_writer.rs`, the captions in `video_captions.rs`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use ffmpeg_next::Packet;
@@ -40,6 +41,7 @@ use super::video_warnings::{self, RunFacts};
 use super::video_writer::{write_loop, FrameResult, FrameWriter, Written};
 use super::warnings::Warnings;
 use super::{FileProgress, ProcessError, ProcessSettings};
+use crate::file_progress::{clock, FrameTotal};
 use crate::output_file::PendingOutput;
 
 /// Frames in flight per worker: enough to keep workers busy while the decoder or the
@@ -74,14 +76,16 @@ pub fn restore_video(
     let mut warnings = Warnings::new(input);
     let (source, layout) = open_source(input, settings)?;
     let info = source.info();
-    progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
+    let frames_per_second = f64::from(info.frame_rate);
+    progress.length(FrameTotal::from_stated(
+        info.stream_frames,
+        source.stated_duration(),
+        frames_per_second,
+    ));
     let (pending, sink) = open_output(output, layout, &info, settings, &mut warnings)?;
     let resumed = sink.as_ref().map_or(0, VideoSink::resume_from);
     if resumed > 0 {
-        tracing::info!(
-            "{}: resuming after frame {resumed}, restored by an earlier run",
-            input.display()
-        );
+        progress.note(&resuming_line(input, resumed, frames_per_second));
     }
     let caption = settings.pool.plan().caption().zip(settings.captions);
     let run = run_threads(source, sink, caption, settings, progress)?;
@@ -112,6 +116,20 @@ pub fn restore_video(
         captions,
         warnings: warnings.into_messages(),
     })
+}
+
+/// `film.mkv: resuming at 0:12:30 from checkpoints (frame 18750)`, said as the file starts.
+fn resuming_line(input: &Path, resumed: u64, frames_per_second: f64) -> String {
+    let at = if frames_per_second > 0.0 {
+        let seconds = resumed as f64 / frames_per_second;
+        format!("at {} ", clock(Duration::from_secs_f64(seconds)))
+    } else {
+        String::new()
+    };
+    format!(
+        "{}: resuming {at}from checkpoints (frame {resumed})",
+        input.display()
+    )
 }
 
 /// Opens the source with the filters and conversion the plan needs and the run's

@@ -177,6 +177,19 @@ fn video_killed_in_the_middle_resumes_after_its_last_checkpoint() {
         "{}",
         rerun.stderr
     );
+    // Said when the file starts, not only when it ends: at frame / 12 fps.
+    let resuming = format!(
+        "{}: resuming at 0:00:{:02} from checkpoints (frame {resumed})",
+        ws.path("in/long.mkv").display(),
+        resumed / 12
+    );
+    let said_at = rerun.stderr.lines().position(|l| l == resuming);
+    let done_at = rerun.stderr.lines().position(|l| l.starts_with("done "));
+    assert!(
+        said_at.is_some() && said_at < done_at,
+        "no `{resuming}` before the file was done:\n{}",
+        rerun.stderr
+    );
     let output = ws.path("out/long.mkv");
     // Every frame at its source time, the audio whole, and the pictures those of an
     // uninterrupted run (both are x264 at crf 18 of the same restored frames).
