@@ -15,84 +15,41 @@ use frameforge::caption::preprocess::pixel_values;
 use frameforge::config::Device;
 use frameforge::model::session::SessionConfig;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut threads = 2;
-    let mut rounds = 5;
-    let mut batch = 8;
-    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    while let Some(arg) = args.next() {
-        let value = args.next().and_then(|v| v.parse().ok()).unwrap_or(1);
-        match arg.as_str() {
-            "--threads" => threads = value,
-            "--rounds" => rounds = value,
-            "--batch" => batch = value.max(1),
-            _ => {}
-        }
-    }
+type Error = Box<dyn std::error::Error>;
+
+/// The command line's settings.
+struct Options {
+    threads: usize,
+    rounds: usize,
+    batch: usize,
+}
+
+fn main() -> Result<(), Error> {
+    let options = options();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let heldout = root.join("fixtures/caption/heldout");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&heldout)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    let images: Vec<image::RgbImage> = files
-        .iter()
-        .map(|f| image::open(f).map(|i| i.to_rgb8()))
-        .collect::<Result<_, _>>()?;
+    let images = heldout_images(&root)?;
     // The same model with only the merged decoder, for the comparison.
     let merged_dir = tempfile::tempdir()?;
-    for entry in std::fs::read_dir(root.join("models/captioner"))? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        if name != "decoder_model.onnx" && name != "decoder_with_past_model.onnx" {
-            std::fs::copy(&path, merged_dir.path().join(&name))?;
-        }
-    }
-    let config = SessionConfig {
-        device: Device::Cpu,
-        intra_threads: threads,
-    };
+    copy_without_split_decoder(&root.join("models/captioner"), merged_dir.path())?;
     println!(
-        "{} images × {rounds} rounds, {threads} intra-op thread(s)",
-        images.len()
+        "{} images × {} rounds, {} intra-op thread(s)",
+        images.len(),
+        options.rounds,
+        options.threads
     );
     for (label, folder) in [
         ("split", root.join("models/captioner")),
         ("merged", merged_dir.path().to_path_buf()),
     ] {
-        let mut model = CaptionModel::load(&folder, "", config)?;
-        for (beams, size) in [(1usize, 1usize), (1, batch), (3, 1)] {
-            let settings = Settings::model_defaults(&model.generation, beams);
-            let mut count = 0;
-            let started = Instant::now();
-            for _ in 0..rounds {
-                for chunk in images.chunks(size) {
-                    let refs: Vec<&image::RgbImage> = chunk.iter().collect();
-                    let encoded = model.encode(pixel_values(&refs, &model.preprocess))?;
-                    if size > 1 {
-                        let mut decoder = model.batch_decoder(encoded.view());
-                        count += greedy_batch(&mut decoder, &settings, chunk.len())?.len();
-                    } else {
-                        let mut decoder =
-                            model.decoder_for(encoded.index_axis(ndarray::Axis(0), 0));
-                        generate(&mut decoder, &settings)?;
-                        count += 1;
-                    }
-                }
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            println!(
-                "  {label:6} decoder, beams {beams}, batch {size}: {:.1} captions/s",
-                count as f64 / seconds
-            );
-        }
+        one_session(label, &folder, &images, &options)?;
     }
     // As a run captions: each still is its own job and a video's batches go to free
     // captioners, so the thread budget runs as that many single-threaded captioners.
+    let Options {
+        threads,
+        rounds,
+        batch,
+    } = options;
     for size in [1, batch] {
         let rate = side_by_side(
             &root.join("models/captioner"),
@@ -106,6 +63,102 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        threads: 2,
+        rounds: 5,
+        batch: 8,
+    };
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    while let Some(arg) = args.next() {
+        let value = args.next().and_then(|v| v.parse().ok()).unwrap_or(1);
+        match arg.as_str() {
+            "--threads" => options.threads = value,
+            "--rounds" => options.rounds = value,
+            "--batch" => options.batch = value.max(1),
+            _ => {}
+        }
+    }
+    options
+}
+
+/// The held-out reference images, in name order.
+fn heldout_images(root: &std::path::Path) -> Result<Vec<image::RgbImage>, Error> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures/caption/heldout"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    Ok(files
+        .iter()
+        .map(|f| image::open(f).map(|i| i.to_rgb8()))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The captioner folder less its split decoder graphs, so the merged one is used.
+fn copy_without_split_decoder(from: &std::path::Path, to: &std::path::Path) -> Result<(), Error> {
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if name != "decoder_model.onnx" && name != "decoder_with_past_model.onnx" {
+            std::fs::copy(&path, to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// One session with the options' intra-op threads: greedy one by one, greedy in
+/// batches, beam search one by one.
+fn one_session(
+    label: &str,
+    folder: &std::path::Path,
+    images: &[image::RgbImage],
+    options: &Options,
+) -> Result<(), Error> {
+    let config = SessionConfig {
+        device: Device::Cpu,
+        intra_threads: options.threads,
+    };
+    let mut model = CaptionModel::load(folder, "", config)?;
+    for (beams, size) in [(1usize, 1usize), (1, options.batch), (3, 1)] {
+        let settings = Settings::model_defaults(&model.generation, beams);
+        let mut count = 0;
+        let started = Instant::now();
+        for _ in 0..options.rounds {
+            for chunk in images.chunks(size) {
+                count += caption_chunk(&mut model, chunk, &settings)?;
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "  {label:6} decoder, beams {beams}, batch {size}: {:.1} captions/s",
+            count as f64 / seconds
+        );
+    }
+    Ok(())
+}
+
+/// Captions `chunk` (one batched greedy search, or one search for a single image) and
+/// says how many captions were made.
+fn caption_chunk(
+    model: &mut CaptionModel,
+    chunk: &[image::RgbImage],
+    settings: &Settings,
+) -> Result<usize, Error> {
+    let refs: Vec<&image::RgbImage> = chunk.iter().collect();
+    let encoded = model.encode(pixel_values(&refs, &model.preprocess))?;
+    if chunk.len() > 1 {
+        let mut decoder = model.batch_decoder(encoded.view());
+        return Ok(greedy_batch(&mut decoder, settings, chunk.len())?.len());
+    }
+    let mut decoder = model.decoder_for(encoded.index_axis(ndarray::Axis(0), 0));
+    generate(&mut decoder, settings)?;
+    Ok(1)
 }
 
 /// Captions per second of `workers` single-threaded captioners sharing the images.

@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use crossbeam_channel::unbounded;
 use frameforge::cancel::Cancel;
+use frameforge::config::DecodeErrorPolicy;
 use frameforge::config::Device;
 use frameforge::config::{self, StreamPolicy};
 use frameforge::file_progress::NoProgress;
-use frameforge::media::decode::{DamagePolicy, SourceItem, VideoSource};
+use frameforge::media::decode::{SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;
 use frameforge::media::encode::EncodeSettings;
 use frameforge::media::layout::CopyPolicy;
@@ -159,7 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             audio: loaded.pipeline.encode.audio == StreamPolicy::Copy,
             subtitles: true,
         },
-        damage: DamagePolicy::Fail,
+        damage: DecodeErrorPolicy::Fail,
         cancel: &cancel,
     };
     let output_path = scratch.path().join("out.mkv");

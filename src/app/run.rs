@@ -103,7 +103,7 @@ fn run_batch(
             captions: workers.captions.as_ref(),
             encode: &encode,
             copy: copy_policy(pipeline.encode.audio, pipeline.encode.subtitles),
-            damage: pipeline.input.on_decode_error.into(),
+            damage: pipeline.input.on_decode_error,
             cancel,
         },
         container: pipeline.encode.container,

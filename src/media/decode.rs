@@ -22,6 +22,7 @@ use super::error::{FfmpegContext, MediaError};
 use super::filter_graph::{is_again, node};
 use super::image_io::Colour;
 use super::layout::{CopyPolicy, StreamLayout};
+use crate::config::DecodeErrorPolicy;
 
 /// Facts about the main video stream.
 #[derive(Debug, Clone, Copy)]
@@ -61,18 +62,6 @@ pub struct Interlacing {
     pub top_field_first: bool,
 }
 
-/// What a frame that fails to decode in the middle of a video does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum DamagePolicy {
-    /// The file fails.
-    #[default]
-    Fail,
-    /// The frame is left out.
-    Skip,
-    /// The last good frame is shown again in its place, keeping the frame count.
-    Repeat,
-}
-
 /// What the source yields, in file order.
 pub enum SourceItem {
     Frame(RgbFrame),
@@ -96,13 +85,13 @@ pub struct VideoSource {
     reached: Option<f64>,
     /// How long the file says it lasts, in seconds.
     stated_duration: Option<f64>,
-    damage_policy: DamagePolicy,
+    damage_policy: DecodeErrorPolicy,
     /// Video packets or frames that could not be decoded and were skipped or repeated.
     damaged: u64,
     /// Frames still interlaced after the filters, and whether the first was top field
     /// first.
     interlaced: Interlacing,
-    /// The last frame handed out, for [`DamagePolicy::Repeat`].
+    /// The last frame handed out, for [`DecodeErrorPolicy::RepeatFrame`].
     last_frame: Option<(Option<i64>, i64, Colour)>,
     /// The video stream's time base, for placing repeated frames.
     stream_time_base: Rational,
@@ -223,7 +212,7 @@ impl VideoSource {
                 info,
                 reached: None,
                 stated_duration,
-                damage_policy: DamagePolicy::Fail,
+                damage_policy: DecodeErrorPolicy::Fail,
                 damaged: 0,
                 interlaced: Interlacing::default(),
                 last_frame: None,
@@ -244,7 +233,7 @@ impl VideoSource {
     }
 
     /// Sets what a frame that fails to decode does (default: the file fails).
-    pub fn set_damage_policy(&mut self, policy: DamagePolicy) {
+    pub fn set_damage_policy(&mut self, policy: DecodeErrorPolicy) {
         self.damage_policy = policy;
     }
 
@@ -258,15 +247,15 @@ impl VideoSource {
         self.interlaced
     }
 
-    /// Counts a frame that could not be decoded, or fails under [`DamagePolicy::Fail`].
-    /// With [`DamagePolicy::Repeat`] the last good frame stands in at `pts` (in the
+    /// Counts a frame that could not be decoded, or fails under [`DecodeErrorPolicy::Fail`].
+    /// With [`DecodeErrorPolicy::RepeatFrame`] the last good frame stands in at `pts` (in the
     /// stream's time base).
     fn frame_damaged(&mut self, pts: Option<i64>, error: MediaError) -> Result<(), MediaError> {
-        if self.damage_policy == DamagePolicy::Fail {
+        if self.damage_policy == DecodeErrorPolicy::Fail {
             return Err(error);
         }
         self.damaged += 1;
-        if self.damage_policy == DamagePolicy::Repeat {
+        if self.damage_policy == DecodeErrorPolicy::RepeatFrame {
             if let Some((last_pts, duration, image)) = &self.last_frame {
                 let pts = pts
                     .map(|p| p.rescale(self.stream_time_base, self.info.time_base))
@@ -429,7 +418,7 @@ impl VideoSource {
                         .side_data(ffmpeg_next::util::frame::side_data::Type::A53CC)
                         .map(|data| data.data().to_vec());
                     let (pts, duration) = (filtered.pts(), filtered.packet().duration);
-                    if self.damage_policy == DamagePolicy::Repeat {
+                    if self.damage_policy == DecodeErrorPolicy::RepeatFrame {
                         self.last_frame = Some((pts, duration, image.clone()));
                     }
                     self.pending.push_back(SourceItem::Frame(RgbFrame {

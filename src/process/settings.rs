@@ -13,7 +13,6 @@ use std::path::Path;
 
 use crate::cancel::Cancel;
 use crate::config::{Container, DecodeErrorPolicy, StreamPolicy};
-use crate::media::decode::DamagePolicy;
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
 use crate::media::muxer_format::MuxerFormat;
@@ -30,7 +29,7 @@ pub struct ProcessSettings<'a> {
     /// Which of a video's other streams are copied.
     pub copy: CopyPolicy,
     /// What a frame that cannot be decoded does.
-    pub damage: DamagePolicy,
+    pub damage: DecodeErrorPolicy,
     pub cancel: &'a Cancel,
 }
 
@@ -40,16 +39,6 @@ pub fn copy_policy(audio: StreamPolicy, subtitles: StreamPolicy) -> CopyPolicy {
     CopyPolicy {
         audio: audio == StreamPolicy::Copy,
         subtitles: subtitles == StreamPolicy::Copy,
-    }
-}
-
-impl From<DecodeErrorPolicy> for DamagePolicy {
-    fn from(policy: DecodeErrorPolicy) -> Self {
-        match policy {
-            DecodeErrorPolicy::Fail => DamagePolicy::Fail,
-            DecodeErrorPolicy::SkipFrame => DamagePolicy::Skip,
-            DecodeErrorPolicy::RepeatFrame => DamagePolicy::Repeat,
-        }
     }
 }
 

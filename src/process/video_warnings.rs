@@ -2,7 +2,8 @@
 //! source (known before the first frame) and what the run met on the way (known at the
 //! end). Each goes to the log and to the item's entry in the report.
 
-use crate::media::decode::{DamagePolicy, Interlacing, VideoInfo};
+use crate::config::DecodeErrorPolicy;
+use crate::media::decode::{Interlacing, VideoInfo};
 use crate::media::decode_graph::has_alpha;
 use crate::media::encode::pixel_name;
 use crate::media::mux::Muxer;
@@ -101,7 +102,7 @@ pub(super) fn after_the_run(
         warnings.add(format!(
             "{} frame(s) could not be decoded and were {}",
             facts.damaged,
-            if settings.damage == DamagePolicy::Repeat {
+            if settings.damage == DecodeErrorPolicy::RepeatFrame {
                 "replaced by the previous frame"
             } else {
                 "left out"
