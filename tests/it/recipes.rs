@@ -1,0 +1,222 @@
+//! The recipes in `pipelines/`, each run as shipped (only its input and output folders
+//! moved) on a short fixture of the source it is written for (`fixtures/recipes/`,
+//! made by `tools/make_recipe_fixtures.sh`), checking the facts that matter for that
+//! source: progressive output, the display aspect, the output rate and duration, the
+//! audio kept in step.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{
+    decode_rgb, frame_times, frameforge, probe, probe_with, root, streams_of, Workspace,
+};
+
+/// `pipelines/NAME.yaml` with its `../` paths made absolute and its output in `ws/out`,
+/// written into the workspace.
+fn recipe_in(ws: &Workspace, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join(format!("pipelines/{name}.yaml"))).unwrap();
+    let out = format!("../out/{name}");
+    assert!(text.contains(&out), "{name}.yaml does not write to {out}");
+    let moved = text
+        .replace(&out, &ws.path("out").display().to_string())
+        .replace("../", &format!("{}/", root().display()));
+    let path = ws.path(&format!("{name}.yaml"));
+    std::fs::write(&path, moved).unwrap();
+    path
+}
+
+/// Runs the recipe and gives the one output's path.
+fn run_recipe(name: &str, output: &str) -> (Workspace, PathBuf) {
+    let ws = Workspace::new();
+    let pipeline = recipe_in(&ws, name);
+    let run = ws.run(&pipeline, &[]);
+    assert_eq!(run.code, Some(0), "{name}:\n{}", run.stderr);
+    let path = ws.path(&format!("out/{output}"));
+    assert!(path.exists(), "{name}: no {output}:\n{}", run.stderr);
+    (ws, path)
+}
+
+fn video(path: &Path) -> serde_json::Value {
+    streams_of(&probe(path), "video").remove(0)
+}
+
+fn text(stream: &serde_json::Value, key: &str) -> String {
+    stream[key].as_str().unwrap_or_default().to_string()
+}
+
+fn seconds(value: &serde_json::Value) -> f64 {
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The container's duration in seconds.
+fn duration(path: &Path) -> f64 {
+    seconds(&probe(path)["format"]["duration"])
+}
+
+/// When the first audio packet starts and the last one ends, in seconds.
+fn audio_span(path: &Path) -> (f64, f64) {
+    let json = probe_with(
+        path,
+        &[
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "packet=pts_time,duration_time",
+        ],
+    );
+    let packets = json["packets"].as_array().unwrap();
+    let start = seconds(&packets[0]["pts_time"]);
+    let last = packets.last().unwrap();
+    (
+        start,
+        seconds(&last["pts_time"]) + seconds(&last["duration_time"]),
+    )
+}
+
+/// The audio starts where it did and ends within one audio frame (AAC's 1024 samples)
+/// of where it did: MP4 trims the last frame's padding by its edit list, Matroska
+/// cannot say that.
+fn assert_audio_kept(source: &Path, output: &Path) {
+    let (start, end) = (audio_span(source), audio_span(output));
+    assert!(
+        (start.0 - end.0).abs() < 0.0015 && (start.1 - end.1).abs() < 0.022,
+        "audio moved: {start:?} in the source, {end:?} in the output"
+    );
+}
+
+/// How interlaced a frame looks: the mean of |p(y) − (p(y−1) + p(y+1)) / 2| over the
+/// green channel; combing makes neighbouring lines disagree.
+fn combing(frame: &image::RgbImage) -> f64 {
+    let (w, h) = frame.dimensions();
+    let mut sum = 0.0;
+    for y in 1..h - 1 {
+        for x in 0..w {
+            let at = |y: u32| f64::from(frame.get_pixel(x, y)[1]);
+            sum += (at(y) - (at(y - 1) + at(y + 1)) / 2.0).abs();
+        }
+    }
+    sum / f64::from(w * (h - 2))
+}
+
+fn mean_combing(path: &Path) -> f64 {
+    let frames = decode_rgb(path);
+    frames.iter().map(combing).sum::<f64>() / frames.len() as f64
+}
+
+#[test]
+fn every_shipped_pipeline_validates() {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(root().join("pipelines"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 9, "{names:?}");
+    for path in names {
+        let output = frameforge().arg("validate").arg(&path).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn film_scans_come_out_at_24_fps_over_the_films_duration() {
+    let source = root().join("fixtures/recipes/film/reel16.mkv");
+    let (_ws, output) = run_recipe("film-scans", "reel16.mkv");
+    let stream = video(&output);
+    assert_eq!(text(&stream, "r_frame_rate"), "24/1");
+    assert_eq!(text(&stream, "avg_frame_rate"), "24/1");
+    assert_eq!(
+        (stream["width"].as_u64(), stream["height"].as_u64()),
+        (Some(176), Some(120))
+    );
+    // 24 frames at 16 fps are 1.5 s: 36 frames at 24 fps.
+    let times = frame_times(&output);
+    assert_eq!(times.len(), 36, "{times:?}");
+    assert!((duration(&output) - duration(&source)).abs() <= 1.0 / 24.0 + 0.001);
+    assert_audio_kept(&source, &output);
+}
+
+#[test]
+fn vhs_captures_come_out_progressive_at_the_field_rate_in_4_3_with_the_bottom_masked() {
+    let source = root().join("fixtures/recipes/vhs/tape.mpg");
+    let (_ws, output) = run_recipe("vhs-captures", "tape.mkv");
+    let stream = video(&output);
+    assert_eq!(text(&stream, "field_order"), "progressive");
+    assert_eq!(text(&stream, "display_aspect_ratio"), "4:3");
+    assert_eq!(text(&stream, "r_frame_rate"), "50/1");
+    // 12 interlaced frames are 24 fields: 24 frames.
+    assert_eq!(frame_times(&output).len(), 24);
+    let (source_combing, output_combing) = (mean_combing(&source), mean_combing(&output));
+    println!("combing: {source_combing:.2} in the capture, {output_combing:.2} restored");
+    assert!(output_combing < source_combing / 3.0);
+    // The head-switching band (8 lines, 16 at ×2) is black, not noise.
+    for frame in decode_rgb(&output) {
+        let h = frame.height();
+        let band = (h - 14..h).flat_map(|y| (0..frame.width()).map(move |x| (x, y)));
+        let brightest = band
+            .map(|(x, y)| frame.get_pixel(x, y).0.into_iter().max().unwrap_or(0))
+            .max();
+        assert!(
+            brightest.unwrap_or(0) <= 24,
+            "bottom band reaches {brightest:?}"
+        );
+    }
+    assert!(
+        (duration(&output) - 0.48).abs() <= 0.021,
+        "{}",
+        duration(&output)
+    );
+    assert_audio_kept(&source, &output);
+}
+
+#[test]
+fn dv_captures_keep_the_anamorphic_aspect_and_come_out_progressive() {
+    let source = root().join("fixtures/recipes/dv/interview.dv");
+    let (_ws, output) = run_recipe("dv-captures", "interview.mkv");
+    let stream = video(&output);
+    assert_eq!(text(&stream, "field_order"), "progressive");
+    assert_eq!(
+        (stream["width"].as_u64(), stream["height"].as_u64()),
+        (Some(1440), Some(1152))
+    );
+    assert_eq!(text(&stream, "sample_aspect_ratio"), "64:45");
+    assert_eq!(text(&stream, "display_aspect_ratio"), "16:9");
+    assert_eq!(frame_times(&output).len(), 2);
+    assert_audio_kept(&source, &output);
+}
+
+#[test]
+fn web_video_is_deblocked_and_restored_at_its_rate() {
+    let source = root().join("fixtures/recipes/web/clip.mp4");
+    let (_ws, output) = run_recipe("web-video", "clip.mkv");
+    let stream = video(&output);
+    assert_eq!(
+        (stream["width"].as_u64(), stream["height"].as_u64()),
+        (Some(256), Some(192))
+    );
+    assert_eq!(text(&stream, "r_frame_rate"), "24/1");
+    let (restored, original) = (frame_times(&output), frame_times(&source));
+    assert_eq!(restored.len(), original.len());
+    assert!(
+        restored
+            .iter()
+            .zip(&original)
+            .all(|(a, b)| (a - b).abs() < 0.001),
+        "{restored:?} {original:?}"
+    );
+    assert_audio_kept(&source, &output);
+}
+
+#[test]
+fn photo_scans_come_out_as_png_at_four_times_the_size() {
+    let (_ws, output) = run_recipe("photo-scans", "print.png");
+    let image = image::open(&output).unwrap();
+    assert_eq!((image.width(), image.height()), (384, 256));
+}
