@@ -10,16 +10,18 @@ use std::time::Instant;
 
 use crossbeam_channel::unbounded;
 use frameforge::cancel::Cancel;
-use frameforge::config::DecodeErrorPolicy;
 use frameforge::config::Device;
 use frameforge::config::{self, StreamPolicy};
+use frameforge::config::{DecodeErrorPolicy, XmpOutput};
 use frameforge::file_progress::NoProgress;
 use frameforge::media::decode::{SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;
 use frameforge::media::encode::EncodeSettings;
 use frameforge::media::layout::CopyPolicy;
 use frameforge::media::muxer_format::MuxerFormat;
+use frameforge::metadata::Provenance;
 use frameforge::model::session::SessionConfig;
+use frameforge::process::settings::XmpSettings;
 use frameforge::process::video::{restore_video, VideoOutput};
 use frameforge::process::ProcessSettings;
 use frameforge::stage::{StagePlan, StagePool};
@@ -162,6 +164,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         damage: DecodeErrorPolicy::Fail,
         cancel: &cancel,
+        xmp: XmpSettings {
+            place: XmpOutput::Off,
+            provenance: &Provenance::default(),
+        },
     };
     let output_path = scratch.path().join("out.mkv");
     let output = VideoOutput {

@@ -12,6 +12,7 @@ pub mod file_progress;
 pub mod inspect;
 pub mod job;
 pub mod media;
+pub mod metadata;
 pub mod model;
 pub mod output_file;
 pub mod process;

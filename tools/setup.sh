@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what FrameForge needs to build and run, idempotently:
-#   - Debian packages: ffmpeg 5.1 libraries and headers, clang for bindgen, the ffmpeg CLI
+#   - Debian packages: ffmpeg 5.1 libraries and headers, clang for bindgen, g++ for the
+#     Adobe XMP Toolkit (built from source by the xmp_toolkit crate), the ffmpeg CLI
 #     (tests compare against ffprobe);
 #   - the ONNX Runtime shared library, taken from PyPI's `onnxruntime` wheel, into
 #     ${XDG_DATA_HOME:-~/.local/share}/frameforge/onnxruntime, where the binary looks for it.
 #   - with --tests, also Chromium, which the report test renders report.html with, and
-#     Slurm (slurm-wlm, munge), which the Slurm array test starts a one-node cluster of.
+#     Slurm (slurm-wlm, munge), which the Slurm array test starts a one-node cluster of,
+#     and exiftool, which the metadata tests read the written XMP back with.
 # Uses sudo for apt when not root.
 set -euo pipefail
 
@@ -15,8 +17,8 @@ ORT_DIR="$DATA_HOME/frameforge/onnxruntime"
 ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
-  libavfilter-dev libavdevice-dev pkg-config clang libclang-dev ffmpeg)
-[ "${1:-}" = "--tests" ] && APT_PACKAGES+=(chromium slurm-wlm munge)
+  libavfilter-dev libavdevice-dev pkg-config clang libclang-dev g++ ffmpeg)
+[ "${1:-}" = "--tests" ] && APT_PACKAGES+=(chromium slurm-wlm munge libimage-exiftool-perl)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -16,9 +16,10 @@ use crate::cli::RunArgs;
 use crate::config::{LoadedPipeline, Pipeline};
 use crate::discover::{discover, Discovery};
 use crate::job::Job;
+use crate::metadata::Provenance;
 use crate::process::caption_files::caption_json_path;
 use crate::process::checkpoints::prune as prune_checkpoints;
-use crate::process::settings::copy_policy;
+use crate::process::settings::{copy_policy, XmpSettings};
 use crate::process::ProcessSettings;
 use crate::progress::Progress;
 use crate::report::{ItemReport, ItemStatus};
@@ -95,6 +96,7 @@ fn run_batch(
         .collect();
     let progress = Progress::new(&weights, args.quiet);
     let mut items = rejected_items(&rejected, &progress);
+    let provenance = provenance(&fingerprint, &plan);
     let workers = Workers::new(plan, pipeline, budget.threads);
     let encode = encode_settings(loaded, budget.threads);
     let context = BatchContext {
@@ -105,6 +107,10 @@ fn run_batch(
             copy: copy_policy(pipeline.encode.audio, pipeline.encode.subtitles),
             damage: pipeline.input.on_decode_error,
             cancel,
+            xmp: XmpSettings {
+                place: pipeline.output.xmp,
+                provenance: &provenance,
+            },
         },
         container: pipeline.encode.container,
         existing: pipeline.output.existing,
@@ -126,6 +132,20 @@ fn run_batch(
         item.models.clone_from(&fingerprint.models);
     }
     Ok(items)
+}
+
+/// What this run does to make its outputs, for their XMP history.
+fn provenance(fingerprint: &PipelineFingerprint, plan: &StagePlan) -> Provenance {
+    Provenance {
+        software: format!("FrameForge {}", env!("CARGO_PKG_VERSION")),
+        models: fingerprint
+            .models
+            .iter()
+            .map(|m| (m.file.clone(), m.sha256.clone()))
+            .collect(),
+        scale: plan.scale(),
+        captioner: plan.caption().map(|c| c.model.clone()),
+    }
 }
 
 fn stop(code: u8, message: String) -> Stop {

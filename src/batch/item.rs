@@ -172,7 +172,13 @@ fn process(
     match job.kind {
         MediaKind::Image => {
             bar.length(FrameTotal::Known(1));
-            let summary = restore_image(&job.input, &job.output, settings.pool, settings.captions)?;
+            let summary = restore_image(
+                &job.input,
+                &job.output,
+                settings.pool,
+                settings.captions,
+                &settings.xmp,
+            )?;
             bar.advance(1);
             Ok(summary)
         }

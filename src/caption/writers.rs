@@ -17,9 +17,15 @@ fn timestamp(seconds: f64, separator: char) -> String {
     format!("{h:02}:{m:02}:{s:02}{separator}{ms:03}")
 }
 
-/// A WebVTT document.
+/// The header of every WebVTT document written: the `Kind` and `Language` lines are
+/// the header metadata players and YouTube's files use.
+pub const WEBVTT_HEADER: &str = "WEBVTT\nKind: descriptions\nLanguage: en\n";
+
+/// A WebVTT document, its header saying the cues are text descriptions of the video
+/// (WCAG's technique for them; a player's `<track kind="descriptions">`), in English as
+/// the captioner writes.
 pub fn webvtt(cues: &[Cue]) -> String {
-    let mut out = String::from("WEBVTT\n");
+    let mut out = String::from(WEBVTT_HEADER);
     for (i, cue) in cues.iter().enumerate() {
         let _ = write!(
             out,
@@ -119,7 +125,7 @@ mod tests {
     fn webvtt_has_header_numbered_cues_and_escaped_text() {
         assert_eq!(
             webvtt(&cues()),
-            "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.500\na red circle\n\n2\n00:00:02.500 --> 01:01:01.004\na &lt;b&gt; &amp; c\n"
+            "WEBVTT\nKind: descriptions\nLanguage: en\n\n1\n00:00:00.000 --> 00:00:02.500\na red circle\n\n2\n00:00:02.500 --> 01:01:01.004\na &lt;b&gt; &amp; c\n"
         );
     }
 

@@ -140,6 +140,23 @@ pub struct OutputSpec {
     /// How output files are named.
     #[serde(default)]
     pub naming: Naming,
+    /// Where each output's XMP metadata (caption, digital source type, history) goes.
+    #[serde(default)]
+    pub xmp: XmpOutput,
+}
+
+/// Where XMP metadata is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XmpOutput {
+    /// Inside outputs whose format carries XMP (PNG, MP4, MOV), in a `NAME.EXT.xmp`
+    /// sidecar beside the others (MKV, WebM, AVI) and beside caption-only outputs.
+    #[default]
+    Embedded,
+    /// As `embedded`, and a sidecar beside every output too.
+    Sidecar,
+    /// None written.
+    Off,
 }
 
 /// How an output file is named after its input.

@@ -131,7 +131,7 @@ stages:
         work.problems(text),
         vec![
             "1:15: input path does not exist: nowhere",
-            "2:21: unknown field `bogus`, expected one of `path`, `existing`, `naming`",
+            "2:21: unknown field `bogus`, expected one of `path`, `existing`, `naming`, `xmp`",
             "4:22: model file not found: gone.onnx",
         ]
     );

@@ -302,6 +302,7 @@ mod tests {
             path: PathBuf::from(path),
             existing: Default::default(),
             naming: Default::default(),
+            xmp: Default::default(),
         }
     }
 

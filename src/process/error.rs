@@ -22,6 +22,8 @@ pub enum ProcessError {
     Checkpoint(#[from] super::checkpoints::CheckpointError),
     #[error(transparent)]
     Output(#[from] crate::output_file::OutputFileError),
+    #[error(transparent)]
+    Metadata(#[from] crate::metadata::MetadataError),
     #[error("a processing thread stopped unexpectedly")]
     ThreadPanicked,
     #[error("interrupted")]

@@ -12,10 +12,12 @@ use crate::stage::still_tiles::restore_still;
 use crate::stage::StagePool;
 
 use crate::caption::cues::Cue;
-use crate::stage::caption::CaptionPool;
+use crate::stage::caption::{CaptionPool, CaptionSetup};
 
 use super::caption_files::{caption_base, write_image_captions};
+use super::settings::XmpSettings;
 use super::warnings::Warnings;
+use super::xmp_output::{write_xmp, Described};
 use super::ProcessError;
 use crate::output_file::PendingOutput;
 
@@ -28,6 +30,7 @@ pub fn restore_image(
     target: &Path,
     pool: &StagePool,
     captions: Option<&CaptionPool>,
+    xmp: &XmpSettings<'_>,
 ) -> Result<FileSummary, ProcessError> {
     let still = read_still(input)?;
     let mut warnings = Warnings::new(input);
@@ -50,34 +53,38 @@ pub fn restore_image(
     });
     let rgb = restored.to_rgb8();
     let preview = Preview::new(&before, &rgb);
+    // Captioned first: the caption goes into the PNG's XMP.
+    let cue = match (pool.plan().caption(), captions) {
+        (Some(setup), Some(captioners)) => Some(caption(setup, captioners, &rgb)?),
+        _ => None,
+    };
     let mut outputs = Vec::new();
-    let mut cues = Vec::new();
-    if pool.plan().writes_media() {
+    let written = if pool.plan().writes_media() {
         let pending = PendingOutput::new(target)?;
         write_png(&restored, &still.metadata, pending.temp_path())?;
+        Some(pending)
+    } else {
+        None
+    };
+    let described = Described {
+        input,
+        output: target,
+        written: written.as_ref().map(PendingOutput::temp_path),
+        caption: cue.as_ref().map(|c| c.text.as_str()),
+    };
+    let sidecar = write_xmp(&described, xmp, &mut warnings)?;
+    if let Some(pending) = written {
         pending.commit()?;
         outputs.push(target.to_path_buf());
     }
-    if let (Some(setup), Some(captioners)) = (pool.plan().caption(), captions) {
-        let prepared = [setup.prepare(&rgb)];
-        let mut captions = captioners.with(|c| c.caption(&prepared))??;
-        let caption = captions.pop().ok_or_else(|| ProcessError::Io {
-            context: "the captioner returned nothing".into(),
-            source: std::io::Error::other("no caption"),
-        })?;
-        let cue = Cue {
-            start: 0.0,
-            end: 0.0,
-            text: caption.text,
-            mean_log_prob: caption.mean_log_prob,
-        };
+    outputs.extend(sidecar);
+    if let (Some(setup), Some(cue)) = (pool.plan().caption(), &cue) {
         outputs.extend(write_image_captions(
             &caption_base(target),
             input,
             &setup.model,
-            &cue,
+            cue,
         )?);
-        cues.push(cue);
     }
     Ok(FileSummary {
         frames: 1,
@@ -87,8 +94,28 @@ pub fn restore_image(
         damaged: 0,
         preview,
         outputs,
-        captions: cues,
+        captions: cue.into_iter().collect(),
         warnings: warnings.into_messages(),
+    })
+}
+
+/// The image's caption as a cue without times.
+fn caption(
+    setup: &CaptionSetup,
+    captioners: &CaptionPool,
+    rgb: &image::RgbImage,
+) -> Result<Cue, ProcessError> {
+    let prepared = [setup.prepare(rgb)];
+    let mut captions = captioners.with(|c| c.caption(&prepared))??;
+    let caption = captions.pop().ok_or_else(|| ProcessError::Io {
+        context: "the captioner returned nothing".into(),
+        source: std::io::Error::other("no caption"),
+    })?;
+    Ok(Cue {
+        start: 0.0,
+        end: 0.0,
+        text: caption.text,
+        mean_log_prob: caption.mean_log_prob,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod video_sink;
 mod video_warnings;
 mod video_writer;
 pub mod warnings;
+pub mod xmp_output;
 
 pub use error::ProcessError;
 pub use settings::ProcessSettings;

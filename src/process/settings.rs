@@ -2,20 +2,18 @@
 //! pool, captioners, encoder settings, stream and damage policies, the cancel flag), and
 //! the pipeline settings put in the media layer's terms.
 //!
-//! The media layer keeps two policy types of its own rather than taking the pipeline's
-//! [`StreamPolicy`] and [`DecodeErrorPolicy`]: [`CopyPolicy`] (one flag per stream
-//! kind, what the stream layout needs) and [`DamagePolicy`] (named for what the decoder
-//! does with a broken frame). Both are part of `media::decode`'s opening API, which
-//! tests and benches call without a pipeline, and media depends on nothing else in the
-//! crate. The translation from the pipeline's words is here, once.
+//! The media layer takes the pipeline's [`DecodeErrorPolicy`] as it is, and the two
+//! [`StreamPolicy`] values as one [`CopyPolicy`] (a flag per stream kind, what the stream
+//! layout needs); that translation is here, once.
 
 use std::path::Path;
 
 use crate::cancel::Cancel;
-use crate::config::{Container, DecodeErrorPolicy, StreamPolicy};
+use crate::config::{Container, DecodeErrorPolicy, StreamPolicy, XmpOutput};
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
 use crate::media::muxer_format::MuxerFormat;
+use crate::metadata::Provenance;
 use crate::stage::caption::CaptionPool;
 use crate::stage::StagePool;
 
@@ -31,6 +29,15 @@ pub struct ProcessSettings<'a> {
     /// What a frame that cannot be decoded does.
     pub damage: DecodeErrorPolicy,
     pub cancel: &'a Cancel,
+    /// Where outputs' XMP metadata goes, and the run's provenance for it.
+    pub xmp: XmpSettings<'a>,
+}
+
+/// Where XMP metadata goes, and what the run did, for every output's history.
+#[derive(Debug, Clone, Copy)]
+pub struct XmpSettings<'a> {
+    pub place: XmpOutput,
+    pub provenance: &'a Provenance,
 }
 
 /// The streams `audio` and `subtitles` say to copy.

@@ -20,7 +20,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use ffmpeg_next::Packet;
 use ndarray::Array3;
 
-use crate::caption::cues::Sample;
+use crate::caption::cues::{Cue, Sample};
 use crate::caption::sampler::{Sampler, SamplingMode};
 use crate::stage::caption::{CaptionPool, CaptionSetup};
 
@@ -40,6 +40,7 @@ use super::video_sink::{CheckpointPlan, VideoSink};
 use super::video_warnings::{self, RunFacts};
 use super::video_writer::{write_loop, FrameResult, FrameWriter, Written};
 use super::warnings::Warnings;
+use super::xmp_output::{write_xmp, Described};
 use super::{FileProgress, ProcessError, ProcessSettings};
 use crate::file_progress::{clock, FrameTotal};
 use crate::output_file::PendingOutput;
@@ -100,10 +101,19 @@ pub fn restore_video(
         )?,
         None => (Vec::new(), Vec::new()),
     };
+    let description = description_of(&captions);
+    let described = Described {
+        input,
+        output: output.path,
+        written: pending.as_ref().map(PendingOutput::temp_path),
+        caption: description.as_deref(),
+    };
+    let sidecar = write_xmp(&described, &settings.xmp, &mut warnings)?;
     if let Some(pending) = pending {
         pending.commit()?;
         outputs.insert(0, output.path.to_path_buf());
     }
+    outputs.extend(sidecar);
     video_warnings::after_the_run(&mut warnings, &run.facts(), settings);
     Ok(FileSummary {
         frames: run.written.frames,
@@ -116,6 +126,18 @@ pub fn restore_video(
         captions,
         warnings: warnings.into_messages(),
     })
+}
+
+/// A video's description for its XMP: its distinct captions in order (each shot's),
+/// joined; the timed cues are in its subtitle files.
+fn description_of(captions: &[Cue]) -> Option<String> {
+    let mut distinct: Vec<&str> = Vec::new();
+    for cue in captions {
+        if distinct.last() != Some(&cue.text.as_str()) && !cue.text.is_empty() {
+            distinct.push(&cue.text);
+        }
+    }
+    (!distinct.is_empty()).then(|| distinct.join("; "))
 }
 
 /// `film.mkv: resuming at 0:12:30 from checkpoints (frame 18750)`, said as the file starts.

@@ -19,8 +19,10 @@ fn parse_cues(text: &str, vtt: bool) -> Vec<(f64, f64, String)> {
         parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
     };
     let body = if vtt {
-        assert!(text.starts_with("WEBVTT\n"), "no WEBVTT header");
-        &text["WEBVTT\n".len()..]
+        // The header block: `WEBVTT` and the descriptions' kind and language.
+        let (header, cues) = text.split_once("\n\n").unwrap_or((text, ""));
+        assert_eq!(header, "WEBVTT\nKind: descriptions\nLanguage: en");
+        cues
     } else {
         text
     };

@@ -29,3 +29,4 @@ mod validate_cli;
 mod video_checkpoints;
 mod video_depth;
 mod video_outputs;
+mod xmp_metadata;
