@@ -74,7 +74,7 @@ pub fn restore_video(
     let mut warnings = Warnings::new(input);
     let (source, layout) = open_source(input, settings)?;
     let info = source.info();
-    progress.length(u64::try_from(info.stream_frames).unwrap_or(0));
+    progress.length(u64::try_from(info.expected_frames).unwrap_or(0));
     let (pending, sink) = open_output(output, layout, &info, settings, &mut warnings)?;
     let resumed = sink.as_ref().map_or(0, VideoSink::resume_from);
     if resumed > 0 {
@@ -373,8 +373,8 @@ fn checkpoint_plan(
     }
     let rate = f64::from(info.frame_rate);
     let known_length = info.end_time.or_else(|| {
-        (info.stream_frames > 0 && rate.is_finite() && rate > 0.0)
-            .then(|| info.stream_frames as f64 / rate)
+        (info.expected_frames > 0 && rate.is_finite() && rate > 0.0)
+            .then(|| info.expected_frames as f64 / rate)
     });
     if known_length.is_some_and(|length| length <= spec.every) {
         return Ok(None);
