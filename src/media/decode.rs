@@ -12,14 +12,15 @@ use std::path::Path;
 
 use ffmpeg_next::format::context::Input;
 use ffmpeg_next::util::frame::video::Video as VideoFrame;
-use ffmpeg_next::{codec, decoder, filter, media, Packet, Rational, Rescale};
+use ffmpeg_next::{codec, decoder, filter, media, Packet, Rational};
 
 use super::color::ColorInfo;
 use super::decode_graph::{
-    build_graph, colour_from, is_deep, pick_frame_rate, sink_geometry, RgbConversion,
+    build_graph, colour_from, is_deep, pick_frame_rate, sink_format, RgbConversion,
 };
 use super::error::{FfmpegContext, MediaError};
 use super::filter_graph::{is_again, node};
+use super::graph_timing::GraphTiming;
 use super::image_io::Colour;
 use super::layout::{CopyPolicy, StreamLayout};
 use crate::config::DecodeErrorPolicy;
@@ -31,6 +32,8 @@ pub struct VideoInfo {
     pub height: u32,
     /// Time base of the RGB frames' timestamps (after filtering).
     pub time_base: Rational,
+    /// Rate of the RGB frames: the filters' output rate (`fps`, field-rate
+    /// deinterlacing and frame interpolation change it), else the source's nominal rate.
     pub frame_rate: Rational,
     pub sample_aspect_ratio: Rational,
     pub color: ColorInfo,
@@ -38,7 +41,9 @@ pub struct VideoInfo {
     /// Frames come out at 16 bits a sample (the source is deeper than 8 and its frames
     /// are restored, not only looked at).
     pub deep: bool,
-    pub stream_frames: i64,
+    /// How many frames the filters will hand out, from the count the stream states
+    /// (0: not known).
+    pub expected_frames: i64,
     /// When the video ends, in seconds on the frames' timeline, as the file states it.
     pub end_time: Option<f64>,
 }
@@ -93,8 +98,8 @@ pub struct VideoSource {
     interlaced: Interlacing,
     /// The last frame handed out, for [`DecodeErrorPolicy::RepeatFrame`].
     last_frame: Option<(Option<i64>, i64, Colour)>,
-    /// The video stream's time base, for placing repeated frames.
-    stream_time_base: Rational,
+    /// Where the input ends and how long filtered frames last.
+    timing: GraphTiming,
 }
 
 /// Opens the container, with a plain reason for the two failures users meet most: an
@@ -129,6 +134,53 @@ fn open_decoder(stream: &ffmpeg_next::Stream<'_>) -> Result<decoder::Video, Medi
         .context(|| format!("no decoder for video codec {:?}", stream.parameters().id()))
 }
 
+/// The decode graph of `stream` with the user's `filters`, the facts of the frames it
+/// hands out, and their timing across it.
+fn open_graph(
+    input: &Input,
+    stream: &ffmpeg_next::Stream<'_>,
+    decoder: &decoder::Video,
+    filters: &[String],
+    conversion: RgbConversion,
+) -> Result<(filter::Graph, VideoInfo, GraphTiming), MediaError> {
+    let time_base = stream.time_base();
+    let source_rate = pick_frame_rate(stream.avg_frame_rate(), stream.rate());
+    let stream_end = stated_end(stream.start_time(), stream.duration(), f64::from(time_base));
+    let color = ColorInfo::from_stream(
+        decoder.color_space(),
+        decoder.color_range(),
+        decoder.color_primaries(),
+        decoder.color_transfer_characteristic(),
+        decoder.format(),
+        decoder.height(),
+    );
+    let sar = decoder.aspect_ratio();
+    let deep = conversion == RgbConversion::Exact && is_deep(decoder.format());
+    let mut graph = build_graph(
+        decoder,
+        (time_base, source_rate),
+        sar,
+        filters,
+        &color,
+        (conversion, deep),
+    )?;
+    let sink = sink_format(&mut graph)?;
+    let timing = GraphTiming::new((time_base, source_rate), (sink.time_base, sink.frame_rate));
+    let info = VideoInfo {
+        width: sink.width,
+        height: sink.height,
+        time_base: sink.time_base,
+        frame_rate: timing.output_rate(),
+        sample_aspect_ratio: sar,
+        color,
+        source_format: decoder.format(),
+        deep,
+        expected_frames: timing.expected_frames(stream.frames()),
+        end_time: stream_end.or_else(|| container_end(input)),
+    };
+    Ok((graph, info, timing))
+}
+
 /// Where the container says the media ends, in seconds, when the video stream does not.
 fn container_end(input: &Input) -> Option<f64> {
     // SAFETY: reading a plain field of the open context.
@@ -159,42 +211,8 @@ impl VideoSource {
             .ok_or_else(|| MediaError::Unsupported("no video stream".into()))?;
         let video_index = stream.index();
         let decoder = open_decoder(&stream)?;
-        let time_base = stream.time_base();
-        let frame_rate = pick_frame_rate(stream.avg_frame_rate(), stream.rate());
-        let stream_frames = stream.frames();
-        let stream_end = stated_end(stream.start_time(), stream.duration(), f64::from(time_base));
         let layout = StreamLayout::from_input(&input, video_index, policy);
-        let color = ColorInfo::from_stream(
-            decoder.color_space(),
-            decoder.color_range(),
-            decoder.color_primaries(),
-            decoder.color_transfer_characteristic(),
-            decoder.format(),
-            decoder.height(),
-        );
-        let sar = decoder.aspect_ratio();
-        let deep = conversion == RgbConversion::Exact && is_deep(decoder.format());
-        let mut graph = build_graph(
-            &decoder,
-            time_base,
-            sar,
-            filters,
-            &color,
-            (conversion, deep),
-        )?;
-        let (width, height, sink_time_base) = sink_geometry(&mut graph)?;
-        let info = VideoInfo {
-            width,
-            height,
-            time_base: sink_time_base,
-            frame_rate,
-            sample_aspect_ratio: sar,
-            color,
-            source_format: decoder.format(),
-            deep,
-            stream_frames,
-            end_time: stream_end.or_else(|| container_end(&input)),
-        };
+        let (graph, info, timing) = open_graph(&input, &stream, &decoder, filters, conversion)?;
         let copied = layout.copied.iter().map(|s| s.input_index).collect();
         let stated_duration = (input.duration() > 0)
             .then(|| input.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE));
@@ -216,7 +234,7 @@ impl VideoSource {
                 damaged: 0,
                 interlaced: Interlacing::default(),
                 last_frame: None,
-                stream_time_base: time_base,
+                timing,
             },
             layout,
         ))
@@ -258,7 +276,7 @@ impl VideoSource {
         if self.damage_policy == DecodeErrorPolicy::RepeatFrame {
             if let Some((last_pts, duration, image)) = &self.last_frame {
                 let pts = pts
-                    .map(|p| p.rescale(self.stream_time_base, self.info.time_base))
+                    .map(|p| self.timing.to_output(p))
                     .or_else(|| last_pts.map(|p| p + (*duration).max(1)));
                 // A stand-in frame carries no captions: repeating them would repeat text.
                 self.pending.push_back(SourceItem::Frame(RgbFrame {
@@ -368,10 +386,16 @@ impl VideoSource {
             .send_eof()
             .context(|| "video decode error at end of stream".into())?;
         self.receive_decoded()?;
-        self.source_ctx()?
-            .source()
-            .flush()
-            .context(|| "filter flush failed".into())?;
+        // Filters that fill to the end of the input (`fps`) need to know where it is;
+        // a plain flush tells them the last frame's start.
+        let end = self.timing.input_end();
+        let mut source_ctx = self.source_ctx()?;
+        let mut source = source_ctx.source();
+        match end {
+            Some(end) => source.close(end),
+            None => source.flush(),
+        }
+        .context(|| "filter flush failed".into())?;
         self.receive_filtered()
     }
 
@@ -380,7 +404,9 @@ impl VideoSource {
         loop {
             match self.decoder.receive_frame(&mut frame) {
                 Ok(()) => {
-                    let timestamp = frame.timestamp();
+                    let timestamp = self
+                        .timing
+                        .decoded(frame.timestamp(), frame.packet().duration);
                     frame.set_pts(timestamp);
                     self.source_ctx()?
                         .source()
@@ -417,7 +443,8 @@ impl VideoSource {
                     let closed_captions = filtered
                         .side_data(ffmpeg_next::util::frame::side_data::Type::A53CC)
                         .map(|data| data.data().to_vec());
-                    let (pts, duration) = (filtered.pts(), filtered.packet().duration);
+                    let pts = filtered.pts();
+                    let duration = self.timing.output_duration(filtered.packet().duration);
                     if self.damage_policy == DecodeErrorPolicy::RepeatFrame {
                         self.last_frame = Some((pts, duration, image.clone()));
                     }

@@ -9,7 +9,7 @@ use image::RgbImage;
 
 use super::color::ColorInfo;
 use super::error::MediaError;
-use super::filter_graph::{linear_graph, node, GraphInput};
+use super::filter_graph::{is_rate, linear_graph, node, GraphInput};
 use super::image_io::{Colour, Rgb16Image};
 
 /// How carefully decoded frames become RGB. Both use the stream's own matrix and range.
@@ -35,9 +35,9 @@ impl RgbConversion {
 
 /// The nominal frame rate: the average when the container knows it, else the base rate.
 pub fn pick_frame_rate(average: Rational, base: Rational) -> Rational {
-    if average.numerator() > 0 && average.denominator() > 0 {
+    if is_rate(average) {
         average
-    } else if base.numerator() > 0 && base.denominator() > 0 {
+    } else if is_rate(base) {
         base
     } else {
         Rational::new(25, 1)
@@ -71,9 +71,14 @@ pub fn rgb_format(deep: bool) -> Pixel {
     }
 }
 
+/// The user's `filters`, then the conversion to RGB, for frames of `decoder` timed in
+/// `time_base` at a nominal `frame_rate`.
+///
+/// # Errors
+/// A filter is missing or the chain is not valid for these frames.
 pub fn build_graph(
     decoder: &decoder::Video,
-    time_base: Rational,
+    (time_base, frame_rate): (Rational, Rational),
     sar: Rational,
     filters: &[String],
     color: &ColorInfo,
@@ -94,27 +99,44 @@ pub fn build_graph(
         height: decoder.height(),
         format: decoder.format(),
         time_base,
+        frame_rate,
         sample_aspect_ratio: sar,
     };
     linear_graph(input, &chain.join(","), &filters.join(","))
 }
 
-/// Size and time base of the graph's output.
-pub fn sink_geometry(graph: &mut filter::Graph) -> Result<(u32, u32, Rational), MediaError> {
+/// What a configured graph hands out.
+#[derive(Debug, Clone, Copy)]
+pub struct SinkFormat {
+    pub width: u32,
+    pub height: u32,
+    /// Time base of the frames' timestamps.
+    pub time_base: Rational,
+    /// Their rate, as the last filter states it; `None` when it is unknown or variable.
+    pub frame_rate: Option<Rational>,
+}
+
+/// Size, time base and frame rate of the graph's output.
+///
+/// # Errors
+/// Never for graphs made by [`build_graph`]; reported rather than assumed.
+pub fn sink_format(graph: &mut filter::Graph) -> Result<SinkFormat, MediaError> {
     let mut sink = node(graph, "out")?;
     // SAFETY: `sink` is a configured buffersink of a validated graph.
-    let (w, h) = unsafe {
+    let (w, h, rate) = unsafe {
         (
             ffmpeg_next::ffi::av_buffersink_get_w(sink.as_ptr()),
             ffmpeg_next::ffi::av_buffersink_get_h(sink.as_ptr()),
+            ffmpeg_next::ffi::av_buffersink_get_frame_rate(sink.as_ptr()),
         )
     };
-    let time_base = sink.sink().time_base();
-    Ok((
-        u32::try_from(w).unwrap_or_default(),
-        u32::try_from(h).unwrap_or_default(),
-        time_base,
-    ))
+    let frame_rate = Rational::from(rate);
+    Ok(SinkFormat {
+        width: u32::try_from(w).unwrap_or_default(),
+        height: u32::try_from(h).unwrap_or_default(),
+        time_base: sink.sink().time_base(),
+        frame_rate: is_rate(frame_rate).then_some(frame_rate),
+    })
 }
 
 /// Copies an `rgb24` or `rgb48le` frame into a tightly packed image (swscale rows are

@@ -429,6 +429,7 @@ fn build_graph(target: &VideoInfo, format: Pixel) -> Result<filter::Graph, Media
             Pixel::RGB24
         },
         time_base: target.time_base,
+        frame_rate: target.frame_rate,
         sample_aspect_ratio: target.sample_aspect_ratio,
     };
     linear_graph(input, &spec, &spec)

@@ -14,6 +14,9 @@ pub struct GraphInput {
     pub height: u32,
     pub format: Pixel,
     pub time_base: Rational,
+    /// The frames' nominal rate. Filters that make or drop frames (`fps`, `yadif` in
+    /// `send_field` mode, `minterpolate`, `tpad`) compute their output from it.
+    pub frame_rate: Rational,
     pub sample_aspect_ratio: Rational,
 }
 
@@ -35,7 +38,7 @@ pub fn linear_graph(
         Rational::new(1, 1)
     };
     let format: ffmpeg_next::ffi::AVPixelFormat = input.format.into();
-    let args = format!(
+    let mut args = format!(
         "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}",
         input.width,
         input.height,
@@ -45,6 +48,13 @@ pub fn linear_graph(
         sar.numerator(),
         sar.denominator()
     );
+    if is_rate(input.frame_rate) {
+        args.push_str(&format!(
+            ":frame_rate={}/{}",
+            input.frame_rate.numerator(),
+            input.frame_rate.denominator()
+        ));
+    }
     let invalid = format!("invalid filter graph `{describe}`");
     let mut graph = parsed_graph(&args, spec, &invalid)?;
     let (valid, reason) = explained(|| graph.validate());
@@ -61,7 +71,7 @@ pub fn linear_graph(
 /// the message has ffmpeg's reason.
 pub fn check_chain(spec: &str) -> Result<(), MediaError> {
     super::init();
-    let args = "video_size=64x64:pix_fmt=0:time_base=1/25:pixel_aspect=1/1";
+    let args = "video_size=64x64:pix_fmt=0:time_base=1/25:frame_rate=25/1:pixel_aspect=1/1";
     parsed_graph(args, spec, "invalid filter graph").map(|_| ())
 }
 
@@ -98,6 +108,11 @@ pub fn node(graph: &mut filter::Graph, name: &str) -> Result<filter::Context, Me
     graph
         .get(name)
         .ok_or_else(|| MediaError::Unsupported(format!("filter graph has no `{name}` node")))
+}
+
+/// Whether `rate` is a usable frame rate (libavfilter says "unknown" with 0/0 or 1/0).
+pub fn is_rate(rate: Rational) -> bool {
+    rate.numerator() > 0 && rate.denominator() > 0
 }
 
 /// Whether an ffmpeg error only means "nothing more for now".

@@ -8,6 +8,7 @@ pub mod encode;
 pub mod error;
 pub mod ffmpeg_log;
 pub mod filter_graph;
+pub mod graph_timing;
 pub mod image_io;
 
 pub mod layout;

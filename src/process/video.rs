@@ -79,7 +79,7 @@ pub fn restore_video(
     let info = source.info();
     let frames_per_second = f64::from(info.frame_rate);
     progress.length(FrameTotal::from_stated(
-        info.stream_frames,
+        info.expected_frames,
         source.stated_duration(),
         frames_per_second,
     ));
@@ -413,8 +413,8 @@ fn checkpoint_plan(
     }
     let rate = f64::from(info.frame_rate);
     let known_length = info.end_time.or_else(|| {
-        (info.stream_frames > 0 && rate.is_finite() && rate > 0.0)
-            .then(|| info.stream_frames as f64 / rate)
+        (info.expected_frames > 0 && rate.is_finite() && rate > 0.0)
+            .then(|| info.expected_frames as f64 / rate)
     });
     if known_length.is_some_and(|length| length <= spec.every) {
         return Ok(None);

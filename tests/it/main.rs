@@ -20,6 +20,7 @@ mod caption_outputs;
 mod caption_reference;
 mod config_load;
 mod decode_conversion;
+mod frame_rate;
 mod model_conventions;
 mod recipes;
 mod restore_images;

@@ -70,14 +70,36 @@ fn run_with_an_invalid_pipeline_exits_2_and_writes_nothing() {
     assert!(!ws.path("out").exists(), "nothing may be written");
 }
 
+/// Every example pipeline in `pipelines/` loads, with its models, as the run would.
 #[test]
-fn the_shipped_pipeline_validates() {
-    frameforge()
-        .current_dir(root())
-        .args(["validate", "pipelines/restore-film.yaml"])
-        .assert()
-        .success()
-        .stdout("pipelines/restore-film.yaml: ok (2 stage(s), scale ×2, device cpu)\n");
+fn every_shipped_pipeline_validates() {
+    let expected = [
+        ("caption-archive.yaml", "1 stage(s), scale ×1"),
+        ("interpolate-film.yaml", "2 stage(s), scale ×2"),
+        ("restore-and-caption.yaml", "3 stage(s), scale ×2"),
+        ("restore-animation.yaml", "2 stage(s), scale ×2"),
+        ("restore-film.yaml", "2 stage(s), scale ×2"),
+    ];
+    let mut shipped: Vec<String> = std::fs::read_dir(root().join("pipelines"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    shipped.sort();
+    let listed: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        shipped, listed,
+        "a shipped pipeline without its expected summary"
+    );
+    for (name, summary) in expected {
+        let relative = format!("pipelines/{name}");
+        frameforge()
+            .current_dir(root())
+            .args(["validate", &relative])
+            .assert()
+            .success()
+            .stdout(format!("{relative}: ok ({summary}, device cpu)\n"));
+    }
 }
 
 #[test]

@@ -13,8 +13,9 @@ use crate::util;
 
 use std::path::{Path, PathBuf};
 
+use util::checkpoints::{committed_segments, resumed_frames, stop_after_segments};
 use util::{
-    decode_rgb, ffmpeg, frame_times, probe, probe_with, psnr, streams_of, wait_until, Workspace,
+    ffmpeg, frame_times, lowest_psnr, packet_counts, probe, probe_with, streams_of, Workspace,
 };
 
 /// Frames of the generated video (12 fps, 8 s) and per checkpoint segment (`1s`).
@@ -54,49 +55,6 @@ fn long_video() -> Workspace {
     ws
 }
 
-/// Segments committed so far in the output's checkpoint store (0 when there is none).
-fn committed_segments(out: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(out.join(".frameforge/checkpoints")) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path().join("segments.sqlite"))
-        .filter(|db| db.exists())
-        .filter_map(|db| {
-            let connection = rusqlite::Connection::open_with_flags(
-                db,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-            )
-            .ok()?;
-            connection
-                .busy_timeout(std::time::Duration::from_millis(200))
-                .ok()?;
-            connection
-                .query_row("SELECT COUNT(*) FROM segments", [], |row| {
-                    row.get::<_, i64>(0)
-                })
-                .ok()
-        })
-        .map(|n| u64::try_from(n).unwrap_or(0))
-        .sum()
-}
-
-/// Starts a run, waits until it has committed `segments` segments, and sends `signal`.
-fn stop_after_segments(
-    ws: &Workspace,
-    pipeline: &Path,
-    segments: u64,
-    signal: &str,
-) -> util::RunOutput {
-    let run = ws.start(pipeline, &[]);
-    wait_until("committed checkpoint segments", || {
-        committed_segments(&ws.path("out")) >= segments
-    });
-    run.signal(signal);
-    run.wait()
-}
-
 /// No checkpoint store, nor any file of one, is left in the output.
 fn assert_no_checkpoints(ws: &Workspace) {
     assert_eq!(committed_segments(&ws.path("out")), 0);
@@ -106,44 +64,6 @@ fn assert_no_checkpoints(ws: &Workspace) {
         .filter(|f| f.starts_with(".frameforge/checkpoints/"))
         .collect();
     assert_eq!(left, Vec::<String>::new());
-}
-
-fn resumed_frames(ws: &Workspace) -> u64 {
-    ws.report()["items"][0]["resumed_frames"].as_u64().unwrap()
-}
-
-/// The stream kinds of a file with each stream's packet count.
-fn packet_counts(path: &Path) -> Vec<(String, usize)> {
-    let probe = probe_with(path, &["-show_entries", "packet=stream_index"]);
-    let streams = probe_with(path, &["-show_entries", "stream=codec_type"]);
-    let kinds: Vec<String> = streams["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["codec_type"].as_str().unwrap().to_string())
-        .collect();
-    let packets = probe["packets"].as_array().unwrap();
-    kinds
-        .iter()
-        .enumerate()
-        .map(|(index, kind)| {
-            let count = packets
-                .iter()
-                .filter(|p| p["stream_index"].as_u64() == Some(index as u64))
-                .count();
-            (kind.clone(), count)
-        })
-        .collect()
-}
-
-/// The lowest per-frame PSNR between two videos of the same frames.
-fn lowest_psnr(a: &Path, b: &Path) -> f64 {
-    let (a, b) = (decode_rgb(a), decode_rgb(b));
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| psnr(x.as_raw(), y.as_raw()))
-        .fold(f64::INFINITY, f64::min)
 }
 
 fn reference_run(ws: &Workspace) -> PathBuf {

@@ -18,8 +18,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use util::{
-    decode_rgb, ffmpeg, fixture, frame_times, frameforge, probe, probe_with, psnr, streams_of,
-    Workspace,
+    decode_rgb, ffmpeg, fixture, frame_times, frameforge, probe, probe_with, psnr, ratio, seconds,
+    streams_of, Workspace,
 };
 
 /// The stage list of every run: the ×2 model on whole frames (fast on small clips).
@@ -77,13 +77,6 @@ fn size(stream: &Value) -> (u64, u64) {
     )
 }
 
-/// `"num/den"` as a number; `None` for `0/0` or anything unparsable.
-fn ratio(text: &Value) -> Option<f64> {
-    let (n, d) = text.as_str()?.split_once('/')?;
-    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
-    (n > 0.0 && d > 0.0).then(|| n / d)
-}
-
 /// The nominal frame rate of a video stream: the average, else ffprobe's base rate.
 fn frame_rate(stream: &Value) -> f64 {
     ratio(&stream["avg_frame_rate"])
@@ -94,10 +87,6 @@ fn frame_rate(stream: &Value) -> f64 {
 /// Seconds of one tick of a stream's time base.
 fn tick(stream: &Value) -> f64 {
     ratio(&stream["time_base"]).expect("a time base")
-}
-
-fn seconds(value: &Value) -> Option<f64> {
-    value.as_str()?.parse().ok()
 }
 
 /// How long the first video stream lasts: from its first frame to the end of its last

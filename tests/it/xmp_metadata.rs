@@ -103,7 +103,10 @@ fn an_mp4_carries_its_xmp_inside_and_stays_playable() {
     let ws = Workspace::new();
     ws.input(&[("video/h264_aac_subs_chapters.mkv", "reel.mkv")]);
     // MP4 cannot store the reel's SubRip track.
-    let pipeline = ws.pipeline(&format!("{}  subtitles: drop\n", restore_and_caption("mp4")));
+    let pipeline = ws.pipeline(&format!(
+        "{}  subtitles: drop\n",
+        restore_and_caption("mp4")
+    ));
     let run = ws.run(&pipeline, &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let output = ws.path("out/reel.mp4");

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
+pub mod checkpoints;
+
 /// The repository root (where `fixtures/` and `models/` are).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -419,6 +421,19 @@ pub fn streams_of(probe: &serde_json::Value, kind: &str) -> Vec<serde_json::Valu
         .collect()
 }
 
+/// An ffprobe `"num/den"` (a rate, a time base) as a number; `None` for `0/0` or
+/// anything unparsable.
+pub fn ratio(text: &serde_json::Value) -> Option<f64> {
+    let (n, d) = text.as_str()?.split_once('/')?;
+    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+    (n > 0.0 && d > 0.0).then(|| n / d)
+}
+
+/// An ffprobe time or duration (`"2.040000"`) in seconds; `None` for `N/A`.
+pub fn seconds(value: &serde_json::Value) -> Option<f64> {
+    value.as_str()?.parse().ok()
+}
+
 /// Presentation timestamps (seconds) of every frame of the first video stream.
 ///
 /// A frame ffprobe gives no time at all (the last frame of an MPEG-PS stream, whose
@@ -503,6 +518,40 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
     } else {
         10.0 * (255.0f64 * 255.0 / mse).log10()
     }
+}
+
+/// The stream kinds of a file with each stream's packet count.
+pub fn packet_counts(path: &Path) -> Vec<(String, usize)> {
+    let probe = probe_with(path, &["-show_entries", "packet=stream_index"]);
+    let streams = probe_with(path, &["-show_entries", "stream=codec_type"]);
+    let kinds: Vec<String> = streams["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_type"].as_str().unwrap().to_string())
+        .collect();
+    let packets = probe["packets"].as_array().unwrap();
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(index, kind)| {
+            let count = packets
+                .iter()
+                .filter(|p| p["stream_index"].as_u64() == Some(index as u64))
+                .count();
+            (kind.clone(), count)
+        })
+        .collect()
+}
+
+/// The lowest per-frame PSNR between two videos of the same frames.
+pub fn lowest_psnr(a: &Path, b: &Path) -> f64 {
+    let (a, b) = (decode_rgb(a), decode_rgb(b));
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| psnr(x.as_raw(), y.as_raw()))
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// Largest absolute difference between samples.
