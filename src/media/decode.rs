@@ -40,6 +40,9 @@ pub struct VideoInfo {
     pub stream_frames: i64,
     /// When the video ends, in seconds on the frames' timeline, as the file states it.
     pub end_time: Option<f64>,
+    /// How far the picture is turned for display (degrees counter-clockwise, as ffprobe
+    /// prints it; 0 when upright). The frames are handed out as stored, unturned.
+    pub display_rotation: f64,
 }
 
 /// A decoded frame in RGB with its presentation time.
@@ -205,6 +208,7 @@ impl VideoSource {
             deep,
             stream_frames,
             end_time: stream_end.or_else(|| container_end(&input)),
+            display_rotation: layout.display_rotation().unwrap_or(0.0),
         };
         let copied = layout.copied.iter().map(|s| s.input_index).collect();
         let stated_duration = (input.duration() > 0)

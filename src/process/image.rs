@@ -49,7 +49,8 @@ pub fn restore_image(
         metadata: StillMetadata::default(),
     });
     let rgb = restored.to_rgb8();
-    let preview = Preview::new(&before, &rgb);
+    // `read_still` has already turned the picture by its EXIF orientation.
+    let preview = Preview::new(&before, &rgb, 0.0);
     let mut outputs = Vec::new();
     let mut cues = Vec::new();
     if pool.plan().writes_media() {
