@@ -21,6 +21,7 @@ mod caption_reference;
 mod config_load;
 mod decode_conversion;
 mod model_conventions;
+mod report_history;
 mod restore_images;
 mod restore_models;
 mod slurm_array;
