@@ -206,8 +206,8 @@ fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
                 let (before, after) = (row.picture("before"), row.picture("after"));
                 // Both cover the same area on screen; the "after" at its own pixels.
                 assert_eq!(before.shown, after.shown);
-                assert_eq!(after.shown, after.image.dimensions());
-                let (w, h) = before.shown;
+                assert_eq!(after.shown, Some(after.image.dimensions()));
+                let (w, h) = after.image.dimensions();
                 let enlarged = image::imageops::resize(
                     &before.image,
                     w,

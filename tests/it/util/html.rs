@@ -55,8 +55,8 @@ pub fn start_tags(html: &str) -> Vec<Tag> {
 pub struct Picture {
     pub alt: String,
     pub image: RgbImage,
-    /// The `width` and `height` attributes (the on-screen size).
-    pub shown: (u32, u32),
+    /// The `width` and `height` attributes (the on-screen size), when the page says.
+    pub shown: Option<(u32, u32)>,
 }
 
 /// One row of the items table.
@@ -135,13 +135,13 @@ fn picture(tag: &Tag) -> Picture {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .unwrap();
-    let number = |key: &str| tag.attributes[key].parse::<u32>().unwrap();
+    let number = |key: &str| tag.attributes.get(key).map(|v| v.parse::<u32>().unwrap());
     Picture {
         alt: tag.attributes["alt"].clone(),
         image: image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
             .unwrap()
             .to_rgb8(),
-        shown: (number("width"), number("height")),
+        shown: number("width").zip(number("height")),
     }
 }
 
