@@ -124,7 +124,6 @@ mod tests {
                     run: "r".into(),
                     recorded_ms: 0,
                     entry: "{}".into(),
-                    preview: None,
                 },
             )
             .unwrap();

@@ -18,7 +18,7 @@ use crate::process::ProcessError;
 use crate::report::{FileSummary, ItemReport, ItemStatus};
 
 use super::decide::{decide, journal_key, Decision};
-use super::item_result::{record_failure, result_record, stamped, within_places};
+use super::item_result::{keep_crops, record_failure, result_record, stamped, within_places};
 use super::journal::{Finished, InputStamp};
 use super::scheduler::BatchContext;
 
@@ -239,11 +239,17 @@ fn finished(
         pipeline_hash: fingerprint.to_string(),
         outputs: report.outputs.clone(),
     };
-    let recorded = context
-        .journal
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .record(&report.key, finished, &result_record(&report, context));
+    let recorded = {
+        let mut journal = context
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let recorded = journal.record(&report.key, finished, &result_record(&report, context));
+        if recorded.is_ok() {
+            keep_crops(&mut journal, &report, job);
+        }
+        recorded
+    };
     if let Err(error) = recorded {
         // The output is complete; only the next run's skip is lost.
         tracing::warn!("{}: {error}", job.input.display());

@@ -14,7 +14,7 @@ use crate::report::thumbnail::take_thumbnail_place;
 use crate::report::ItemReport;
 
 use super::decide::journal_key;
-use super::journal::{PreviewBlobs, ResultRecord};
+use super::journal::{Journal, PreviewBlobs, ResultRecord};
 use super::scheduler::BatchContext;
 
 /// `report` as this run's entry for `job`, made now.
@@ -43,14 +43,23 @@ pub(super) fn result_record(report: &ItemReport, context: &BatchContext<'_>) -> 
         run: report.run.clone(),
         recorded_ms,
         entry: to_stored(report, context.output_root),
-        preview: report.preview.as_ref().map(|p| {
-            let (before, after, crop) = preview_parts(p);
-            PreviewBlobs {
-                before,
-                after,
-                crop,
-            }
-        }),
+    }
+}
+
+/// Keeps a finished item's crops for later reports, once its result is recorded.
+pub(super) fn keep_crops(journal: &mut Journal, report: &ItemReport, job: &Job) {
+    let Some(preview) = &report.preview else {
+        return;
+    };
+    let (before, after, crop) = preview_parts(preview);
+    let blobs = PreviewBlobs {
+        before,
+        after,
+        crop,
+    };
+    if let Err(error) = journal.record_preview(&report.key, &blobs) {
+        // The item is recorded; later reports only show it without its crops.
+        tracing::warn!("{}: cannot keep its crops: {error}", job.input.display());
     }
 }
 

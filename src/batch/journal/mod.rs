@@ -364,7 +364,6 @@ mod tests {
             run: "r".into(),
             recorded_ms: 0,
             entry: "{}".into(),
-            preview: None,
         }
     }
 

@@ -3,7 +3,9 @@
 //! it, when, and the before/after crops (PNG) of the most recent items.
 //!
 //! A result is written when an item finishes (with its `finished` record, in one
-//! transaction), fails or is interrupted; a skip leaves the last result as it is.
+//! transaction), fails or is interrupted; a skip leaves the last result as it is. The
+//! crops follow in a write of their own: on a nearly full disk the finished record
+//! matters, the pictures do not.
 //! Journals from before this table existed gain it when opened and simply have no
 //! results yet; other shards' files are read only if they have it.
 
@@ -34,7 +36,6 @@ pub struct ResultRecord {
     pub recorded_ms: i64,
     /// The report entry (JSON).
     pub entry: String,
-    pub preview: Option<PreviewBlobs>,
 }
 
 /// The before/after crops (PNG) and where they were cut (JSON).
@@ -57,30 +58,17 @@ pub struct StoredResult {
     file: PathBuf,
 }
 
-/// Writes `result` as the last result of `key`.
+/// Writes `result` as the last result of `key`; an earlier result's crops go with it.
 pub(super) fn upsert(
     connection: &Connection,
     key: &str,
     result: &ResultRecord,
 ) -> rusqlite::Result<usize> {
-    let (before, after, crop) = match &result.preview {
-        Some(p) => (Some(&p.before), Some(&p.after), Some(&p.crop)),
-        None => (None, None, None),
-    };
     connection.execute(
-        "INSERT INTO results (input, run, recorded_ms, entry, before_png, after_png, crop)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO results (input, run, recorded_ms, entry) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(input) DO UPDATE SET run = ?2, recorded_ms = ?3, entry = ?4,
-           before_png = ?5, after_png = ?6, crop = ?7",
-        params![
-            key,
-            result.run,
-            result.recorded_ms,
-            result.entry,
-            before,
-            after,
-            crop
-        ],
+           before_png = NULL, after_png = NULL, crop = NULL",
+        params![key, result.run, result.recorded_ms, result.entry],
     )
 }
 
@@ -92,6 +80,24 @@ impl Journal {
     /// The database cannot be written (disk full, for example).
     pub fn record_result(&mut self, key: &str, result: &ResultRecord) -> Result<(), JournalError> {
         upsert(&self.connection, key, result).map_err(|source| self.error(source))?;
+        Ok(())
+    }
+
+    /// Keeps the crops of `key`'s result, recorded just before.
+    ///
+    /// # Errors
+    /// The database cannot be written (disk full, for example).
+    pub fn record_preview(
+        &mut self,
+        key: &str,
+        preview: &PreviewBlobs,
+    ) -> Result<(), JournalError> {
+        self.connection
+            .execute(
+                "UPDATE results SET before_png = ?2, after_png = ?3, crop = ?4 WHERE input = ?1",
+                params![key, preview.before, preview.after, preview.crop],
+            )
+            .map_err(|source| self.error(source))?;
         Ok(())
     }
 
@@ -244,16 +250,19 @@ mod tests {
     use super::super::{journal_name, Finished, InputStamp, STATE_DIR};
     use super::*;
 
-    fn result(run: &str, ms: i64, preview: bool) -> ResultRecord {
+    fn result(run: &str, ms: i64) -> ResultRecord {
         ResultRecord {
             run: run.into(),
             recorded_ms: ms,
             entry: format!("{{\"run\":\"{run}\"}}"),
-            preview: preview.then(|| PreviewBlobs {
-                before: vec![1, 2],
-                after: vec![3, 4, 5],
-                crop: "{}".into(),
-            }),
+        }
+    }
+
+    fn crops() -> PreviewBlobs {
+        PreviewBlobs {
+            before: vec![1, 2],
+            after: vec![3, 4, 5],
+            crop: "{}".into(),
         }
     }
 
@@ -272,15 +281,13 @@ mod tests {
     fn the_newest_result_of_each_item_wins_across_shards() {
         let dir = tempfile::tempdir().unwrap();
         let mut one = Journal::open(dir.path(), &journal_name(Some((1, 2)))).unwrap();
-        one.record("a.png", finished(), &result("r1", 10, true))
-            .unwrap();
-        one.record_result("b.png", &result("r1", 20, false))
-            .unwrap();
+        one.record("a.png", finished(), &result("r1", 10)).unwrap();
+        one.record_preview("a.png", &crops()).unwrap();
+        one.record_result("b.png", &result("r1", 20)).unwrap();
         drop(one);
         let mut two = Journal::open(dir.path(), &journal_name(Some((2, 2)))).unwrap();
-        two.record_result("a.png", &result("r2", 30, false))
-            .unwrap();
-        two.record_result("b.png", &result("r2", 5, false)).unwrap();
+        two.record_result("a.png", &result("r2", 30)).unwrap();
+        two.record_result("b.png", &result("r2", 5)).unwrap();
         let mut runs: Vec<(String, String)> = two
             .results()
             .unwrap()
@@ -298,9 +305,19 @@ mod tests {
     fn crops_are_read_back_and_only_the_newest_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = Journal::open(dir.path(), &journal_name(None)).unwrap();
-        for (key, ms) in [("old.png", 1), ("mid.png", 2), ("new.png", 3)] {
-            journal.record_result(key, &result("r", ms, true)).unwrap();
+        for (key, ms) in [
+            ("old.png", 1),
+            ("mid.png", 2),
+            ("new.png", 3),
+            ("redone.png", 4),
+        ] {
+            journal.record_result(key, &result("r", ms)).unwrap();
+            journal.record_preview(key, &crops()).unwrap();
         }
+        // A newer result without crops drops the older ones.
+        journal
+            .record_result("redone.png", &result("r2", 5))
+            .unwrap();
         journal.keep_previews(2).unwrap();
         let results = journal.results().unwrap();
         let wanted: Vec<&StoredResult> = results.iter().collect();
@@ -337,9 +354,7 @@ mod tests {
         // Another shard's old journal, appearing while this run goes on, is read
         // without the table.
         write_old_journal(&state.join(journal_name(Some((1, 2)))));
-        journal
-            .record_result("b.png", &result("r", 1, false))
-            .unwrap();
+        journal.record_result("b.png", &result("r", 1)).unwrap();
         let keys: Vec<String> = journal
             .results()
             .unwrap()
