@@ -15,9 +15,9 @@ use super::detail::most_detailed;
 /// a ×2 restoration shows a 128-pixel region of the source, a ×4 one a 64-pixel region.
 pub const CROP_SIDE: u32 = 256;
 
-/// Items of one run whose thumbnails the report keeps. A pair is up to some 150 KB of
+/// Items of one run whose crops the report keeps. A pair of a photo is 150–200 KB of
 /// PNG, held until the run ends and then inlined in report.html: a nightly run over
-/// 100 000 new stills would otherwise hold 15 GB and write a page no browser opens. The
+/// 100 000 new stills would otherwise hold 20 GB and write a page no browser opens. The
 /// journal keeps the pairs of this many most recent items for later reports.
 pub const REPORT_THUMBNAILS: usize = 500;
 
