@@ -5,26 +5,34 @@ use std::time::Instant;
 use crate::cancel::Cancel;
 use crate::cli::RunArgs;
 use crate::config::LoadedPipeline;
-use crate::report::{done_verb, report_stem, write_reports, ItemReport, ItemStatus, RunReport};
+use crate::report::{
+    done_verb, report_stem, write_reports, ItemReport, RunCounts, RunReport, Totals,
+};
 
 use super::exit;
+
+/// When and as what a run started.
+pub(super) struct RunStart {
+    pub instant: Instant,
+    pub unix: u64,
+    /// The run's id (see `report::run_id`).
+    pub run: String,
+}
 
 /// Prints the summary, writes the report and chooses the exit code.
 pub(super) fn finish(
     args: &RunArgs,
     loaded: &LoadedPipeline,
-    items: Vec<ItemReport>,
+    (counts, items): (RunCounts, Vec<ItemReport>),
     cancel: &Cancel,
-    started: Instant,
-    started_unix: u64,
+    start: &RunStart,
 ) -> u8 {
-    let count = |status| items.iter().filter(|i| i.status == status).count();
-    let (done, skipped, failed) = (
-        count(ItemStatus::Done),
-        count(ItemStatus::Skipped),
-        count(ItemStatus::Failed),
-    );
-    let warned = items.iter().filter(|i| !i.warnings.is_empty()).count();
+    let RunCounts {
+        done,
+        skipped,
+        failed,
+        warned,
+    } = counts;
     let interrupted = cancel.is_set();
     let exit_code = if interrupted {
         exit::INTERRUPTED
@@ -33,13 +41,14 @@ pub(super) fn finish(
     } else {
         exit::OK
     };
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = start.instant.elapsed().as_secs_f64();
     let stem = report_stem(args.shard.map(|s| (s.index, s.count)));
     let report = RunReport {
         pipeline: loaded.file.clone(),
         name: loaded.pipeline.name.clone(),
         version: env!("CARGO_PKG_VERSION"),
-        started_unix,
+        run: start.run.clone(),
+        started_unix: start.unix,
         seconds,
         exit_code,
         done_verb: done_verb(&loaded.pipeline.stages),
@@ -48,6 +57,7 @@ pub(super) fn finish(
         failed,
         warned,
         interrupted,
+        totals: Totals::of(&items),
         items,
     };
     if !args.dry_run {
@@ -68,6 +78,7 @@ pub(super) fn finish(
     if args.json {
         let summary = serde_json::json!({
             "exit_code": exit_code,
+            "run": start.run,
             "done": done,
             "skipped": skipped,
             "failed": failed,

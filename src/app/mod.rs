@@ -1,8 +1,10 @@
 //! The commands: `validate` and `inspect` here, `run` in `app/run.rs` (its summary,
-//! report and exit code in `app/finish.rs`). Every command starts by loading the
-//! pipeline and its models, with all problems at once.
+//! report and exit code in `app/finish.rs`, the report's items across runs in
+//! `app/history.rs`). Every command starts by loading the pipeline and its models, with
+//! all problems at once.
 
 mod finish;
+mod history;
 mod run;
 
 pub use run::run;

@@ -2,6 +2,7 @@
 //! (the files to process, this shard's share), run (files in parallel, each failure its
 //! own), tidy the state directory, then the report and the exit code.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -22,29 +23,35 @@ use crate::process::checkpoints::prune as prune_checkpoints;
 use crate::process::settings::{copy_policy, XmpSettings};
 use crate::process::ProcessSettings;
 use crate::progress::Progress;
-use crate::report::{ItemReport, ItemStatus};
+use crate::report::run_id::{run_id, unix_seconds, utc_timestamp};
+use crate::report::{ItemReport, RunCounts};
 use crate::stage::caption::{caption_pool, CaptionPool};
 use crate::stage::{StagePlan, StagePool};
 
-use super::finish::finish;
+use super::finish::{finish, RunStart};
+use super::history::{input_root, report_items, Share};
 use super::{encode_settings, exit, load, Stop};
 
 /// Restores every input file; returns the exit code.
 pub fn run(args: &RunArgs) -> u8 {
-    let started = Instant::now();
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let started_at = SystemTime::now();
+    let start = RunStart {
+        instant: Instant::now(),
+        unix: started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        run: run_id(started_at, std::process::id()),
+    };
     let cancel = Cancel::install().unwrap_or_else(|error| {
         tracing::warn!("signals cannot be handled ({error}); Ctrl-C will stop at once");
         Cancel::default()
     });
     let items = load(&args.pipeline).and_then(|(loaded, plan)| {
-        let items = run_batch(args, &loaded, plan, &cancel)?;
+        let items = run_batch(args, &loaded, plan, &cancel, &start.run)?;
         Ok((loaded, items))
     });
     match items {
-        Ok((loaded, items)) => finish(args, &loaded, items, &cancel, started, started_unix),
+        Ok((loaded, (counts, items))) => finish(args, &loaded, (counts, items), &cancel, &start),
         Err(stop) => stop.report(args.json),
     }
 }
@@ -71,14 +78,15 @@ impl Budget {
     }
 }
 
-/// Everything after loading: the report entries of this run's items, or why the run
-/// stopped before processing anything.
+/// Everything after loading: what this run did and the report's items (this run's and
+/// the earlier results of its share), or why the run stopped before processing anything.
 fn run_batch(
     args: &RunArgs,
     loaded: &LoadedPipeline,
     plan: StagePlan,
     cancel: &Cancel,
-) -> Result<Vec<ItemReport>, Stop> {
+    run: &str,
+) -> Result<(RunCounts, Vec<ItemReport>), Stop> {
     let pipeline = &loaded.pipeline;
     let budget = Budget::of(args, pipeline);
     let output_root = &pipeline.output.path;
@@ -95,7 +103,8 @@ fn run_batch(
         .map(|job| std::fs::metadata(&job.input).map_or(0, |m| m.len()))
         .collect();
     let progress = Progress::new(&weights, args.quiet);
-    let mut items = rejected_items(&rejected, &progress);
+    let input_root = input_root(&pipeline.input.path);
+    let mut items = rejected_items(&rejected, (&input_root, run), &progress);
     let provenance = provenance(&fingerprint, &plan);
     let workers = Workers::new(plan, pipeline, budget.threads);
     let encode = encode_settings(loaded, budget.threads);
@@ -124,14 +133,28 @@ fn run_batch(
         device: workers.device,
         dry_run: args.dry_run,
         checkpoints: checkpointing(pipeline),
+        models: &fingerprint.models,
+        run,
+        output_root,
     };
     items.extend(run_jobs(&jobs, budget.parallel, &context));
     tidy_up(args, pipeline, &jobs, workers.pool.plan(), cancel);
     progress.clear();
-    for item in items.iter_mut().filter(|i| i.status == ItemStatus::Done) {
-        item.models.clone_from(&fingerprint.models);
+    let counts = RunCounts::of(&items);
+    if args.dry_run {
+        return Ok((counts, items));
     }
-    Ok(items)
+    let share = Share {
+        found: jobs
+            .iter()
+            .map(journal_key)
+            .chain(items.iter().map(|i| i.key.clone()))
+            .collect::<HashSet<String>>(),
+        input_root: &input_root,
+        output_root,
+        shard: args.shard,
+    };
+    Ok((counts, report_items(&journal, items, &share)))
 }
 
 /// What this run does to make its outputs, for their XMP history.
@@ -228,14 +251,24 @@ fn captions_only_output(mut job: Job, plan: &StagePlan) -> Job {
     job
 }
 
-/// Says each rejected file and gives its failed report entry.
-fn rejected_items(rejected: &[(PathBuf, String)], progress: &Progress) -> Vec<ItemReport> {
+/// Says each rejected file and gives its failed report entry, this run's (`run`); keys
+/// are relative to `input_root`.
+fn rejected_items(
+    rejected: &[(PathBuf, String)],
+    (input_root, run): (&Path, &str),
+    progress: &Progress,
+) -> Vec<ItemReport> {
+    let at = utc_timestamp(unix_seconds(SystemTime::now()));
     rejected
         .iter()
         .map(|(path, reason)| {
             progress.line(&format!("{}: {reason}", path.display()), true);
+            let key = path.strip_prefix(input_root).unwrap_or(path);
             ItemReport {
+                key: key.to_string_lossy().replace('\\', "/"),
                 error: vec![reason.to_string()],
+                run: run.to_string(),
+                at: at.clone(),
                 ..ItemReport::failed(path)
             }
         })

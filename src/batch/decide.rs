@@ -79,7 +79,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::batch::journal::{journal_name, Finished};
+    use crate::batch::journal::{journal_name, Finished, ResultRecord};
     use crate::config::MediaKind;
 
     #[test]
@@ -119,6 +119,11 @@ mod tests {
                     stamp,
                     pipeline_hash: "h".into(),
                     outputs: vec![output],
+                },
+                &ResultRecord {
+                    run: "r".into(),
+                    recorded_ms: 0,
+                    entry: "{}".into(),
                 },
             )
             .unwrap();

@@ -2,6 +2,7 @@
 //! journal whether it runs, process it (resuming from checkpoints), then record it in
 //! the journal, say so on the terminal and give its report entry.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::PoisonError;
 use std::time::Instant;
 
@@ -17,11 +18,13 @@ use crate::process::ProcessError;
 use crate::report::{FileSummary, ItemReport, ItemStatus};
 
 use super::decide::{decide, journal_key, Decision};
+use super::item_result::{keep_crops, record_failure, result_record, stamped, within_places};
 use super::journal::{Finished, InputStamp};
 use super::scheduler::BatchContext;
 
-/// Runs one job to its report entry; a failure is the item's own.
-pub(super) fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
+/// Runs one job to its report entry; a failure is the item's own. A finished item's
+/// crops take one of the run's `places`.
+pub(super) fn run_one(job: &Job, context: &BatchContext<'_>, places: &AtomicUsize) -> ItemReport {
     if !context.dry_run {
         remove_stale_temporary(job);
     }
@@ -37,14 +40,19 @@ pub(super) fn run_one(job: &Job, context: &BatchContext<'_>) -> ItemReport {
         Decision::Skip(reason) => skipped(job, reason, context),
         Decision::Fail(reason) => failed(job, reason, context),
         Decision::Run if context.dry_run => would_process(job, context),
-        Decision::Run => return run_decided(job, stamp, context),
+        Decision::Run => return run_decided(job, stamp, context, places),
     };
     context.progress.pass_over(stamp.size);
     report
 }
 
 /// Processes a job the journal says runs, to its report entry.
-fn run_decided(job: &Job, stamp: InputStamp, context: &BatchContext<'_>) -> ItemReport {
+fn run_decided(
+    job: &Job,
+    stamp: InputStamp,
+    context: &BatchContext<'_>,
+    places: &AtomicUsize,
+) -> ItemReport {
     let checkpoints = checkpoint_spec(job, stamp, context);
     let bar = context
         .progress
@@ -53,7 +61,15 @@ fn run_decided(job: &Job, stamp: InputStamp, context: &BatchContext<'_>) -> Item
     let result = process(job, context, checkpoints.as_ref(), &bar);
     let seconds = started.elapsed().as_secs_f64();
     let report = match result {
-        Ok(summary) => finished(job, stamp, summary, seconds, checkpoints.as_ref(), context),
+        Ok(summary) => {
+            let done = Done::of(&summary);
+            let report = ItemReport {
+                models: context.models.to_vec(),
+                ..ItemReport::done(&job.input, summary, seconds, context.device.clone())
+            };
+            let report = within_places(stamped(report, job, context), places);
+            finished(job, stamp, (report, done), checkpoints.as_ref(), context)
+        }
         Err(error) => not_finished(job, &error, seconds, context),
     };
     // After the outcome line, so the run's count never runs ahead of what was said.
@@ -98,12 +114,13 @@ fn skipped(job: &Job, reason: String, context: &BatchContext<'_>) -> ItemReport 
     context
         .progress
         .line(&format!("skip {input}: {reason}"), false);
-    ItemReport {
+    let report = ItemReport {
         status: ItemStatus::Skipped,
         outputs: vec![job.output.clone()],
         reason: Some(reason),
         ..ItemReport::failed(&job.input)
-    }
+    };
+    stamped(report, job, context)
 }
 
 /// A job that failed before processing began.
@@ -111,10 +128,13 @@ fn failed(job: &Job, reason: String, context: &BatchContext<'_>) -> ItemReport {
     context
         .progress
         .line(&format!("{}: {reason}", job.input.display()), true);
-    ItemReport {
+    let report = ItemReport {
         error: vec![reason],
         ..ItemReport::failed(&job.input)
-    }
+    };
+    let report = stamped(report, job, context);
+    record_failure(&report, job, context);
+    report
 }
 
 fn would_process(job: &Job, context: &BatchContext<'_>) -> ItemReport {
@@ -122,11 +142,12 @@ fn would_process(job: &Job, context: &BatchContext<'_>) -> ItemReport {
     context
         .progress
         .line(&format!("would process {input} → {output}"), false);
-    ItemReport {
+    let report = ItemReport {
         status: ItemStatus::Skipped,
         reason: Some("dry run".into()),
         ..ItemReport::failed(&job.input)
-    }
+    };
+    stamped(report, job, context)
 }
 
 /// Where this job's video keeps its checkpoints, when the run keeps any. Under `--force`
@@ -193,38 +214,64 @@ fn process(
     }
 }
 
-/// A processed job: recorded in the journal (then its checkpoints are no longer needed),
-/// said on the terminal, and reported.
+/// What the terminal line and the journal need of a processed file beside its entry.
+struct Done {
+    width: u32,
+    height: u32,
+    frames: u64,
+    resumed: u64,
+    damaged: u64,
+}
+
+impl Done {
+    fn of(summary: &FileSummary) -> Self {
+        Self {
+            width: summary.width,
+            height: summary.height,
+            frames: summary.frames,
+            resumed: summary.resumed,
+            damaged: summary.damaged,
+        }
+    }
+}
+
+/// A processed job: recorded in the journal with its report entry (then its checkpoints
+/// are no longer needed), said on the terminal, and reported.
 fn finished(
     job: &Job,
     stamp: InputStamp,
-    summary: FileSummary,
-    seconds: f64,
+    (report, done): (ItemReport, Done),
     checkpoints: Option<&CheckpointSpec>,
     context: &BatchContext<'_>,
 ) -> ItemReport {
-    let (width, height, frames, resumed) = (
-        summary.width,
-        summary.height,
-        summary.frames,
-        summary.resumed,
-    );
-    let fingerprint = if summary.damaged > 0 {
+    let Done {
+        width,
+        height,
+        frames,
+        resumed,
+        damaged,
+    } = done;
+    let fingerprint = if damaged > 0 {
         context.fingerprints.damaged
     } else {
         context.fingerprints.clean
     };
-    let report = ItemReport::done(&job.input, summary, seconds, context.device.clone());
     let finished = Finished {
         stamp,
         pipeline_hash: fingerprint.to_string(),
         outputs: report.outputs.clone(),
     };
-    let recorded = context
-        .journal
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .record(&journal_key(job), finished);
+    let recorded = {
+        let mut journal = context
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let recorded = journal.record(&report.key, finished, &result_record(&report, context));
+        if recorded.is_ok() {
+            keep_crops(&mut journal, &report, job);
+        }
+        recorded
+    };
     if let Err(error) = recorded {
         // The output is complete; only the next run's skip is lost.
         tracing::warn!("{}: {error}", job.input.display());
@@ -266,10 +313,13 @@ fn not_finished(
         &format!("{}: {}", job.input.display(), error.join(": ")),
         true,
     );
-    ItemReport {
+    let report = ItemReport {
         status,
         error,
         seconds,
         ..ItemReport::failed(&job.input)
-    }
+    };
+    let report = stamped(report, job, context);
+    record_failure(&report, job, context);
+    report
 }

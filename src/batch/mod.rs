@@ -4,6 +4,7 @@
 pub mod decide;
 pub mod fingerprint;
 mod item;
+mod item_result;
 pub mod journal;
 pub mod lock;
 pub mod scheduler;

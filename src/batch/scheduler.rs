@@ -2,7 +2,7 @@
 //! the shared stage pool, each file's outcome recorded (journal, report) as soon as it
 //! ends so a crash loses at most the files in flight. One file's failure is its own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -10,8 +10,8 @@ use crate::config::{Container, Existing};
 use crate::job::Job;
 use crate::process::ProcessSettings;
 use crate::progress::Progress;
-use crate::report::thumbnail::{take_thumbnail_place, REPORT_THUMBNAILS};
-use crate::report::ItemReport;
+use crate::report::thumbnail::REPORT_THUMBNAILS;
+use crate::report::{ItemReport, ModelRecord};
 
 use super::decide::Fingerprints;
 use super::item::run_one;
@@ -34,6 +34,12 @@ pub struct BatchContext<'a> {
     pub dry_run: bool,
     /// Checkpoints of long videos; `None`: off.
     pub checkpoints: Option<Checkpointing>,
+    /// The restoration models (file and sha256) every finished item is made with.
+    pub models: &'a [ModelRecord],
+    /// This run's id, which each report entry and journal result carries.
+    pub run: &'a str,
+    /// The output root, which the journal keeps outputs relative to.
+    pub output_root: &'a Path,
 }
 
 /// Where long videos keep checkpoints, and how often.
@@ -59,10 +65,7 @@ pub fn run_jobs(jobs: &[Job], parallel: usize, context: &BatchContext<'_>) -> Ve
                 }
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(index) else { return };
-                let mut report = run_one(job, context);
-                if report.preview.is_some() && !take_thumbnail_place(&thumbnail_places) {
-                    report.preview = None;
-                }
+                let report = run_one(job, context, &thumbnail_places);
                 if let Ok(mut slot) = results[index].lock() {
                     *slot = Some(report);
                 }

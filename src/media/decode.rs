@@ -46,6 +46,9 @@ pub struct VideoInfo {
     pub expected_frames: i64,
     /// When the video ends, in seconds on the frames' timeline, as the file states it.
     pub end_time: Option<f64>,
+    /// How far the picture is turned for display (degrees counter-clockwise, as ffprobe
+    /// prints it; 0 when upright). The frames are handed out as stored, unturned.
+    pub display_rotation: f64,
 }
 
 /// A decoded frame in RGB with its presentation time.
@@ -177,6 +180,7 @@ fn open_graph(
         deep,
         expected_frames: timing.expected_frames(stream.frames()),
         end_time: stream_end.or_else(|| container_end(input)),
+        display_rotation: 0.0,
     };
     Ok((graph, info, timing))
 }
@@ -212,7 +216,8 @@ impl VideoSource {
         let video_index = stream.index();
         let decoder = open_decoder(&stream)?;
         let layout = StreamLayout::from_input(&input, video_index, policy);
-        let (graph, info, timing) = open_graph(&input, &stream, &decoder, filters, conversion)?;
+        let (graph, mut info, timing) = open_graph(&input, &stream, &decoder, filters, conversion)?;
+        info.display_rotation = layout.display_rotation().unwrap_or(0.0);
         let copied = layout.copied.iter().map(|s| s.input_index).collect();
         let stated_duration = (input.duration() > 0)
             .then(|| input.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE));

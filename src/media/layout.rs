@@ -152,6 +152,22 @@ impl StreamLayout {
         }
     }
 
+    /// The display rotation of the video (degrees counter-clockwise, as ffprobe prints
+    /// it), when its display matrix turns the picture; `None` when it is upright.
+    pub fn display_rotation(&self) -> Option<f64> {
+        self.video_side_data
+            .iter()
+            .find(|(kind, data)| *kind == SideDataType::DisplayMatrix && data.len() >= 36)
+            .map(|(_, data)| {
+                // SAFETY: a display matrix is nine 32-bit integers; the length is checked
+                // above and read_unaligned copies them out of the byte buffer.
+                let matrix: [i32; 9] = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
+                // SAFETY: `matrix` is a valid 3×3 display matrix for the call's duration.
+                unsafe { ffmpeg_next::ffi::av_display_rotation_get(matrix.as_ptr()) }
+            })
+            .filter(|angle| angle.is_finite() && angle.abs() > 0.5)
+    }
+
     /// Map from input stream index to the copied stream's position in `copied`.
     pub fn copied_positions(&self) -> HashMap<usize, usize> {
         self.copied

@@ -385,20 +385,7 @@ impl Muxer {
         if DISPLAY_MATRIX_MUXERS.contains(&self.output.format().name()) {
             return None;
         }
-        self.layout
-            .video_side_data
-            .iter()
-            .find(|(kind, data)| {
-                *kind == codec::packet::side_data::Type::DisplayMatrix && data.len() >= 36
-            })
-            .map(|(_, data)| {
-                // SAFETY: a display matrix is nine 32-bit integers; the length is checked
-                // above and read_unaligned copies them out of the byte buffer.
-                let matrix: [i32; 9] = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
-                // SAFETY: `matrix` is a valid 3×3 display matrix for the call's duration.
-                unsafe { ffmpeg_next::ffi::av_display_rotation_get(matrix.as_ptr()) }
-            })
-            .filter(|angle| angle.is_finite() && angle.abs() > 0.5)
+        self.layout.display_rotation()
     }
 
     fn stream_time_base(&self, index: usize) -> Rational {

@@ -52,7 +52,8 @@ pub fn restore_image(
         metadata: StillMetadata::default(),
     });
     let rgb = restored.to_rgb8();
-    let preview = Preview::new(&before, &rgb);
+    // `read_still` has already turned the picture by its EXIF orientation.
+    let preview = Preview::new(&before, &rgb, 0.0);
     // Captioned first: the caption goes into the PNG's XMP.
     let cue = match (pool.plan().caption(), captions) {
         (Some(setup), Some(captioners)) => Some(caption(setup, captioners, &rgb)?),

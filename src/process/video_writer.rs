@@ -93,6 +93,8 @@ pub(super) struct FrameWriter<'s, 'c> {
     next: u64,
     size: (u32, u32),
     preview: Option<Preview>,
+    /// The source's display rotation, which the preview shows applied.
+    rotation: f64,
     closed_captions: bool,
     first_time: Option<f64>,
     end_time: f64,
@@ -113,6 +115,7 @@ impl<'s, 'c> FrameWriter<'s, 'c> {
             next: 0,
             size: (0, 0),
             preview: None,
+            rotation: info.display_rotation,
             closed_captions: false,
             first_time: None,
             end_time: info.end_time.unwrap_or(0.0),
@@ -147,7 +150,7 @@ impl<'s, 'c> FrameWriter<'s, 'c> {
         let restored = result.restored?;
         self.closed_captions |= result.closed_captions.is_some();
         if let (Some(source), Some(image)) = (&result.source, &restored) {
-            self.preview = Preview::new(&source.to_eight(), &image.to_eight());
+            self.preview = Preview::new(&source.to_eight(), &image.to_eight(), self.rotation);
         }
         let pts = self.timing.place(result.pts, result.duration);
         let time = pts as f64 * self.tick;

@@ -1,16 +1,19 @@
-//! `report.html`: one self-contained page (thumbnails inlined as data URIs, no scripts,
-//! no network) that shows failures first, then every item with its before/after
-//! thumbnails.
+//! `report.html`: one self-contained page (crops inlined as data URIs, no scripts, no
+//! network; links to the inputs and outputs relative to the page) that says what this
+//! run did and what the output directory holds, lists failures first, then every item
+//! with its last result, the run that made it and its before/after crops.
 
 use std::fmt::Write;
+use std::path::Path;
 
-use base64::Engine;
-
+use super::html_row::{item_row, RowContext};
+use super::links::relative_href;
 use super::thumbnail::REPORT_THUMBNAILS;
-use super::{CaptionLine, ItemReport, ItemStatus, RunReport};
+use super::{ItemReport, ItemStatus, RunReport};
 
-/// The report as an HTML page: the summary line, failures first, then every item.
-pub fn render(report: &RunReport) -> String {
+/// The report as an HTML page written into `page_dir`: the summary lines, failures
+/// first, then every item.
+pub fn render(report: &RunReport, page_dir: &Path) -> String {
     let mut page = String::new();
     let title = escape(report.name.as_deref().unwrap_or("FrameForge run"));
     let _ = write!(
@@ -18,15 +21,18 @@ pub fn render(report: &RunReport) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
     page.push_str(&summary_line(report));
-    page.push_str(&failures_section(report));
-    page.push_str(&items_section(report));
+    page.push_str(&totals_line(report));
+    page.push_str(&failures_section(report, page_dir));
+    page.push_str(&items_section(report, page_dir));
     page.push_str("</body>\n</html>\n");
     page
 }
 
+/// What this run did.
 fn summary_line(report: &RunReport) -> String {
     format!(
-        "<p class=\"summary\">{} {}, {} skipped, {} failed in {:.1} s{}{} — exit code {}</p>\n",
+        "<p class=\"summary\">This run (<span class=\"run\">{}</span>): {} {}, {} skipped, {} failed in {:.1} s{}{} — exit code {}</p>\n",
+        escape(&report.run),
         report.done,
         report.done_verb,
         report.skipped,
@@ -46,7 +52,27 @@ fn summary_line(report: &RunReport) -> String {
     )
 }
 
-fn failures_section(report: &RunReport) -> String {
+/// What the output directory holds, whichever run made it.
+fn totals_line(report: &RunReport) -> String {
+    let totals = &report.totals;
+    let mut line = format!(
+        "<p class=\"totals\">In the output directory: {} item(s), {} done, {} failed",
+        totals.items, totals.done, totals.failed
+    );
+    for (count, what) in [
+        (totals.interrupted, "interrupted"),
+        (totals.skipped, "skipped"),
+        (totals.input_gone, "with their input gone"),
+    ] {
+        if count > 0 {
+            let _ = write!(line, ", {count} {what}");
+        }
+    }
+    line.push_str("</p>\n");
+    line
+}
+
+fn failures_section(report: &RunReport, page_dir: &Path) -> String {
     let failures: Vec<&ItemReport> = report
         .items
         .iter()
@@ -59,8 +85,9 @@ fn failures_section(report: &RunReport) -> String {
     for item in failures {
         let _ = writeln!(
             section,
-            "<li><code>{}</code>: {}</li>",
-            escape(&item.input.display().to_string()),
+            "<li>{} (run <span class=\"run\">{}</span>): {}</li>",
+            linked_code(&item.input, page_dir),
+            escape(&item.run),
             escape(&item.error.join(": "))
         );
     }
@@ -68,7 +95,7 @@ fn failures_section(report: &RunReport) -> String {
     section
 }
 
-fn items_section(report: &RunReport) -> String {
+fn items_section(report: &RunReport, page_dir: &Path) -> String {
     let shown = report.items.iter().filter(|i| i.preview.is_some()).count();
     let unshown = report
         .items
@@ -79,84 +106,28 @@ fn items_section(report: &RunReport) -> String {
     if shown >= REPORT_THUMBNAILS && unshown > 0 {
         let _ = writeln!(
             section,
-            "<p class=\"note\">Thumbnails of the first {shown} items finished; the other {unshown} are listed without them.</p>"
+            "<p class=\"note\">Crops of the first {shown} items listed; the other {unshown} are listed without them.</p>"
         );
     }
-    section.push_str("<table>\n<thead><tr><th>input</th><th>status</th><th>frames</th><th>fps</th><th>before</th><th>after</th><th>captions</th></tr></thead>\n<tbody>\n");
+    section.push_str("<table>\n<thead><tr><th>input</th><th>status</th><th>run</th><th>frames</th><th>fps</th><th>before</th><th>after (1:1)</th><th>captions</th></tr></thead>\n<tbody>\n");
+    let context = RowContext {
+        page_dir,
+        this_run: &report.run,
+    };
     for item in &report.items {
-        section.push_str(&item_row(item));
+        section.push_str(&item_row(item, &context));
     }
     section.push_str("</tbody>\n</table>\n</section>\n");
     section
 }
 
-fn item_row(item: &ItemReport) -> String {
-    let status = match item.status {
-        ItemStatus::Done => "done",
-        ItemStatus::Skipped => "skipped",
-        ItemStatus::Failed => "failed",
-        ItemStatus::Interrupted => "interrupted",
-    };
-    let (before, after) = item
-        .preview
-        .as_ref()
-        .map_or((String::new(), String::new()), |p| {
-            (image_tag(&p.before, "before"), image_tag(&p.after, "after"))
-        });
-    let outputs = item
-        .outputs
-        .iter()
-        .map(|o| format!("<br><small>→ {}</small>", escape(&o.display().to_string())))
-        .collect::<String>();
-    let warnings = item
-        .warnings
-        .iter()
-        .map(|w| format!("<p class=\"warning\">warning: {}</p>", escape(w)))
-        .collect::<String>();
-    let captions = captions_list(&item.captions);
-    format!(
-        "<tr class=\"{status}\"><td><code>{}</code>{outputs}{warnings}</td><td>{status}</td><td>{}</td><td>{:.2}</td><td>{before}</td><td>{after}</td><td>{captions}</td></tr>\n",
-        escape(&item.input.display().to_string()),
-        item.frames,
-        item.fps
-    )
-}
-
-/// An item's captions: a list of timed lines for a video, the text alone for an image
-/// (whose one caption starts and ends at 0).
-fn captions_list(captions: &[CaptionLine]) -> String {
-    if captions.is_empty() {
-        return String::new();
+/// `<code>path</code>`, linked to the file when a relative link leads there.
+pub(super) fn linked_code(path: &Path, page_dir: &Path) -> String {
+    let code = format!("<code>{}</code>", escape(&path.display().to_string()));
+    match relative_href(page_dir, path) {
+        Some(href) => format!("<a href=\"{}\">{code}</a>", escape(&href)),
+        None => code,
     }
-    let lines = captions
-        .iter()
-        .map(|c| {
-            let time = if c.end > 0.0 {
-                format!(
-                    "<span class=\"time\">{}–{}</span> ",
-                    clock(c.start),
-                    clock(c.end)
-                )
-            } else {
-                String::new()
-            };
-            format!("<li>{time}{}</li>", escape(&c.text))
-        })
-        .collect::<String>();
-    format!("<ul class=\"captions\">{lines}</ul>")
-}
-
-/// `m:ss.s`, as a player shows a time.
-fn clock(seconds: f64) -> String {
-    let tenths = (seconds.max(0.0) * 10.0).round() as u64;
-    format!("{}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
-}
-
-fn image_tag(png: &[u8], alt: &str) -> String {
-    format!(
-        "<img alt=\"{alt}\" src=\"data:image/png;base64,{}\">",
-        base64::engine::general_purpose::STANDARD.encode(png)
-    )
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -180,44 +151,21 @@ td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\
 tr.failed td{background:#fdd}#failures{border:2px solid #c00;padding:0 1em;margin-bottom:1em}\
 img{display:block;image-rendering:pixelated}\
 ul.captions{margin:0;padding-left:1.2em;max-width:32em}.time{color:#666;font-size:smaller}\
-p.warning{color:#850;margin:0.3em 0;max-width:40em}";
+p.warning{color:#850;margin:0.3em 0;max-width:40em}.run{font-family:monospace}\
+small.crop,small.gone{color:#666}";
 
 #[cfg(test)]
 mod tests {
+    use super::super::thumbnail::{Crop, Preview};
+    use super::super::Totals;
     use super::*;
-
-    #[test]
-    fn clock_reads_like_a_player() {
-        assert_eq!(clock(0.0), "0:00.0");
-        assert_eq!(clock(9.96), "0:10.0");
-        assert_eq!(clock(61.25), "1:01.3");
-        assert_eq!(clock(3600.0), "60:00.0");
-    }
-
-    #[test]
-    fn video_captions_are_timed_and_an_images_caption_is_plain() {
-        let line = |start, end, text: &str| CaptionLine {
-            start,
-            end,
-            text: text.into(),
-        };
-        assert_eq!(
-            captions_list(&[line(0.0, 1.5, "a <red> circle"), line(1.5, 3.0, "two")]),
-            "<ul class=\"captions\"><li><span class=\"time\">0:00.0–0:01.5</span> a &lt;red&gt; circle</li>\
-             <li><span class=\"time\">0:01.5–0:03.0</span> two</li></ul>"
-        );
-        assert_eq!(
-            captions_list(&[line(0.0, 0.0, "a cat")]),
-            "<ul class=\"captions\"><li>a cat</li></ul>"
-        );
-        assert_eq!(captions_list(&[]), "");
-    }
 
     fn run_of(items: Vec<ItemReport>) -> RunReport {
         RunReport {
             pipeline: "p.yaml".into(),
             name: None,
             version: "0",
+            run: "2026-12-26T11:15:03Z-4711".into(),
             started_unix: 0,
             seconds: 1.0,
             exit_code: 0,
@@ -227,16 +175,28 @@ mod tests {
             failed: 0,
             warned: 0,
             interrupted: false,
+            totals: Totals::of(&items),
             items,
         }
     }
 
     fn done_item(index: usize, with_thumbnails: bool) -> ItemReport {
+        let crop = Crop {
+            x: 0,
+            y: 0,
+            width: 1,
+            height: 1,
+            frame_width: 1,
+            frame_height: 1,
+            after_width: 2,
+            after_height: 2,
+        };
         ItemReport {
             status: ItemStatus::Done,
-            preview: with_thumbnails.then(|| super::super::thumbnail::Preview {
+            preview: with_thumbnails.then(|| Preview {
                 before: vec![1],
                 after: vec![2],
+                crop,
             }),
             ..ItemReport::failed(std::path::Path::new(&format!("in/{index}.png")))
         }
@@ -244,16 +204,27 @@ mod tests {
 
     #[test]
     fn items_past_the_thumbnail_places_are_counted_in_a_note() {
+        let page_dir = Path::new("out");
         let mut items: Vec<ItemReport> =
             (0..REPORT_THUMBNAILS).map(|i| done_item(i, true)).collect();
-        let full = render(&run_of(items.clone()));
+        let full = render(&run_of(items.clone()), page_dir);
         assert!(!full.contains("class=\"note\""));
         items.extend((0..3).map(|i| done_item(REPORT_THUMBNAILS + i, false)));
-        let page = render(&run_of(items));
+        let page = render(&run_of(items), page_dir);
         assert!(page.contains(&format!(
-            "<p class=\"note\">Thumbnails of the first {REPORT_THUMBNAILS} items finished; the other 3 are listed without them.</p>"
+            "<p class=\"note\">Crops of the first {REPORT_THUMBNAILS} items listed; the other 3 are listed without them.</p>"
         )));
         assert_eq!(page.matches("alt=\"before\"").count(), REPORT_THUMBNAILS);
+    }
+
+    #[test]
+    fn the_totals_name_only_what_there_is() {
+        let mut gone = done_item(1, false);
+        gone.input_gone = true;
+        let page = render(&run_of(vec![done_item(0, false), gone]), Path::new("out"));
+        assert!(page.contains(
+            "<p class=\"totals\">In the output directory: 2 item(s), 2 done, 0 failed, 1 with their input gone</p>"
+        ));
     }
 
     #[test]

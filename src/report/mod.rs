@@ -1,10 +1,20 @@
 //! The run report: `report.json` (every item with status, error and numbers) and
-//! `report.html` (the same, failures first, with before/after thumbnails), both written
+//! `report.html` (the same, failures first, with before/after crops), both written
 //! atomically into the output directory. A shard writes `report-I-of-N.*`, so copies
 //! running side by side into one output never overwrite each other's report.
+//!
+//! The report describes the output directory, not only the run: each item's last result
+//! (kept in the journal) with the run that made it, this run's work first
+//! (`history.rs`).
 
+mod detail;
+pub mod history;
 pub mod html;
+mod html_row;
 pub mod json;
+mod links;
+pub mod run_id;
+pub mod stored;
 pub mod summary;
 pub mod thumbnail;
 
@@ -12,10 +22,10 @@ pub use summary::FileSummary;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How an item ended, as reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemStatus {
     Done,
@@ -24,9 +34,12 @@ pub enum ItemStatus {
     Interrupted,
 }
 
-/// One input file in the report.
-#[derive(Debug, Clone, Serialize)]
+/// One input file in the report: its last result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemReport {
+    /// The input's path below the input root, as the journal keys it.
+    #[serde(skip)]
+    pub key: String,
     pub input: PathBuf,
     pub outputs: Vec<PathBuf>,
     pub status: ItemStatus,
@@ -53,20 +66,31 @@ pub struct ItemReport {
     /// The restoration models this run made the item's outputs with (file and sha256),
     /// in stage order; empty for an item this run did not make.
     pub models: Vec<ModelRecord>,
-    /// Before/after thumbnails (PNG), for the HTML report only.
+    /// The run that made this entry (see `run_id.rs`): this run, or the earlier one
+    /// whose result still stands because this run had nothing to do for the item.
+    #[serde(default)]
+    pub run: String,
+    /// When the entry was made (UTC, ISO 8601).
+    #[serde(default)]
+    pub at: String,
+    /// The input is no longer among the pipeline's inputs (deleted, moved or excluded)
+    /// while outputs of it are still in the output directory.
+    #[serde(default)]
+    pub input_gone: bool,
+    /// Before/after crops (PNG), for the HTML report only.
     #[serde(skip)]
     pub preview: Option<thumbnail::Preview>,
 }
 
 /// A restoration model as the report names it: the file and its contents' sha256.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelRecord {
     pub file: PathBuf,
     pub sha256: String,
 }
 
 /// One caption of an item.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaptionLine {
     pub start: f64,
     pub end: f64,
@@ -78,6 +102,7 @@ impl ItemReport {
     #[must_use]
     pub fn failed(input: &Path) -> Self {
         Self {
+            key: String::new(),
             input: input.to_path_buf(),
             outputs: Vec::new(),
             status: ItemStatus::Failed,
@@ -91,6 +116,9 @@ impl ItemReport {
             captions: Vec::new(),
             warnings: Vec::new(),
             models: Vec::new(),
+            run: String::new(),
+            at: String::new(),
+            input_gone: false,
             preview: None,
         }
     }
@@ -100,6 +128,7 @@ impl ItemReport {
     pub fn done(input: &Path, summary: FileSummary, seconds: f64, device: String) -> Self {
         let restored = summary.frames.saturating_sub(summary.resumed);
         Self {
+            key: String::new(),
             input: input.to_path_buf(),
             outputs: summary.outputs,
             status: ItemStatus::Done,
@@ -124,19 +153,24 @@ impl ItemReport {
                 })
                 .collect(),
             warnings: summary.warnings,
-            // The run adds the models once every item is in.
+            // The batch knows the models; the processor does not.
             models: Vec::new(),
+            run: String::new(),
+            at: String::new(),
+            input_gone: false,
             preview: summary.preview,
         }
     }
 }
 
-/// The whole run.
+/// The whole run, and what the output directory holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub pipeline: PathBuf,
     pub name: Option<String>,
     pub version: &'static str,
+    /// This run's id; each item's `run` names the run that made its entry.
+    pub run: String,
     pub started_unix: u64,
     pub seconds: f64,
     pub exit_code: u8,
@@ -144,13 +178,71 @@ pub struct RunReport {
     /// `captioned` or `processed`.
     #[serde(skip)]
     pub done_verb: &'static str,
+    /// What this run did: items it finished, skipped and failed.
     pub done: usize,
     pub skipped: usize,
     pub failed: usize,
     /// Items with warnings (counted among `done`).
     pub warned: usize,
     pub interrupted: bool,
+    /// What `items` hold, by their last result, whichever run made it.
+    pub totals: Totals,
+    /// Every item's last result: this run's finished and failed items first (in the
+    /// order they were found), then earlier results (newest first), then items whose
+    /// input is gone.
     pub items: Vec<ItemReport>,
+}
+
+/// What one run did with its items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub done: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    /// Items with warnings (counted among `done`).
+    pub warned: usize,
+}
+
+impl RunCounts {
+    /// Counts this run's own entries (before earlier results join them).
+    #[must_use]
+    pub fn of(items: &[ItemReport]) -> Self {
+        let count = |status| items.iter().filter(|i| i.status == status).count();
+        Self {
+            done: count(ItemStatus::Done),
+            skipped: count(ItemStatus::Skipped),
+            failed: count(ItemStatus::Failed),
+            warned: items.iter().filter(|i| !i.warnings.is_empty()).count(),
+        }
+    }
+}
+
+/// The items of a report counted by their last result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub items: usize,
+    pub done: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub interrupted: usize,
+    /// Of those, items whose input is gone.
+    pub input_gone: usize,
+}
+
+impl Totals {
+    /// Counts `items`.
+    #[must_use]
+    pub fn of(items: &[ItemReport]) -> Self {
+        let count = |status| items.iter().filter(|i| i.status == status).count();
+        Self {
+            items: items.len(),
+            done: count(ItemStatus::Done),
+            skipped: count(ItemStatus::Skipped),
+            failed: count(ItemStatus::Failed),
+            interrupted: count(ItemStatus::Interrupted),
+            input_gone: items.iter().filter(|i| i.input_gone).count(),
+        }
+    }
 }
 
 /// Errors while writing the report.
@@ -195,7 +287,7 @@ pub fn write_reports(report: &RunReport, dir: &Path, stem: &str) -> Result<(), R
     )?;
     write_atomically(
         &dir.join(format!("{stem}.html")),
-        html::render(report).as_bytes(),
+        html::render(report, dir).as_bytes(),
     )
 }
 

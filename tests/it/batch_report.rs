@@ -1,12 +1,13 @@
 //! The run report: `report.json` describes every item (input, outputs, status, the error
 //! as its cause chain, frames, seconds, fps, device) and matches what stderr said;
 //! `report.html` is one self-contained page that lists failures before the items and
-//! shows a before/after pair of inline PNGs for each restored item, with its captions
-//! and warnings.
+//! shows a before/after pair of inline PNGs for each restored item (the "before" shown
+//! at the "after" one's size), with its captions and warnings, linked to its files.
 //!
-//! The page is checked with a small tag scanner, then rendered by headless Chromium
-//! (`tools/setup.sh --tests` installs it): the screenshot must show the failures box
-//! above the items and each before/after pair pixel for pixel.
+//! The page is checked with a small tag scanner (`util::html`), then rendered by headless
+//! Chromium (`tools/setup.sh --tests` installs it): the screenshot must show the failures
+//! box above the items and each before/after pair pixel for pixel, side by side.
+//! What the report keeps across runs is `report_history.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,8 +19,8 @@ use crate::util;
 
 use std::collections::HashMap;
 
-use base64::Engine;
 use serde_json::Value;
+use util::html::{item_rows, link_target, start_tags};
 use util::{RunOutput, Workspace};
 
 const RESTORE_X2: &str = "stages:\n  - restore:\n      model: {x2}\n      tile: 0\n";
@@ -117,10 +118,13 @@ fn report_json_describes_every_item_with_its_cause_chain() {
         format!("{}: {}", ws.path("in/c.mkv").display(), chain.join(": "))
     );
 
-    // A rerun reports the finished items as skipped, with why.
+    // A rerun skips the finished items and keeps reporting their results.
     let rerun = ws.run(&pipeline, &[]);
     assert_eq!(rerun.code, Some(1), "{}", rerun.stderr);
-    let items = items_by_name(&ws.report());
+    let first_run = report["run"].as_str().unwrap();
+    let report = ws.report();
+    assert_eq!(report["skipped"], 2, "{report:#}");
+    let items = items_by_name(&report);
     for (name, output) in [("a.jpg", "a.png"), ("b.mkv", "b.mkv")] {
         assert_eq!(
             items[name]["outputs"],
@@ -128,56 +132,9 @@ fn report_json_describes_every_item_with_its_cause_chain() {
             "{:#}",
             items[name]
         );
-        assert_eq!(items[name]["status"], "skipped", "{:#}", items[name]);
-        assert!(
-            items[name]["reason"].as_str().is_some(),
-            "{:#}",
-            items[name]
-        );
+        assert_eq!(items[name]["status"], "done", "{:#}", items[name]);
+        assert_eq!(items[name]["run"], first_run, "{:#}", items[name]);
     }
-}
-
-/// One start tag: its name and attributes.
-#[derive(Debug)]
-struct Tag {
-    name: String,
-    attributes: HashMap<String, String>,
-    /// Byte offset in the page.
-    at: usize,
-}
-
-/// Every start tag of `html`, in order (enough for the page this crate writes: quoted
-/// attribute values, no `>` inside them).
-fn start_tags(html: &str) -> Vec<Tag> {
-    let mut tags = Vec::new();
-    let mut rest = html;
-    let mut offset = 0;
-    while let Some(open) = rest.find('<') {
-        let close = rest[open..].find('>').expect("an unclosed tag") + open;
-        let inside = &rest[open + 1..close];
-        if !inside.starts_with(['/', '!']) {
-            let name: String = inside
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            let mut attributes = HashMap::new();
-            let mut text = &inside[name.len()..];
-            while let Some(eq) = text.find("=\"") {
-                let key = text[..eq].trim().to_string();
-                let end = text[eq + 2..].find('"').expect("a closing quote") + eq + 2;
-                attributes.insert(key, text[eq + 2..end].to_string());
-                text = &text[end + 1..];
-            }
-            tags.push(Tag {
-                name: name.to_ascii_lowercase(),
-                attributes,
-                at: offset + open,
-            });
-        }
-        offset += close + 1;
-        rest = &rest[close + 1..];
-    }
-    tags
 }
 
 #[test]
@@ -185,7 +142,7 @@ fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
     let (ws, _, _) = reported_batch();
     let html = std::fs::read_to_string(ws.path("out/report.html")).unwrap();
     let lower = html.to_ascii_lowercase();
-    // Self-contained: nothing fetched, nothing run.
+    // Self-contained: nothing fetched, nothing run; links lead to the item's files.
     for forbidden in [
         "<script", "http://", "https://", "url(", "@import", "<link", "<iframe",
     ] {
@@ -195,18 +152,31 @@ fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
         );
     }
     let tags = start_tags(&html);
+    let mut linked = std::collections::BTreeSet::new();
     for tag in &tags {
-        for key in ["src", "href"] {
-            if let Some(value) = tag.attributes.get(key) {
-                assert!(
-                    value.starts_with("data:"),
-                    "<{} {key}=\"{}…\"> is not inline",
-                    tag.name,
-                    &value[..value.len().min(40)]
-                );
-            }
+        if let Some(value) = tag.attributes.get("src") {
+            assert!(
+                value.starts_with("data:"),
+                "<{} src=\"{}…\"> is not inline",
+                tag.name,
+                &value[..value.len().min(40)]
+            );
+        }
+        if let Some(href) = tag.attributes.get("href") {
+            let target = link_target(&ws.path("out"), href);
+            linked.insert(
+                target
+                    .canonicalize()
+                    .unwrap_or_else(|e| panic!("<a href=\"{href}\"> leads to no file ({e})")),
+            );
         }
     }
+    let expected: std::collections::BTreeSet<_> =
+        ["in/a.jpg", "in/b.mkv", "in/c.mkv", "out/a.png", "out/b.mkv"]
+            .iter()
+            .map(|f| ws.path(f).canonicalize().unwrap())
+            .collect();
+    assert_eq!(linked, expected);
     // Failures come before the items table, and name the failed file.
     let failures = tags
         .iter()
@@ -227,39 +197,26 @@ fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
         "{failure_text}"
     );
     // Each row: restored rows have a before and an after PNG, the failed one none.
-    let rows: Vec<&Tag> = tags.iter().filter(|t| t.name == "tr").collect();
     let mut pairs = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let end = rows.get(i + 1).map_or(html.len(), |next| next.at);
-        let images: Vec<&Tag> = tags
-            .iter()
-            .filter(|t| t.name == "img" && t.at > row.at && t.at < end)
-            .collect();
-        match row.attributes.get("class").map(String::as_str) {
-            Some("done") => {
-                let alts: Vec<&str> = images
-                    .iter()
-                    .map(|t| t.attributes["alt"].as_str())
-                    .collect();
+    for row in item_rows(&html) {
+        match row.class.as_str() {
+            "done" => {
+                let alts: Vec<&str> = row.pictures.iter().map(|p| p.alt.as_str()).collect();
                 assert_eq!(alts, ["before", "after"]);
-                let pngs: Vec<image::RgbImage> = images
-                    .iter()
-                    .map(|image| {
-                        let data = image.attributes["src"]
-                            .strip_prefix("data:image/png;base64,")
-                            .expect("a PNG data URI");
-                        let bytes = base64::engine::general_purpose::STANDARD
-                            .decode(data)
-                            .unwrap();
-                        image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-                            .unwrap()
-                            .to_rgb8()
-                    })
-                    .collect();
-                assert!(pngs.iter().all(|p| p.width() > 0 && p.height() > 0));
-                pairs.push((pngs[0].clone(), pngs[1].clone()));
+                let (before, after) = (row.picture("before"), row.picture("after"));
+                // Both cover the same area on screen; the "after" at its own pixels.
+                assert_eq!(before.shown, after.shown);
+                assert_eq!(after.shown, Some(after.image.dimensions()));
+                let (w, h) = after.image.dimensions();
+                let enlarged = image::imageops::resize(
+                    &before.image,
+                    w,
+                    h,
+                    image::imageops::FilterType::Nearest,
+                );
+                pairs.push((enlarged, after.image.clone()));
             }
-            Some("failed") => assert!(images.is_empty()),
+            "failed" => assert!(row.pictures.is_empty()),
             _ => {}
         }
     }
@@ -271,7 +228,7 @@ fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
 const FAILURE_BORDER: [u8; 3] = [0xcc, 0, 0];
 
 /// Renders the page with headless Chromium and finds, in the screenshot, the failures
-/// box and every before/after pair at its natural size, side by side, below the box.
+/// box and every before/after pair at its on-screen size, side by side, below the box.
 fn check_screenshot(ws: &Workspace, pairs: &[(image::RgbImage, image::RgbImage)]) {
     let shot = ws.path("report.png");
     let run = std::process::Command::new("chromium")
@@ -286,7 +243,7 @@ fn check_screenshot(ws: &Workspace, pairs: &[(image::RgbImage, image::RgbImage)]
             "--disable-sync",
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
-            "--window-size=1000,1000",
+            "--window-size=1600,1000",
         ])
         .arg(format!("--user-data-dir={}", ws.path("chromium").display()))
         .arg(format!("--screenshot={}", shot.display()))

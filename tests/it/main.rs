@@ -23,6 +23,7 @@ mod decode_conversion;
 mod frame_rate;
 mod model_conventions;
 mod recipes;
+mod report_history;
 mod restore_images;
 mod restore_models;
 mod slurm_array;

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: the binary under test, temporary
 //! workspaces with pipelines, runs in the background (stderr read as it comes, signals),
-//! ffprobe facts, decoded frames and PSNR.
+//! ffprobe facts, decoded frames and PSNR; `html.rs` reads report.html back.
+
+pub mod html;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,13 @@
 //!
 //! Each shard writes its own file (`journal.sqlite`, `journal-2-of-4.sqlite`…) so copies
 //! running over shared storage never write the same database; lookups read them all.
+//!
+//! Beside what decides reruns, the journal keeps each item's last result for the report
+//! (`results.rs`).
+
+mod results;
+
+pub use results::{PreviewBlobs, ResultRecord, StoredResult};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -96,18 +103,7 @@ impl Journal {
         let connection = open_database(&path)?;
         let mut known = HashMap::new();
         let mut begun = HashSet::new();
-        let entries = std::fs::read_dir(&dir).map_err(|source| JournalError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| is_journal_file(p))
-            .collect();
-        // Our own file last, so its records win over older shards' ones.
-        files.sort_by_key(|p| *p == path);
-        for file in files {
+        for file in journal_files(&dir, &path)? {
             let reader = if file == path {
                 None
             } else {
@@ -154,11 +150,16 @@ impl Journal {
         self.known.get(key)
     }
 
-    /// Records `key` as finished.
+    /// Records `key` as finished, with its report entry.
     ///
     /// # Errors
     /// The database cannot be written (disk full, for example).
-    pub fn record(&mut self, key: &str, finished: Finished) -> Result<(), JournalError> {
+    pub fn record(
+        &mut self,
+        key: &str,
+        finished: Finished,
+        result: &ResultRecord,
+    ) -> Result<(), JournalError> {
         let outputs = finished
             .outputs
             .iter()
@@ -194,6 +195,7 @@ impl Journal {
                 ],
             )
             .map_err(|source| self.error(source))?;
+        results::upsert(&transaction, key, result).map_err(|source| self.error(source))?;
         transaction.commit().map_err(|source| self.error(source))?;
         self.begun.remove(key);
         self.known.insert(key.to_string(), finished);
@@ -214,6 +216,22 @@ pub fn journal_name(shard: Option<(u32, u32)>) -> String {
         None => "journal.sqlite".into(),
         Some((index, count)) => format!("journal-{index}-of-{count}.sqlite"),
     }
+}
+
+/// Every journal file in the state directory `dir`, `own` (this run's) last so that its
+/// records win over older shards' ones.
+fn journal_files(dir: &Path, own: &Path) -> Result<Vec<PathBuf>, JournalError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| JournalError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| is_journal_file(p))
+        .collect();
+    files.sort_by_key(|p| *p == own);
+    Ok(files)
 }
 
 fn is_journal_file(path: &Path) -> bool {
@@ -252,6 +270,9 @@ fn open_database(path: &Path) -> Result<Connection, JournalError> {
             );",
         )
         .map_err(error)?;
+    // A journal from before results were kept gains the table here; until the next run
+    // records them, its items have no result to show.
+    connection.execute_batch(results::SCHEMA).map_err(error)?;
     Ok(connection)
 }
 
@@ -338,12 +359,20 @@ mod tests {
         }
     }
 
+    fn result() -> ResultRecord {
+        ResultRecord {
+            run: "r".into(),
+            recorded_ms: 0,
+            entry: "{}".into(),
+        }
+    }
+
     #[test]
     fn records_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = Journal::open(dir.path(), &journal_name(None)).unwrap();
         journal
-            .record("a/b.mp4", finished(dir.path(), "h1"))
+            .record("a/b.mp4", finished(dir.path(), "h1"), &result())
             .unwrap();
         drop(journal);
         let journal = Journal::open(dir.path(), &journal_name(None)).unwrap();
@@ -386,7 +415,9 @@ mod tests {
     fn other_shards_journals_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let mut shard = Journal::open(dir.path(), &journal_name(Some((1, 2)))).unwrap();
-        shard.record("x.png", finished(dir.path(), "h")).unwrap();
+        shard
+            .record("x.png", finished(dir.path(), "h"), &result())
+            .unwrap();
         drop(shard);
         let journal = Journal::open(dir.path(), &journal_name(Some((2, 2)))).unwrap();
         assert!(journal.finished("x.png").is_some());
