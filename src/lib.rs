@@ -18,3 +18,4 @@ pub mod process;
 pub mod progress;
 pub mod report;
 pub mod stage;
+pub mod temporaries;

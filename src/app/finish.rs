@@ -18,6 +18,9 @@ pub(super) fn finish(
     started: Instant,
     started_unix: u64,
 ) -> u8 {
+    if args.dry_run {
+        return dry_run_summary(args, &items, cancel);
+    }
     let count = |status| items.iter().filter(|i| i.status == status).count();
     let (done, skipped, failed) = (
         count(ItemStatus::Done),
@@ -50,10 +53,8 @@ pub(super) fn finish(
         interrupted,
         items,
     };
-    if !args.dry_run {
-        if let Err(error) = write_reports(&report, &loaded.pipeline.output.path, &stem) {
-            eprintln!("{error}");
-        }
+    if let Err(error) = write_reports(&report, &loaded.pipeline.output.path, &stem) {
+        eprintln!("{error}");
     }
     eprintln!(
         "{done} {}, {skipped} skipped, {failed} failed in {seconds:.1} s{}{}",
@@ -75,6 +76,42 @@ pub(super) fn finish(
             "interrupted": interrupted,
             "seconds": seconds,
             "report": loaded.pipeline.output.path.join(format!("{stem}.json")),
+        });
+        println!("{summary}");
+    }
+    exit_code
+}
+
+/// A dry run's summary says what a run would do, and its exit code is the one a run
+/// would have for what is already known (files it would refuse); it writes no report.
+fn dry_run_summary(args: &RunArgs, items: &[ItemReport], cancel: &Cancel) -> u8 {
+    let count = |status| items.iter().filter(|i| i.status == status).count();
+    let (process, skip, fail) = (
+        count(ItemStatus::WouldProcess),
+        count(ItemStatus::Skipped),
+        count(ItemStatus::Failed),
+    );
+    let exit_code = if cancel.is_set() {
+        exit::INTERRUPTED
+    } else if fail > 0 {
+        exit::SOME_FAILED
+    } else {
+        exit::OK
+    };
+    let failing = if fail > 0 {
+        format!(", would fail {fail}")
+    } else {
+        String::new()
+    };
+    eprintln!("dry run: would process {process}, would skip {skip}{failing}; nothing was written");
+    if args.json {
+        let summary = serde_json::json!({
+            "exit_code": exit_code,
+            "dry_run": true,
+            "would_process": process,
+            "would_skip": skip,
+            "would_fail": fail,
+            "interrupted": cancel.is_set(),
         });
         println!("{summary}");
     }

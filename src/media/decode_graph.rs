@@ -9,7 +9,7 @@ use image::RgbImage;
 
 use super::color::ColorInfo;
 use super::error::MediaError;
-use super::filter_graph::{linear_graph, node, GraphInput};
+use super::filter_graph::{linear_graph, node, output_size, GraphInput};
 use super::image_io::{Colour, Rgb16Image};
 
 /// How carefully decoded frames become RGB. Both use the stream's own matrix and range.
@@ -101,20 +101,9 @@ pub fn build_graph(
 
 /// Size and time base of the graph's output.
 pub fn sink_geometry(graph: &mut filter::Graph) -> Result<(u32, u32, Rational), MediaError> {
-    let mut sink = node(graph, "out")?;
-    // SAFETY: `sink` is a configured buffersink of a validated graph.
-    let (w, h) = unsafe {
-        (
-            ffmpeg_next::ffi::av_buffersink_get_w(sink.as_ptr()),
-            ffmpeg_next::ffi::av_buffersink_get_h(sink.as_ptr()),
-        )
-    };
-    let time_base = sink.sink().time_base();
-    Ok((
-        u32::try_from(w).unwrap_or_default(),
-        u32::try_from(h).unwrap_or_default(),
-        time_base,
-    ))
+    let (width, height) = output_size(graph)?;
+    let time_base = node(graph, "out")?.sink().time_base();
+    Ok((width, height, time_base))
 }
 
 /// Copies an `rgb24` or `rgb48le` frame into a tightly packed image (swscale rows are

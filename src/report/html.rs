@@ -96,6 +96,7 @@ fn item_row(item: &ItemReport) -> String {
         ItemStatus::Skipped => "skipped",
         ItemStatus::Failed => "failed",
         ItemStatus::Interrupted => "interrupted",
+        ItemStatus::WouldProcess => "would process",
     };
     let (before, after) = item
         .preview
