@@ -242,9 +242,11 @@ impl Journal {
     }
 
     fn writer(&self) -> Result<&Connection, JournalError> {
-        self.connection.as_ref().ok_or_else(|| JournalError::ReadOnly {
-            path: self.path.display().to_string(),
-        })
+        self.connection
+            .as_ref()
+            .ok_or_else(|| JournalError::ReadOnly {
+                path: self.path.display().to_string(),
+            })
     }
 
     fn error(&self, source: rusqlite::Error) -> JournalError {

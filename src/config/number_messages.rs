@@ -17,9 +17,7 @@ fn expected(field: &str, number_type: &str) -> String {
         "tile" => format!("0 for whole frame, or >= {MIN_TILE}"),
         "scale" => "1 to 8".to_owned(),
         "scene_threshold" => "between 0 and 1".to_owned(),
-        "jobs" | "threads" | "gpu_sessions" | "beams" | "max_tokens" | "batch" => {
-            ">= 1".to_owned()
-        }
+        "jobs" | "threads" | "gpu_sessions" | "beams" | "max_tokens" | "batch" => ">= 1".to_owned(),
         _ if number_type == "u8" => "0 to 255".to_owned(),
         _ if number_type == "f32" => "a number such as 0.5".to_owned(),
         _ => ">= 0".to_owned(),
@@ -37,7 +35,9 @@ pub(crate) fn number_message(field: &str, message: &str) -> Option<String> {
     let expected = expected(field, number_type);
     if let Some(value) = found.strip_prefix("invalid value: integer ") {
         // A whole number outside the type: negative, or too large.
-        return Some(format!("{field} {value} is out of range (expected {expected})"));
+        return Some(format!(
+            "{field} {value} is out of range (expected {expected})"
+        ));
     }
     let found = found.strip_prefix("invalid type: ")?;
     let value = found
@@ -50,7 +50,9 @@ pub(crate) fn number_message(field: &str, message: &str) -> Option<String> {
                 .find_map(|kind| found.strip_prefix(kind))
                 .map(str::to_owned)
         })?;
-    Some(format!("{field} {value} is not {words} (expected {expected})"))
+    Some(format!(
+        "{field} {value} is not {words} (expected {expected})"
+    ))
 }
 
 #[cfg(test)]
@@ -80,15 +82,21 @@ mod tests {
             Some("jobs `-2` is out of range (expected >= 1)")
         );
         assert_eq!(
-            number_message("scene_threshold", "invalid type: boolean `true`, expected f32")
-                .as_deref(),
+            number_message(
+                "scene_threshold",
+                "invalid type: boolean `true`, expected f32"
+            )
+            .as_deref(),
             Some("scene_threshold `true` is not a number (expected between 0 and 1)")
         );
     }
 
     #[test]
     fn other_messages_are_left_alone() {
-        assert_eq!(number_message("tile", "invalid type: sequence, expected u32"), None);
+        assert_eq!(
+            number_message("tile", "invalid type: sequence, expected u32"),
+            None
+        );
         assert_eq!(
             number_message("codec", "invalid type: integer `5`, expected a string"),
             None

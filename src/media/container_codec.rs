@@ -176,8 +176,9 @@ fn accepts(muxer: &str, id: Id) -> bool {
 fn output_format(name: &str) -> Option<*const ffmpeg_next::ffi::AVOutputFormat> {
     let name = std::ffi::CString::new(name).ok()?;
     // SAFETY: av_guess_format only reads the name; the returned format is static.
-    let format =
-        unsafe { ffmpeg_next::ffi::av_guess_format(name.as_ptr(), std::ptr::null(), std::ptr::null()) };
+    let format = unsafe {
+        ffmpeg_next::ffi::av_guess_format(name.as_ptr(), std::ptr::null(), std::ptr::null())
+    };
     (!format.is_null()).then_some(format)
 }
 
@@ -203,10 +204,19 @@ mod tests {
         let webm = MuxerFormat::for_extension("webm");
         assert_eq!(video_fit(&webm, "libx264"), Fit::Refuses);
         assert_eq!(video_fit(&webm, "libvpx-vp9"), Fit::Holds);
-        assert_eq!(video_fit(&MuxerFormat::for_extension("ts"), "libx264"), Fit::Holds);
-        assert_eq!(video_fit(&MuxerFormat::for_extension("avi"), "libx265"), Fit::Refuses);
+        assert_eq!(
+            video_fit(&MuxerFormat::for_extension("ts"), "libx264"),
+            Fit::Holds
+        );
+        assert_eq!(
+            video_fit(&MuxerFormat::for_extension("avi"), "libx265"),
+            Fit::Refuses
+        );
         assert_eq!(video_fit(&MuxerFormat::Matroska, "utvideo"), Fit::Holds);
         // Raw DV says nothing; its header decides.
-        assert_eq!(video_fit(&MuxerFormat::for_extension("dv"), "libx264"), Fit::Unknown);
+        assert_eq!(
+            video_fit(&MuxerFormat::for_extension("dv"), "libx264"),
+            Fit::Unknown
+        );
     }
 }

@@ -337,7 +337,11 @@ impl VideoEncoder {
 /// The frames the encoder is given: the source's timing, aspect and colour at `size`. A
 /// `yuvj*` format (all MJPEG takes) is full range whatever the source was: written as
 /// full-range samples and tagged so, or the encoder refuses limited range.
-pub(crate) fn encode_target(source: &VideoInfo, (width, height): (u32, u32), format: Pixel) -> VideoInfo {
+pub(crate) fn encode_target(
+    source: &VideoInfo,
+    (width, height): (u32, u32),
+    format: Pixel,
+) -> VideoInfo {
     let color = if is_jpeg_format(format) {
         ColorInfo {
             range: Range::Full,
@@ -375,12 +379,12 @@ pub(crate) fn try_open(
         video.set_width(target.width);
         video.set_height(target.height);
         video.set_format(format);
-        let encoder_time_base =
-            if FRAME_RATE_TIME_BASE_ENCODERS.contains(&settings.codec.as_str()) {
-                target.frame_rate.invert()
-            } else {
-                target.time_base
-            };
+        let encoder_time_base = if FRAME_RATE_TIME_BASE_ENCODERS.contains(&settings.codec.as_str())
+        {
+            target.frame_rate.invert()
+        } else {
+            target.time_base
+        };
         video.set_time_base(encoder_time_base);
         video.set_frame_rate(Some(target.frame_rate));
         if target.sample_aspect_ratio.numerator() > 0 {

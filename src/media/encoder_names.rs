@@ -123,7 +123,10 @@ mod tests {
 
     #[test]
     fn other_names_are_just_unknown() {
-        assert_eq!(unknown_encoder("libx266"), "unknown video encoder `libx266`");
+        assert_eq!(
+            unknown_encoder("libx266"),
+            "unknown video encoder `libx266`"
+        );
         // A codec, but not a video one.
         assert_eq!(unknown_encoder("mp3"), "unknown video encoder `mp3`");
     }

@@ -157,7 +157,10 @@ mod tests {
     #[test]
     fn a_chain_that_sets_the_size_is_told_from_one_that_follows_the_input() {
         assert_eq!(fixed_output_size("scale=241:135"), Some((241, 135)));
-        assert_eq!(fixed_output_size("yadif,scale=320:240,hflip"), Some((320, 240)));
+        assert_eq!(
+            fixed_output_size("yadif,scale=320:240,hflip"),
+            Some((320, 240))
+        );
         assert_eq!(fixed_output_size("scale=iw/2:-2"), None);
         assert_eq!(fixed_output_size("null"), None);
         // Needs a frame larger than the probes: only a real file can tell.

@@ -63,7 +63,15 @@ pub fn size_refusal(
     size: (u32, u32),
 ) -> Option<SizeRefusal> {
     let (codec, format) = resolve_encoder(settings, source.source_format).ok()?;
-    let opens = |size| try_open(settings, codec, format, &encode_target(source, size, format), false);
+    let opens = |size| {
+        try_open(
+            settings,
+            codec,
+            format,
+            &encode_target(source, size, format),
+            false,
+        )
+    };
     let (opened, reason) = opens(size);
     if opened.is_ok() {
         return None;
@@ -139,7 +147,10 @@ mod tests {
                     .to_owned()
             )
         );
-        assert_eq!(size_refusal(&settings("libx264"), &source, (242, 136)), None);
+        assert_eq!(
+            size_refusal(&settings("libx264"), &source, (242, 136)),
+            None
+        );
         assert_eq!(size_refusal(&settings("ffv1"), &source, (241, 135)), None);
     }
 

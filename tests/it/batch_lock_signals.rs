@@ -384,8 +384,11 @@ fn second_signal_removes_the_running_files_temporary_and_says_so() {
         ws.path("out").display()
     );
     assert!(
-        stopped.stderr.lines().any(|l| l.starts_with(&prefix)
-            && l.ends_with(".mkv.frameforge-tmp.mkv; a rerun resumes")),
+        stopped
+            .stderr
+            .lines()
+            .any(|l| l.starts_with(&prefix)
+                && l.ends_with(".mkv.frameforge-tmp.mkv; a rerun resumes")),
         "{}",
         stopped.stderr
     );

@@ -60,7 +60,10 @@ fn container_same_gives_an_mpeg_program_stream_mpeg2_video_and_keeps_its_start()
     assert_eq!(op["format"]["format_name"], "mpeg");
     let video = &streams_of(&op, "video")[0];
     assert_eq!(video["codec_name"], "mpeg2video");
-    assert_eq!((&video["width"], &video["height"]), (&192.into(), &128.into()));
+    assert_eq!(
+        (&video["width"], &video["height"]),
+        (&192.into(), &128.into())
+    );
     assert_eq!(frame_count(&output), 12);
     let video_start = |p: &Value| seconds(&streams_of(p, "video")[0]["start_time"]);
     let container_start = |p: &Value| seconds(&p["format"]["start_time"]);
@@ -68,11 +71,17 @@ fn container_same_gives_an_mpeg_program_stream_mpeg2_video_and_keeps_its_start()
         ("video", video_start(&op), video_start(&sp)),
         ("container", container_start(&op), container_start(&sp)),
     ] {
-        assert!((kept - was).abs() < 0.001, "{what} start {kept} s, source {was} s");
+        assert!(
+            (kept - was).abs() < 0.001,
+            "{what} start {kept} s, source {was} s"
+        );
     }
     let dts = video_dts(&output);
     assert_eq!(dts.len(), 12, "{dts:?}");
-    assert!(dts.windows(2).all(|w| w[0] < w[1]), "DTS not rising: {dts:?}");
+    assert!(
+        dts.windows(2).all(|w| w[0] < w[1]),
+        "DTS not rising: {dts:?}"
+    );
     // The first warning; the fixture's interlacing brings another.
     let warnings = ws.report()["items"][0]["warnings"].clone();
     assert_eq!(
