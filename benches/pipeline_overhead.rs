@@ -92,13 +92,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let pipeline_file = scratch.path().join("bench.yaml");
     std::fs::write(&pipeline_file, yaml)?;
-    let loaded = config::load(&pipeline_file).map_err(|p| p.to_string())?;
+    let draft = config::load_draft(&pipeline_file);
     let intra = (options.threads / options.workers).max(1);
     let session = SessionConfig {
         device: Device::Cpu,
         intra_threads: intra,
     };
-    let plan = StagePlan::check(&loaded, session).map_err(|p| p.to_string())?;
+    let plan = StagePlan::check(&draft, session).map_err(|p| p.to_string())?;
+    let loaded = draft.finish(Vec::new()).map_err(|p| p.to_string())?;
 
     // Pure inference: frames decoded beforehand, workers pull from a queue.
     let (mut source, _) = VideoSource::open(
@@ -158,6 +159,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pool: &pool,
         captions: None,
         encode: &encode,
+        codec_named: true,
         copy: CopyPolicy {
             audio: loaded.pipeline.encode.audio == StreamPolicy::Copy,
             subtitles: true,

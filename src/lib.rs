@@ -19,3 +19,4 @@ pub mod process;
 pub mod progress;
 pub mod report;
 pub mod stage;
+pub mod temporaries;

@@ -1,9 +1,12 @@
 //! Writing an output under a temporary name in its final directory and renaming it only
 //! when complete, so no half-written file ever carries a final name: media outputs,
-//! caption files, reports and the caption index all go through here. A leaf module: it
-//! depends on nothing else in the crate.
+//! caption files, reports and the caption index all go through here. Each temporary is
+//! registered in [`crate::temporaries`] while it may exist, so an abort removes it. A
+//! leaf module: it depends on nothing but that other leaf.
 
 use std::path::{Path, PathBuf};
+
+use crate::temporaries::LiveTemporary;
 
 /// A file operation on an output that failed, and what it was doing.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +22,8 @@ pub struct PendingOutput {
     temp: PathBuf,
     target: PathBuf,
     committed: bool,
+    /// Dropped after the temporary is removed (fields drop after `drop` runs).
+    _live: LiveTemporary,
 }
 
 impl PendingOutput {
@@ -33,8 +38,10 @@ impl PendingOutput {
             context: format!("cannot create output directory {}", dir.display()),
             source,
         })?;
+        let temp = temp_path_for(target);
         Ok(Self {
-            temp: temp_path_for(target),
+            _live: LiveTemporary::register(&temp),
+            temp,
             target: target.to_path_buf(),
             committed: false,
         })
@@ -65,6 +72,7 @@ impl PendingOutput {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ));
+        let _live = LiveTemporary::register(&second);
         let result = rewrite(&self.temp, &second).and_then(|()| {
             std::fs::rename(&second, &self.temp).map_err(|source| {
                 E::from(OutputFileError {

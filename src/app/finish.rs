@@ -6,7 +6,7 @@ use crate::cancel::Cancel;
 use crate::cli::RunArgs;
 use crate::config::LoadedPipeline;
 use crate::report::{
-    done_verb, report_stem, write_reports, ItemReport, RunCounts, RunReport, Totals,
+    done_verb, report_stem, write_reports, ItemReport, ItemStatus, RunCounts, RunReport, Totals,
 };
 
 use super::exit;
@@ -27,6 +27,9 @@ pub(super) fn finish(
     cancel: &Cancel,
     start: &RunStart,
 ) -> u8 {
+    if args.dry_run {
+        return dry_run_summary(args, &items, cancel);
+    }
     let RunCounts {
         done,
         skipped,
@@ -60,10 +63,8 @@ pub(super) fn finish(
         totals: Totals::of(&items),
         items,
     };
-    if !args.dry_run {
-        if let Err(error) = write_reports(&report, &loaded.pipeline.output.path, &stem) {
-            eprintln!("{error}");
-        }
+    if let Err(error) = write_reports(&report, &loaded.pipeline.output.path, &stem) {
+        eprintln!("{error}");
     }
     eprintln!(
         "{done} {}, {skipped} skipped, {failed} failed in {seconds:.1} s{}{}",
@@ -86,6 +87,42 @@ pub(super) fn finish(
             "interrupted": interrupted,
             "seconds": seconds,
             "report": loaded.pipeline.output.path.join(format!("{stem}.json")),
+        });
+        println!("{summary}");
+    }
+    exit_code
+}
+
+/// A dry run's summary says what a run would do, and its exit code is the one a run
+/// would have for what is already known (files it would refuse); it writes no report.
+fn dry_run_summary(args: &RunArgs, items: &[ItemReport], cancel: &Cancel) -> u8 {
+    let count = |status| items.iter().filter(|i| i.status == status).count();
+    let (process, skip, fail) = (
+        count(ItemStatus::WouldProcess),
+        count(ItemStatus::Skipped),
+        count(ItemStatus::Failed),
+    );
+    let exit_code = if cancel.is_set() {
+        exit::INTERRUPTED
+    } else if fail > 0 {
+        exit::SOME_FAILED
+    } else {
+        exit::OK
+    };
+    let failing = if fail > 0 {
+        format!(", would fail {fail}")
+    } else {
+        String::new()
+    };
+    eprintln!("dry run: would process {process}, would skip {skip}{failing}; nothing was written");
+    if args.json {
+        let summary = serde_json::json!({
+            "exit_code": exit_code,
+            "dry_run": true,
+            "would_process": process,
+            "would_skip": skip,
+            "would_fail": fail,
+            "interrupted": cancel.is_set(),
         });
         println!("{summary}");
     }

@@ -12,8 +12,10 @@ pub use run::run;
 use std::path::Path;
 
 use crate::cli::{InspectArgs, ValidateArgs};
-use crate::config::{self, LoadedPipeline};
+use crate::config::{self, Draft, EncodeSpec, LoadedPipeline};
 use crate::media::encode::{check_encoder, EncodeSettings};
+use crate::media::filter_graph::fixed_output_size;
+use crate::media::frame_size::{size_refusal, typical_source};
 use crate::model::session::SessionConfig;
 use crate::stage::StagePlan;
 
@@ -81,52 +83,89 @@ impl Stop {
     }
 }
 
-/// Loads the pipeline and checks its models; prints every problem and returns exit 2.
+/// Loads the pipeline, checks its encoder and its models, and the frame size its filters
+/// fix against the encoder; on any problem, every one of them and exit 2.
 fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), Stop> {
-    let loaded = config::load(path).map_err(|problems| Stop {
-        code: exit::CONFIG,
-        message: problems.to_string(),
-    })?;
+    let draft = config::load_draft(path);
     let session = SessionConfig {
-        device: loaded.pipeline.device,
+        device: draft.device(),
         // Parallelism comes from many single-threaded sessions (see BENCHMARKS.md).
         intra_threads: 1,
     };
-    let mut problems = encoder_problems(&loaded);
-    match StagePlan::check(&loaded, session) {
-        Ok(plan) if problems.is_empty() => Ok((loaded, plan)),
-        result => {
-            problems.extend(result.err().into_iter().flatten());
-            problems.sort();
-            Err(Stop {
-                code: exit::CONFIG,
-                message: problems.to_string(),
-            })
+    let mut later = encoder_problems(&draft);
+    let plan = match StagePlan::check(&draft, session) {
+        Ok(plan) => Some(plan),
+        Err(problems) => {
+            later.extend(problems);
+            None
         }
+    };
+    if let (Some(plan), Some(encode), true) = (&plan, draft.encode(), later.is_empty()) {
+        later.extend(size_problem(&draft, plan, &encode));
+    }
+    let config_stop = |problems: config::Problems| Stop {
+        code: exit::CONFIG,
+        message: problems.to_string(),
+    };
+    match (draft.finish(later).map_err(config_stop)?, plan) {
+        (loaded, Some(plan)) => Ok((loaded, plan)),
+        // A plan that failed added its problems, so `finish` did not succeed.
+        (loaded, None) => Err(Stop {
+            code: exit::CONFIG,
+            message: format!("{}: the stages could not be checked", loaded.file.display()),
+        }),
     }
 }
 
 /// An encoder or pixel format this ffmpeg lacks, as a pipeline problem at its line
 /// (rather than the same failure for every file of the batch). Caption-only pipelines
 /// encode nothing, so their `encode` section is not held against them.
-fn encoder_problems(loaded: &LoadedPipeline) -> config::Problems {
+fn encoder_problems(draft: &Draft) -> config::Problems {
     let mut problems = config::Problems::new();
-    let encodes = loaded
-        .pipeline
-        .stages
-        .iter()
-        .any(|stage| !matches!(stage, config::StageSpec::Caption(_)));
-    if encodes {
-        if let Err((field, message)) = check_encoder(&encode_settings(loaded, 0)) {
-            problems.push(loaded.problem(&format!("encode.{field}"), message));
+    let encodes = draft
+        .stages()
+        .any(|(_, stage)| !matches!(stage, config::StageSpec::Caption(_)));
+    if let (Some(encode), true) = (draft.encode(), encodes) {
+        if let Err((field, message)) = check_encoder(&encode_settings(&encode, 0)) {
+            problems.push(draft.problem(&format!("encode.{field}"), message));
         }
     }
     problems
 }
 
-/// The encoder settings of the pipeline, for a run with `threads` threads.
-fn encode_settings(loaded: &LoadedPipeline, threads: usize) -> EncodeSettings {
-    let encode = &loaded.pipeline.encode;
+/// Filters that give every frame one size (`scale=241:135`), which the restore stages'
+/// scale turns into a size the encoder refuses, as a problem at the last filter stage:
+/// otherwise every file would fail on its first frame. Sizes that follow the input are
+/// checked for each file when it is opened.
+fn size_problem(draft: &Draft, plan: &StagePlan, encode: &EncodeSpec) -> Option<config::Problem> {
+    let key = plan.last_filter()?;
+    let (width, height) = fixed_output_size(&plan.filters().join(","))?;
+    let scale = plan.scale();
+    let encoded = (width * scale, height * scale);
+    let refusal = size_refusal(
+        &encode_settings(encode, 0),
+        &typical_source(encoded),
+        encoded,
+    )?;
+    let restored = if scale > 1 {
+        format!(", {}x{} once restored", encoded.0, encoded.1)
+    } else {
+        String::new()
+    };
+    let multiple = refusal.multiple;
+    Some(draft.problem(
+        key,
+        format!(
+            "this chain makes {width}x{height} frames{restored}: {refusal} \
+             (such as {}x{} from this chain)",
+            width / multiple * multiple,
+            height / multiple * multiple
+        ),
+    ))
+}
+
+/// The encoder settings of `encode`, for a run with `threads` threads.
+fn encode_settings(encode: &EncodeSpec, threads: usize) -> EncodeSettings {
     EncodeSettings {
         codec: encode.codec.clone(),
         crf: encode.crf,

@@ -90,11 +90,13 @@ fn run_batch(
     let pipeline = &loaded.pipeline;
     let budget = Budget::of(args, pipeline);
     let output_root = &pipeline.output.path;
-    let _lock = lock_output(args, output_root, cancel)?;
-    let shard = args.shard.map(|s| (s.index, s.count));
-    let journal = Journal::open(output_root, &journal_name(shard))
-        .map(Mutex::new)
-        .map_err(|error| stop(exit::SOME_FAILED, error.to_string()))?;
+    // A dry run changes nothing in the output directory, not even to lock it.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(lock_output(args, output_root, cancel)?)
+    };
+    let journal = open_journal(args, output_root)?;
     let fingerprint = fingerprint(loaded)?;
     let damaged = damaged_fingerprint(&fingerprint.hex, pipeline.input.on_decode_error);
     let Discovery { jobs, rejected } = this_shards_share(args, pipeline, &plan)?;
@@ -107,12 +109,13 @@ fn run_batch(
     let mut items = rejected_items(&rejected, (&input_root, run), &progress);
     let provenance = provenance(&fingerprint, &plan);
     let workers = Workers::new(plan, pipeline, budget.threads);
-    let encode = encode_settings(loaded, budget.threads);
+    let encode = encode_settings(&pipeline.encode, budget.threads);
     let context = BatchContext {
         process: ProcessSettings {
             pool: &workers.pool,
             captions: workers.captions.as_ref(),
             encode: &encode,
+            codec_named: loaded.locate("encode.codec").is_some(),
             copy: copy_policy(pipeline.encode.audio, pipeline.encode.subtitles),
             damage: pipeline.input.on_decode_error,
             cancel,
@@ -197,6 +200,19 @@ fn lock_output(args: &RunArgs, output_root: &Path, cancel: &Cancel) -> Result<Ou
         LockError::Interrupted { .. } => stop(exit::INTERRUPTED, error.to_string()),
         _ => stop(exit::SOME_FAILED, error.to_string()),
     })
+}
+
+/// This run's journal, with every earlier run's records; read-only for a dry run.
+fn open_journal(args: &RunArgs, output_root: &Path) -> Result<Mutex<Journal>, Stop> {
+    let name = journal_name(args.shard.map(|s| (s.index, s.count)));
+    let journal = if args.dry_run {
+        Journal::open_read_only(output_root, &name)
+    } else {
+        Journal::open(output_root, &name)
+    };
+    journal
+        .map(Mutex::new)
+        .map_err(|error| stop(exit::SOME_FAILED, error.to_string()))
 }
 
 /// The pipeline's fingerprint, which reads every model.

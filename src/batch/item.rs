@@ -12,6 +12,7 @@ use crate::job::{causes, Job};
 use crate::output_file::temp_path_for;
 use crate::process::checkpoints::{checkpoint_dir, remove_dir, CheckpointSpec};
 use crate::process::image::restore_image;
+use crate::process::output_encoding::output_encoding;
 use crate::process::settings::muxer_for;
 use crate::process::video::{restore_video, VideoOutput};
 use crate::process::ProcessError;
@@ -137,14 +138,30 @@ fn failed(job: &Job, reason: String, context: &BatchContext<'_>) -> ItemReport {
     report
 }
 
+/// What a run would do with a job it would process: say so, with the encoder a video
+/// would get when it is not the pipeline's, or the refusal it would fail with.
 fn would_process(job: &Job, context: &BatchContext<'_>) -> ItemReport {
+    let settings = &context.process;
+    let encoding = match job.kind {
+        MediaKind::Video if settings.pool.plan().writes_media() => output_encoding(
+            settings.encode,
+            &muxer_for(context.container, &job.output),
+            settings.codec_named,
+        )
+        .map(|encoding| encoding.warning),
+        _ => Ok(None),
+    };
+    let note = match encoding {
+        Ok(note) => note.map(|note| format!(" ({note})")).unwrap_or_default(),
+        Err(refusal) => return failed(job, refusal.to_string(), context),
+    };
     let (input, output) = (job.input.display(), job.output.display());
     context
         .progress
-        .line(&format!("would process {input} → {output}"), false);
+        .line(&format!("would process {input} → {output}{note}"), false);
     let report = ItemReport {
-        status: ItemStatus::Skipped,
-        reason: Some("dry run".into()),
+        status: ItemStatus::WouldProcess,
+        outputs: vec![job.output.clone()],
         ..ItemReport::failed(&job.input)
     };
     stamped(report, job, context)

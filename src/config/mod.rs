@@ -10,16 +10,19 @@
 //! 3. Each section and each stage deserialized on its own (`sections.rs`).
 //! 4. Rules on the meaning of the values (`validate.rs`, `codec_rules.rs`).
 //!
-//! Later phases (opening models, finding encoders) report their own
-//! problems against the same file with [`LoadedPipeline::problem`].
+//! Later checks (opening models, finding encoders) run on a [`Draft`], what
+//! could be read of the file even when it has problems, and add theirs with
+//! [`Draft::problem`], so one list holds every problem of the file.
 //!
 //! Key paths name a place in the file: `input.path`, `stages[1]`,
 //! `stages[1].restore.tile`, `encode.crf`; the empty path is the root.
 
 mod codec_rules;
 mod device;
+mod draft;
 mod duration;
 mod input_filter;
+mod number_messages;
 mod paths;
 mod positions;
 mod problem;
@@ -31,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 pub use codec_rules::{X26X_MAX_CRF, X26X_PRESETS};
 pub use device::{Device, ParseDeviceError, DEVICE_EXPECTED};
+pub use draft::Draft;
 pub use duration::parse_duration;
 pub use input_filter::{
     compile_glob, media_kind, GlobList, InputFilter, InvalidGlob, MediaKind, IMAGE_EXTENSIONS,
@@ -93,9 +97,7 @@ impl LoadedPipeline {
 /// missing fields, wrong types, and values that break a rule (paths that do
 /// not exist, out-of-range numbers, malformed globs, ...).
 pub fn load(path: &Path) -> Result<LoadedPipeline, Problems> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| Problem::new(path, None, format!("cannot read pipeline file: {error}")))?;
-    load_str(&text, path)
+    load_draft(path).finish(Problems::new())
 }
 
 /// Parses and checks pipeline `text` as if it were read from `file`:
@@ -106,34 +108,49 @@ pub fn load(path: &Path) -> Result<LoadedPipeline, Problems> {
 ///
 /// As [`load`], less the reading.
 pub fn load_str(text: &str, file: &Path) -> Result<LoadedPipeline, Problems> {
+    draft_str(text, file).finish(Problems::new())
+}
+
+/// Reads and checks the pipeline file at `path` as far as it can be read, keeping
+/// its problems, so that later checks (encoders, models) run on what could be read
+/// and their problems are reported with these in one list.
+#[must_use]
+pub fn load_draft(path: &Path) -> Draft {
+    match std::fs::read_to_string(path) {
+        Ok(text) => draft_str(&text, path),
+        Err(error) => Draft::failed(
+            path,
+            PositionIndex::default(),
+            Problem::new(path, None, format!("cannot read pipeline file: {error}")).into(),
+        ),
+    }
+}
+
+/// [`load_draft`] of pipeline `text` as if it were read from `file`.
+#[must_use]
+pub fn draft_str(text: &str, file: &Path) -> Draft {
     let index = PositionIndex::build(text);
-    let mut root: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|error| syntax_problems(file, &error, &index))?;
+    let mut root: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(root) => root,
+        Err(error) => {
+            let problems = syntax_problems(file, &error, &index);
+            return Draft::failed(file, index, problems);
+        }
+    };
     // Merge keys (`<<: *defaults`) are a YAML convention, not core syntax;
     // without this they would be reported as unknown fields.
-    root.apply_merge()
-        .map_err(|error| Problems::from(syntax_problem(file, &error)))?;
+    if let Err(error) = root.apply_merge() {
+        return Draft::failed(file, index, syntax_problem(file, &error).into());
+    }
     let mut problems = Problems::new();
-    let sections = read_sections(&root, file, &index, &mut problems);
+    let mut sections = read_sections(&root, file, &index, &mut problems);
     let base = base_dir(file);
     for finding in validate::check_sections(&sections, base) {
         let location = index.value_or_ancestor(&finding.path);
         problems.push(Problem::new(file, location, finding.message));
     }
-    if !problems.is_empty() {
-        problems.sort();
-        return Err(problems);
-    }
-    match assemble(sections, base) {
-        Some(pipeline) => Ok(LoadedPipeline {
-            pipeline,
-            file: file.to_path_buf(),
-            index,
-        }),
-        // Every way a section can be absent or unreadable records a
-        // problem, so this is only reached if that ever stops being true.
-        None => Err(Problem::new(file, None, "pipeline is incomplete").into()),
-    }
+    resolve_paths(&mut sections, base);
+    Draft::new(file, index, sections, problems)
 }
 
 fn syntax_problems(file: &Path, error: &serde_yaml::Error, index: &PositionIndex) -> Problems {
@@ -165,39 +182,22 @@ fn syntax_problem(file: &Path, error: &serde_yaml::Error) -> Problem {
     Problem::new(file, location, format!("invalid YAML: {message}"))
 }
 
-/// Builds the pipeline from fully read sections, resolving relative paths
-/// against `base` and filling in defaults.
-fn assemble(sections: Sections, base: &Path) -> Option<Pipeline> {
-    let mut input = sections.input?;
-    input.path = resolve(base, &input.path);
-    let mut output = sections.output?;
-    output.path = resolve(base, &output.path);
-    let stages = sections
-        .stages?
-        .into_iter()
-        .map(|stage| {
-            stage.map(|stage| match stage {
-                StageSpec::Restore(mut restore) => {
-                    restore.model = resolve(base, &restore.model);
-                    StageSpec::Restore(restore)
-                }
-                StageSpec::Caption(mut caption) => {
-                    caption.model = resolve(base, &caption.model);
-                    StageSpec::Caption(caption)
-                }
-                other @ StageSpec::Filter(_) => other,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Some(Pipeline {
-        name: sections.name,
-        input,
-        output,
-        device: sections.device.unwrap_or_default(),
-        stages,
-        encode: sections.encode.unwrap_or_default(),
-        run: sections.run.unwrap_or_default(),
-    })
+/// Resolves the relative paths of what could be read against `base`, the pipeline
+/// file's directory (after the rules, whose messages show paths as written).
+fn resolve_paths(sections: &mut Sections, base: &Path) {
+    if let Some(input) = &mut sections.input {
+        input.path = resolve(base, &input.path);
+    }
+    if let Some(output) = &mut sections.output {
+        output.path = resolve(base, &output.path);
+    }
+    for stage in sections.stages.iter_mut().flatten().flatten() {
+        match stage {
+            StageSpec::Restore(restore) => restore.model = resolve(base, &restore.model),
+            StageSpec::Caption(caption) => caption.model = resolve(base, &caption.model),
+            StageSpec::Filter(_) => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use serde_yaml::value::{Tag, TaggedValue};
 use serde_yaml::{Mapping, Value};
 
 use super::device::Device;
+use super::number_messages::number_message;
 use super::positions::{child_path, item_path, PositionIndex};
 use super::problem::{Location, Problem, Problems};
 use super::schema::{
@@ -100,7 +101,8 @@ impl Reader<'_> {
             let path = child_path("", &name);
             match name.as_str() {
                 // An optional section left empty takes its defaults.
-                "name" | "device" | "encode" | "run" if value.is_null() => {}
+                "encode" if value.is_null() => sections.encode = Some(EncodeSpec::default()),
+                "name" | "device" | "run" if value.is_null() => {}
                 "name" => sections.name = self.section(value, &path),
                 "input" => sections.input = self.section(value, &path),
                 "output" => sections.output = self.section(value, &path),
@@ -202,7 +204,7 @@ impl Reader<'_> {
                 Err(error) => error,
             };
             let full_path = extend_path(path, error.path());
-            let message = clean_message(&error.inner().to_string());
+            let message = clean_message(&full_path, &error.inner().to_string());
             let unknown_field = message.starts_with("unknown field `");
             // Unknown fields are the key's fault; everything else (wrong
             // type, bad value, missing field) is about the value, or for a
@@ -264,7 +266,13 @@ fn extend_path(base: &str, path: &serde_path_to_error::Path) -> String {
     full
 }
 
-fn clean_message(message: &str) -> String {
+/// serde's `message` about the value at `path`, in the words of the rules' messages
+/// where serde's are its own.
+fn clean_message(path: &str, message: &str) -> String {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    if let Some(message) = number_message(field, message) {
+        return message;
+    }
     // serde_yaml's value deserializer names its own type when a unit-variant
     // enum (`existing`, `container`, ...) gets a number or a list; users
     // wrote a scalar, so say what they should have written.
@@ -356,7 +364,10 @@ mod tests {
     #[test]
     fn value_deserializer_wording_is_replaced() {
         assert_eq!(
-            clean_message("invalid type: integer `5`, expected a Value::Tagged enum"),
+            clean_message(
+                "output.existing",
+                "invalid type: integer `5`, expected a Value::Tagged enum"
+            ),
             "invalid type: integer `5`, expected a string"
         );
     }

@@ -109,7 +109,7 @@ encode: {crf: 60}
             "2:21: unknown field `foo`, expected one of `path`, `include`, `exclude`, `on_decode_error`",
             "5:13: unknown variant `maybe`, expected one of `skip`, `overwrite`, `fail`",
             "9:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `scale`",
-            "12:13: invalid type: string \"big\", expected u32",
+            "12:13: tile `big` is not a whole number (expected 0 for whole frame, or >= 32)",
             "13:5: unknown stage `denoise`, expected one of `filter`, `restore`, `caption`",
             "14:5: invalid type: integer `5`, expected a mapping with one stage name (one of `filter`, `restore`, `caption`)",
             "15:9: invalid device `cuda:x` (expected `auto`, `cpu`, `cuda` or `cuda:N` with N a GPU index)",

@@ -50,9 +50,16 @@ pub(crate) fn check_sections(sections: &Sections, base: &Path) -> Vec<Finding> {
                 "stages is empty (expected at least one stage)",
             ));
         }
+        let last = stages.len().saturating_sub(1);
         for (position, stage) in stages.iter().enumerate() {
             if let Some(stage) = stage {
                 check_stage(&item_path("stages", position), stage, base, &mut findings);
+                if matches!(stage, StageSpec::Caption(_)) && position != last {
+                    findings.push(Finding::new(
+                        stage.key_path(position),
+                        "the caption stage must be the last stage",
+                    ));
+                }
             }
         }
     }
@@ -465,6 +472,34 @@ mod tests {
                     "tile_overlap 34 is larger than tile 33 (expected <= 33)".to_owned()
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn a_caption_stage_before_another_stage_is_refused_where_it_is() {
+        let dir = workspace();
+        std::fs::create_dir(dir.path().join("captioner")).unwrap();
+        let caption = |model: &str| {
+            let spec: CaptionSpec =
+                serde_yaml::from_str(&format!("model: {model}")).unwrap_or_else(|e| panic!("{e}"));
+            Some(StageSpec::Caption(spec))
+        };
+        let mut sections = valid_sections();
+        sections.stages = Some(vec![
+            caption("captioner"),
+            Some(restore("m.onnx", None, 16)),
+            caption("captioner"),
+        ]);
+        let found: Vec<(String, String)> = check_sections(&sections, dir.path())
+            .into_iter()
+            .map(|finding| (finding.path, finding.message))
+            .collect();
+        assert_eq!(
+            found,
+            one(
+                "stages[0].caption",
+                "the caption stage must be the last stage"
+            )
         );
     }
 

@@ -9,6 +9,7 @@ use ffmpeg_next::{codec, encoder, filter, Dictionary, Packet, Rational, Rescale}
 
 use super::color::{is_jpeg_format, jpeg_alias, without_jpeg_alias, ColorInfo, Range};
 use super::decode::VideoInfo;
+use super::encoder_names::unknown_encoder;
 use super::error::{FfmpegContext, MediaError};
 use super::ffmpeg_log::{explained, with_reason};
 use super::filter_graph::{is_again, linear_graph, node, GraphInput};
@@ -56,9 +57,8 @@ pub fn resolve_encoder(
     source_format: Pixel,
 ) -> Result<(ffmpeg_next::Codec, Pixel), MediaError> {
     super::init();
-    let codec = encoder::find_by_name(&settings.codec).ok_or_else(|| {
-        MediaError::Unsupported(format!("unknown video encoder `{}`", settings.codec))
-    })?;
+    let codec = encoder::find_by_name(&settings.codec)
+        .ok_or_else(|| MediaError::Unsupported(unknown_encoder(&settings.codec)))?;
     let video = codec.video().map_err(|_| {
         MediaError::Unsupported(format!("`{}` is not a video encoder", settings.codec))
     })?;
@@ -165,51 +165,9 @@ impl VideoEncoder {
         global_header: bool,
     ) -> Result<Self, MediaError> {
         let (codec, format) = resolve_encoder(settings, source.source_format)?;
-        // A `yuvj*` format (all MJPEG takes) is full range whatever the source was: write
-        // full-range samples and say so, or the encoder refuses limited range.
-        let color = if is_jpeg_format(format) {
-            ColorInfo {
-                range: Range::Full,
-                ..source.color
-            }
-        } else {
-            source.color
-        };
-        let target = VideoInfo {
-            width,
-            height,
-            color,
-            ..*source
-        };
-        let mut context = codec::context::Context::new_with_codec(codec);
-        if global_header {
-            context.set_flags(codec::Flags::GLOBAL_HEADER);
-        }
-        let mut video = context
-            .encoder()
-            .video()
-            .context(|| format!("cannot set up encoder {}", settings.codec))?;
-        video.set_width(target.width);
-        video.set_height(target.height);
-        video.set_format(format);
-        let encoder_time_base = if FRAME_RATE_TIME_BASE_ENCODERS.contains(&settings.codec.as_str())
-        {
-            target.frame_rate.invert()
-        } else {
-            target.time_base
-        };
-        video.set_time_base(encoder_time_base);
-        video.set_frame_rate(Some(target.frame_rate));
-        if target.sample_aspect_ratio.numerator() > 0 {
-            video.set_aspect_ratio(target.sample_aspect_ratio);
-        }
-        video.set_colorspace(target.color.space());
-        video.set_color_range(target.color.range_tag());
-        video.set_color_primaries(target.color.primaries);
-        video.set_color_transfer_characteristic(target.color.transfer);
-        let (opened, reason) =
-            explained(|| video.open_with(encoder_options(settings, target.width, target.height)));
-        let encoder = opened.context(|| {
+        let target = encode_target(source, (width, height), format);
+        let (opened, reason) = try_open(settings, codec, format, &target, global_header);
+        let (encoder, encoder_time_base) = opened.context(|| {
             with_reason(
                 format!("encoder {} refused the settings", settings.codec),
                 reason,
@@ -374,6 +332,73 @@ impl VideoEncoder {
     fn graph_node(&mut self, name: &str) -> Result<filter::Context, MediaError> {
         node(&mut self.graph, name)
     }
+}
+
+/// The frames the encoder is given: the source's timing, aspect and colour at `size`. A
+/// `yuvj*` format (all MJPEG takes) is full range whatever the source was: written as
+/// full-range samples and tagged so, or the encoder refuses limited range.
+pub(crate) fn encode_target(
+    source: &VideoInfo,
+    (width, height): (u32, u32),
+    format: Pixel,
+) -> VideoInfo {
+    let color = if is_jpeg_format(format) {
+        ColorInfo {
+            range: Range::Full,
+            ..source.color
+        }
+    } else {
+        source.color
+    };
+    VideoInfo {
+        width,
+        height,
+        color,
+        ..*source
+    }
+}
+
+/// An encoder opened for `target`'s frames in `format`, with its time base, or ffmpeg's
+/// refusal; and ffmpeg's logged reason.
+pub(crate) fn try_open(
+    settings: &EncodeSettings,
+    codec: ffmpeg_next::Codec,
+    format: Pixel,
+    target: &VideoInfo,
+    global_header: bool,
+) -> (
+    Result<(encoder::video::Encoder, Rational), ffmpeg_next::Error>,
+    Option<String>,
+) {
+    explained(|| {
+        let mut context = codec::context::Context::new_with_codec(codec);
+        if global_header {
+            context.set_flags(codec::Flags::GLOBAL_HEADER);
+        }
+        let mut video = context.encoder().video()?;
+        video.set_width(target.width);
+        video.set_height(target.height);
+        video.set_format(format);
+        let encoder_time_base = if FRAME_RATE_TIME_BASE_ENCODERS.contains(&settings.codec.as_str())
+        {
+            target.frame_rate.invert()
+        } else {
+            target.time_base
+        };
+        video.set_time_base(encoder_time_base);
+        video.set_frame_rate(Some(target.frame_rate));
+        if target.sample_aspect_ratio.numerator() > 0 {
+            video.set_aspect_ratio(target.sample_aspect_ratio);
+        }
+        video.set_colorspace(target.color.space());
+        video.set_color_range(target.color.range_tag());
+        video.set_color_primaries(target.color.primaries);
+        video.set_color_transfer_characteristic(target.color.transfer);
+        let options = encoder_options(settings, target.width, target.height);
+        video
+            .open_with(options)
+            .map(|encoder| (encoder, encoder_time_base))
+    })
 }
 
 /// Outputs of at least this many pixels (half of 4K UHD) get a shorter encoder

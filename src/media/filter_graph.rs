@@ -1,5 +1,5 @@
 //! Linear libavfilter graphs (`buffer → chain → buffersink`), used for the user's filters
-//! and for colour conversion in both directions.
+//! and for colour conversion in both directions, and the size a chain gives its frames.
 
 use ffmpeg_next::format::Pixel;
 use ffmpeg_next::{filter, Rational};
@@ -75,6 +75,51 @@ pub fn check_chain(spec: &str) -> Result<(), MediaError> {
     parsed_graph(args, spec, "invalid filter graph").map(|_| ())
 }
 
+/// Two frame sizes a chain is tried on to see whether it fixes its output size.
+const PROBE_SIZES: [(u32, u32); 2] = [(640, 480), (1280, 720)];
+
+/// The size of the frames `chain` makes when it makes the same size from any frame
+/// (`scale=241:135`); `None` when its output follows the input (`scale=iw/2:-2`,
+/// `yadif`) or it cannot be configured without a real frame (a crop larger than a
+/// probe). Two probe sizes of different shape are enough: a size that follows the
+/// input differs between them.
+pub fn fixed_output_size(chain: &str) -> Option<(u32, u32)> {
+    super::init();
+    let mut sizes = PROBE_SIZES.iter().map(|&(width, height)| {
+        let input = GraphInput {
+            width,
+            height,
+            format: Pixel::YUV420P,
+            time_base: Rational::new(1, 25),
+            frame_rate: Rational::new(25, 1),
+            sample_aspect_ratio: Rational::new(1, 1),
+        };
+        let (graph, _) = explained(|| linear_graph(input, chain, chain).ok());
+        graph.and_then(|mut graph| output_size(&mut graph).ok())
+    });
+    let first = sizes.next().flatten()?;
+    sizes.all(|size| size == Some(first)).then_some(first)
+}
+
+/// Width and height of the frames leaving a configured graph.
+///
+/// # Errors
+/// The graph has no `out` node (never for graphs made by [`linear_graph`]).
+pub fn output_size(graph: &mut filter::Graph) -> Result<(u32, u32), MediaError> {
+    let sink = node(graph, "out")?;
+    // SAFETY: `sink` is a buffersink of a configured graph, which outlives the call.
+    let (w, h) = unsafe {
+        (
+            ffmpeg_next::ffi::av_buffersink_get_w(sink.as_ptr()),
+            ffmpeg_next::ffi::av_buffersink_get_h(sink.as_ptr()),
+        )
+    };
+    Ok((
+        u32::try_from(w).unwrap_or_default(),
+        u32::try_from(h).unwrap_or_default(),
+    ))
+}
+
 /// `in → spec → out` with the buffer source set up by `args`, parsed (each filter
 /// created with its options) but not configured; `invalid` starts the message of a
 /// chain that does not parse.
@@ -119,4 +164,22 @@ pub fn is_rate(rate: Rational) -> bool {
 pub fn is_again(error: &ffmpeg_next::Error) -> bool {
     matches!(error, ffmpeg_next::Error::Other { errno } if *errno == ffmpeg_next::util::error::EAGAIN)
         || matches!(error, ffmpeg_next::Error::Eof)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed_output_size;
+
+    #[test]
+    fn a_chain_that_sets_the_size_is_told_from_one_that_follows_the_input() {
+        assert_eq!(fixed_output_size("scale=241:135"), Some((241, 135)));
+        assert_eq!(
+            fixed_output_size("yadif,scale=320:240,hflip"),
+            Some((320, 240))
+        );
+        assert_eq!(fixed_output_size("scale=iw/2:-2"), None);
+        assert_eq!(fixed_output_size("null"), None);
+        // Needs a frame larger than the probes: only a real file can tell.
+        assert_eq!(fixed_output_size("crop=2000:2000"), None);
+    }
 }

@@ -2,12 +2,15 @@
 //! encoding, muxing with copied streams, and still-image input and output.
 
 pub mod color;
+pub mod container_codec;
 pub mod decode;
 pub mod decode_graph;
 pub mod encode;
+pub mod encoder_names;
 pub mod error;
 pub mod ffmpeg_log;
 pub mod filter_graph;
+pub mod frame_size;
 pub mod graph_timing;
 pub mod image_io;
 

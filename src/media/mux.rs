@@ -15,6 +15,10 @@ use std::path::Path;
 use ffmpeg_next::format::context::Output;
 use ffmpeg_next::{codec, encoder, media, Dictionary, Packet, Rational, Rescale};
 
+use super::container_codec::{
+    advice_text, other_containers_for, other_containers_for_all, stream_fit, video_codec_fit,
+    video_refusal, Fit,
+};
 use super::encode::stream_headers;
 use super::encode::VideoEncoder;
 use super::error::{FfmpegContext, MediaError};
@@ -24,9 +28,6 @@ use super::muxer_format::MuxerFormat;
 
 /// Index of the video stream in every output.
 const VIDEO_STREAM: usize = 0;
-
-/// Containers, as the pipeline names them, that a refused stream may fit instead.
-const ALTERNATIVE_CONTAINERS: &[(&str, &str)] = &[("matroska", "mkv"), ("mp4", "mp4")];
 
 /// Muxers that write a video stream's display matrix (the `tkhd` matrix of the
 /// QuickTime family). ffmpeg 5.1's Matroska muxer writes no rotation at all (no
@@ -269,23 +270,12 @@ impl Muxer {
     }
 
     /// Refuses, before anything is written, a video codec the container cannot hold
-    /// (H.264 in WebM through `container: same`, say), naming containers that can.
+    /// (H.264 in WebM through `container: same`, say), naming what can be used instead.
     fn check_video_codec(&self, codec: codec::Id) -> Result<(), MediaError> {
-        if !refuses(&self.output, codec) {
-            return Ok(());
+        if video_codec_fit(self.format.name(), codec) == Fit::Refuses {
+            return Err(MediaError::Unsupported(video_refusal(&self.format, codec)));
         }
-        let format = self.output.format();
-        let advice = other_containers_for(format.name(), codec);
-        Err(MediaError::Unsupported(format!(
-            "video codec {} cannot be stored in {}{}",
-            codec.name(),
-            format.name(),
-            if advice.is_empty() {
-                String::new()
-            } else {
-                format!("; use {}", advice.join(" or "))
-            }
-        )))
+        Ok(())
     }
 
     /// Why the header was refused, for muxers such as dv and ogg that do not say up
@@ -295,12 +285,7 @@ impl Muxer {
         let output_format = self.output.format();
         let format = output_format.name();
         let codecs: Vec<codec::Id> = self.output.streams().map(|s| s.parameters().id()).collect();
-        let advice = other_containers_for_all(format, &codecs);
-        let advice = if advice.is_empty() {
-            String::new()
-        } else {
-            format!("; use {}", advice.join(" or "))
-        };
+        let advice = advice_text(&other_containers_for_all(format, &codecs));
         with_reason(
             format!("the {format} container refused {}", self.stream_summary()),
             Some(reason.unwrap_or_else(|| "cannot write its header".into())),
@@ -525,52 +510,5 @@ unsafe fn settle_codec_tag(
 /// Whether `output`'s muxer says for certain that it cannot store `codec` (muxers that
 /// do not know let it through, and the header or first packet decides).
 fn refuses(output: &Output, codec: codec::Id) -> bool {
-    // Asked at the unofficial level, Matroska admits any audio or video codec through its
-    // VFW/ACM mapping (UT Video, HuffYUV, PNG: lossless intermediates editors read), as
-    // `ffmpeg -c:v utvideo out.mkv` writes them; at the normal level it says no. The other
-    // muxers answer from their tag tables either way.
-    // SAFETY: the output format pointer is valid for the life of `output`.
-    let verdict = unsafe {
-        ffmpeg_next::ffi::avformat_query_codec(
-            output.format().as_ptr(),
-            codec.into(),
-            ffmpeg_next::ffi::FF_COMPLIANCE_UNOFFICIAL,
-        )
-    };
-    verdict == 0
-}
-
-/// `container: NAME` advice for the containers other than `muxer` that can store
-/// `codec` (so mov_text is never sent back to the `container: mkv` that refused it).
-fn other_containers_for(muxer: &str, codec: codec::Id) -> Vec<String> {
-    other_containers_for_all(muxer, &[codec])
-}
-
-/// [`other_containers_for`] every one of `codecs`.
-fn other_containers_for_all(muxer: &str, codecs: &[codec::Id]) -> Vec<String> {
-    ALTERNATIVE_CONTAINERS
-        .iter()
-        .filter(|(candidate, _)| {
-            *candidate != muxer && codecs.iter().all(|&id| accepts(candidate, id.into()))
-        })
-        .map(|(_, name)| format!("`container: {name}`"))
-        .collect()
-}
-
-/// Whether the muxer called `muxer` can store codec `id`.
-fn accepts(muxer: &str, id: ffmpeg_next::ffi::AVCodecID) -> bool {
-    let Ok(name) = std::ffi::CString::new(muxer) else {
-        return false;
-    };
-    // SAFETY: av_guess_format only reads the name; the returned format is static.
-    unsafe {
-        let format =
-            ffmpeg_next::ffi::av_guess_format(name.as_ptr(), std::ptr::null(), std::ptr::null());
-        !format.is_null()
-            && ffmpeg_next::ffi::avformat_query_codec(
-                format,
-                id,
-                ffmpeg_next::ffi::FF_COMPLIANCE_NORMAL,
-            ) > 0
-    }
+    stream_fit(output.format().name(), codec) == Fit::Refuses
 }

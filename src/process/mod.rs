@@ -5,6 +5,7 @@ pub mod caption_files;
 pub mod checkpoints;
 pub mod error;
 pub mod image;
+pub mod output_encoding;
 pub mod settings;
 pub mod timing;
 pub mod video;

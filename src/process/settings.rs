@@ -24,6 +24,10 @@ pub struct ProcessSettings<'a> {
     /// Captioners, when the pipeline ends with a caption stage.
     pub captions: Option<&'a CaptionPool>,
     pub encode: &'a EncodeSettings,
+    /// Whether the pipeline names `encode.codec`: when it leaves it to its default, a
+    /// container that cannot hold that codec (`container: same` on an `.mpg`) gets its
+    /// own instead.
+    pub codec_named: bool,
     /// Which of a video's other streams are copied.
     pub copy: CopyPolicy,
     /// What a frame that cannot be decoded does.

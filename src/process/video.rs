@@ -27,6 +27,7 @@ use crate::stage::caption::{CaptionPool, CaptionSetup};
 use crate::cancel::Cancel;
 use crate::media::decode::{Interlacing, RgbFrame, SourceItem, VideoInfo, VideoSource};
 use crate::media::decode_graph::RgbConversion;
+use crate::media::encode::EncodeSettings;
 use crate::media::layout::StreamLayout;
 use crate::media::mux::Muxer;
 use crate::media::muxer_format::MuxerFormat;
@@ -35,6 +36,7 @@ use crate::stage::frame::process_frame;
 use crate::stage::StagePool;
 
 use super::checkpoints::{CheckpointError, CheckpointSpec, Checkpoints};
+use super::output_encoding::{check_frame_size, output_encoding, OutputEncoding};
 use super::video_captions::{caption_loop, finish_captions};
 use super::video_sink::{CheckpointPlan, VideoSink};
 use super::video_warnings::{self, RunFacts};
@@ -75,15 +77,28 @@ pub fn restore_video(
     progress: &dyn FileProgress,
 ) -> Result<FileSummary, ProcessError> {
     let mut warnings = Warnings::new(input);
+    let plan = settings.pool.plan();
+    let encoding = if plan.writes_media() {
+        output_encoding(settings.encode, &output.format, settings.codec_named)?
+    } else {
+        OutputEncoding::unchanged(settings.encode)
+    };
+    if let Some(warning) = &encoding.warning {
+        warnings.add(warning.clone());
+    }
     let (source, layout) = open_source(input, settings)?;
     let info = source.info();
+    if plan.writes_media() {
+        check_frame_size(&encoding.settings, &info, plan.scale())?;
+    }
     let frames_per_second = f64::from(info.frame_rate);
     progress.length(FrameTotal::from_stated(
         info.expected_frames,
         source.stated_duration(),
         frames_per_second,
     ));
-    let (pending, sink) = open_output(output, layout, &info, settings, &mut warnings)?;
+    let ends = (output, &*encoding.settings);
+    let (pending, sink) = open_output(ends, layout, &info, settings, &mut warnings)?;
     let resumed = sink.as_ref().map_or(0, VideoSink::resume_from);
     if resumed > 0 {
         progress.note(&resuming_line(input, resumed, frames_per_second));
@@ -175,19 +190,19 @@ fn open_source(
 
 /// The pending output file and the sink that encodes into it, when the pipeline writes
 /// media (a captioning pipeline writes only caption files).
-fn open_output<'s>(
-    output: &VideoOutput<'_>,
+fn open_output<'e>(
+    (output, encode): (&VideoOutput<'_>, &'e EncodeSettings),
     layout: StreamLayout,
     info: &VideoInfo,
-    settings: &ProcessSettings<'s>,
+    settings: &ProcessSettings<'_>,
     warnings: &mut Warnings<'_>,
-) -> Result<(Option<PendingOutput>, Option<VideoSink<'s>>), ProcessError> {
+) -> Result<(Option<PendingOutput>, Option<VideoSink<'e>>), ProcessError> {
     if !settings.pool.plan().writes_media() {
         return Ok((None, None));
     }
     let pending = PendingOutput::new(output.path)?;
     let sink = open_sink(
-        pending.temp_path(),
+        (pending.temp_path(), encode),
         output,
         layout,
         info,
@@ -200,14 +215,14 @@ fn open_output<'s>(
 /// Creates the container at `temp` and the sink that encodes into it, with the
 /// checkpoints of an earlier run when there are any; warns about what the container
 /// will not keep of the source.
-fn open_sink<'s>(
-    temp: &Path,
+fn open_sink<'e>(
+    (temp, encode): (&Path, &'e EncodeSettings),
     output: &VideoOutput<'_>,
     layout: StreamLayout,
     info: &VideoInfo,
-    settings: &ProcessSettings<'s>,
+    settings: &ProcessSettings<'_>,
     warnings: &mut Warnings<'_>,
-) -> Result<VideoSink<'s>, ProcessError> {
+) -> Result<VideoSink<'e>, ProcessError> {
     let left_out = layout.left_out.clone();
     let muxer = Muxer::create(temp, &output.format, layout)?;
     let checkpoint_plan = match output.checkpoints {
@@ -222,12 +237,7 @@ fn open_sink<'s>(
         _ => None,
     };
     video_warnings::before_the_run(warnings, &muxer, info, &left_out, &output.format);
-    Ok(VideoSink::new(
-        muxer,
-        *info,
-        settings.encode,
-        checkpoint_plan,
-    ))
+    Ok(VideoSink::new(muxer, *info, encode, checkpoint_plan))
 }
 
 /// What the threads made of a video.

@@ -25,6 +25,7 @@ pub(super) fn item_row(item: &ItemReport, context: &RowContext<'_>) -> String {
         ItemStatus::Skipped => "skipped",
         ItemStatus::Failed => "failed",
         ItemStatus::Interrupted => "interrupted",
+        ItemStatus::WouldProcess => "would process",
     };
     let gone = if item.input_gone {
         "<br><small class=\"gone\">input gone</small>"

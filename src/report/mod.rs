@@ -32,6 +32,9 @@ pub enum ItemStatus {
     Skipped,
     Failed,
     Interrupted,
+    /// A dry run found it to do.
+    #[serde(rename = "would_process")]
+    WouldProcess,
 }
 
 /// One input file in the report: its last result.

@@ -8,7 +8,7 @@ use crate::caption::model::CaptionModel;
 use crate::caption::sampler::SamplingMode;
 use crate::caption::CaptionModelError;
 use crate::config::{
-    parse_duration, CaptionSpec, LoadedPipeline, Problems, StageSpec, DEFAULT_TILE,
+    parse_duration, CaptionSpec, Draft, Problems, RestoreSpec, StageSpec, DEFAULT_TILE,
 };
 use crate::model::restore_model::{ModelInterface, RestoreModel, RestoreModelError};
 use crate::model::runtime::Device;
@@ -42,6 +42,9 @@ struct RestoreStep {
 #[derive(Debug, Clone)]
 pub struct StagePlan {
     filters: Vec<String>,
+    /// The key path of the last filter stage, where problems with the filters' output
+    /// are reported.
+    last_filter: Option<String>,
     restores: Vec<RestoreStep>,
     caption: Option<CaptionSetup>,
     scale: u32,
@@ -50,73 +53,59 @@ pub struct StagePlan {
 }
 
 impl StagePlan {
-    /// Checks the stages of `loaded`: opens every model once, checks its interface, and
-    /// reads its scale and tiling defaults. Problems point into the pipeline file.
+    /// Checks the stages of `draft` that could be read: opens every model once, checks
+    /// its interface, and reads its scale and tiling defaults. Problems point into the
+    /// pipeline file.
     ///
     /// # Errors
-    /// Every model or stage-order problem, each at its place in the file.
-    pub fn check(loaded: &LoadedPipeline, session: SessionConfig) -> Result<Self, Problems> {
+    /// Every model or stage problem, each at its place in the file.
+    pub fn check(draft: &Draft, session: SessionConfig) -> Result<Self, Problems> {
         let mut problems = Problems::new();
         let mut filters = Vec::new();
+        let mut last_filter = None;
         let mut restores = Vec::new();
         let mut scale = 1;
         let mut device = None;
         let mut caption = None;
-        let last = loaded.pipeline.stages.len().saturating_sub(1);
-        for (position, stage) in loaded.pipeline.stages.iter().enumerate() {
+        for (position, stage) in draft.stages() {
             let key = stage.key_path(position);
+            if !model_exists(stage) {
+                // Loading the file has said so already.
+                continue;
+            }
             match stage {
-                StageSpec::Caption(spec) => {
-                    if position != last {
-                        problems
-                            .push(loaded.problem(&key, "the caption stage must be the last stage"));
-                        continue;
+                // Its place in the list is a rule of the file, checked when it is read.
+                StageSpec::Caption(spec) => match caption_setup(spec, session) {
+                    Ok((setup, model_device)) => {
+                        device.get_or_insert(model_device);
+                        caption = Some(setup);
                     }
-                    match caption_setup(spec, session) {
-                        Ok((setup, model_device)) => {
-                            device.get_or_insert(model_device);
-                            caption = Some(setup);
-                        }
-                        Err(error) => problems
-                            .push(loaded.problem(&format!("{key}.model"), error.to_string())),
+                    Err(error) => {
+                        problems.push(draft.problem(&format!("{key}.model"), error.to_string()))
                     }
-                }
+                },
                 StageSpec::Filter(graph) => {
                     if let Err(error) = crate::media::filter_graph::check_chain(graph) {
-                        problems.push(loaded.problem(&key, error.to_string()));
+                        problems.push(draft.problem(&key, error.to_string()));
                     } else if restores.is_empty() {
                         filters.push(graph.clone());
+                        last_filter = Some(key);
                     } else {
-                        problems.push(loaded.problem(
+                        problems.push(draft.problem(
                             &key,
                             "a filter stage after a restore stage is not supported yet \
                              (move it before the first restore stage)",
                         ));
                     }
                 }
-                StageSpec::Restore(spec) => match RestoreModel::load(&spec.model, session)
-                    .and_then(|model| model.with_output_scale(spec.scale))
-                {
-                    Ok(model) => {
-                        let sidecar = model.sidecar();
-                        let layout = TileLayout {
-                            tile: spec.tile.or(sidecar.tile).unwrap_or(DEFAULT_TILE),
-                            overlap: spec.tile_overlap,
-                            pad: sidecar.tile_pad.unwrap_or(DEFAULT_TILE_PAD),
-                            one_shape: model.device() != Device::Cpu,
-                            window: model.interface().window_rule(),
-                        };
-                        scale *= model.scale();
-                        device.get_or_insert(model.device());
-                        restores.push(RestoreStep {
-                            model: spec.model.clone(),
-                            interface: model.interface().clone(),
-                            output_scale: spec.scale,
-                            layout,
-                        });
+                StageSpec::Restore(spec) => match restore_step(spec, session) {
+                    Ok((step, step_scale, model_device)) => {
+                        scale *= step_scale;
+                        device.get_or_insert(model_device);
+                        restores.push(step);
                     }
                     Err(error) => {
-                        problems.push(loaded.problem(&format!("{key}.model"), error.to_string()))
+                        problems.push(draft.problem(&format!("{key}.model"), error.to_string()))
                     }
                 },
             }
@@ -127,6 +116,7 @@ impl StagePlan {
         }
         Ok(Self {
             filters,
+            last_filter,
             restores,
             caption,
             scale,
@@ -138,6 +128,11 @@ impl StagePlan {
     /// libavfilter chains applied on the decode side, in order.
     pub fn filters(&self) -> &[String] {
         &self.filters
+    }
+
+    /// The key path of the last filter stage (`stages[0].filter`), if there is one.
+    pub fn last_filter(&self) -> Option<&str> {
+        self.last_filter.as_deref()
     }
 
     /// The caption stage, if the pipeline has one.
@@ -179,6 +174,39 @@ impl StagePlan {
             })
             .collect()
     }
+}
+
+/// Whether the model a stage names is there to open (filters name none).
+fn model_exists(stage: &StageSpec) -> bool {
+    match stage {
+        StageSpec::Restore(spec) => spec.model.is_file(),
+        StageSpec::Caption(spec) => spec.model.is_dir(),
+        StageSpec::Filter(_) => true,
+    }
+}
+
+/// Loads a restore stage's model once to check it: the step that runs it, its scale
+/// and where it runs.
+fn restore_step(
+    spec: &RestoreSpec,
+    session: SessionConfig,
+) -> Result<(RestoreStep, u32, Device), RestoreModelError> {
+    let model = RestoreModel::load(&spec.model, session)?.with_output_scale(spec.scale)?;
+    let sidecar = model.sidecar();
+    let layout = TileLayout {
+        tile: spec.tile.or(sidecar.tile).unwrap_or(DEFAULT_TILE),
+        overlap: spec.tile_overlap,
+        pad: sidecar.tile_pad.unwrap_or(DEFAULT_TILE_PAD),
+        one_shape: model.device() != Device::Cpu,
+        window: model.interface().window_rule(),
+    };
+    let step = RestoreStep {
+        model: spec.model.clone(),
+        interface: model.interface().clone(),
+        output_scale: spec.scale,
+        layout,
+    };
+    Ok((step, model.scale(), model.device()))
 }
 
 /// Default interval between captions when neither `every` nor `scene_threshold` is given.

@@ -363,3 +363,34 @@ fn second_signal_exits_at_once_and_a_rerun_still_resumes() {
     assert_eq!(ws.finished_outputs(), ["c1.mkv"]);
     assert_rerun_completes(&ws, &pipeline);
 }
+
+/// The second signal once left the running file's `.NAME.frameforge-tmp.mkv` in the
+/// output for a user to find (only the next run removed it): the abort now removes it
+/// before ending, and says so.
+#[test]
+fn second_signal_removes_the_running_files_temporary_and_says_so() {
+    let (ws, pipeline) = four_clips();
+    let mut run = ws.start(&pipeline, &["--jobs", "1"]);
+    wait_for_second_file(&mut run);
+    util::wait_until("a temporary to be written", || {
+        !ws.temporaries_under("out").is_empty()
+    });
+    run.signal_twice("INT", "TERM");
+    let stopped = run.wait();
+    assert_eq!(stopped.code, Some(130), "{stopped:?}");
+    assert_eq!(ws.temporaries_under("out"), Vec::<String>::new());
+    let prefix = format!(
+        "interrupted again: stopped at once, removed the unfinished {}/.c",
+        ws.path("out").display()
+    );
+    assert!(
+        stopped
+            .stderr
+            .lines()
+            .any(|l| l.starts_with(&prefix)
+                && l.ends_with(".mkv.frameforge-tmp.mkv; a rerun resumes")),
+        "{}",
+        stopped.stderr
+    );
+    assert!(!ws.path("out/report.json").exists());
+}

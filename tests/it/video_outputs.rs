@@ -1045,7 +1045,8 @@ fn container_mp4_refuses_subrip_with_advice_and_the_batch_goes_on() {
 }
 
 /// `container: same` keeps a WebM input's container, which cannot hold H.264: that file
-/// fails before anything is written, with a message naming containers that can.
+/// fails before anything is written, with a message naming the container's own codec
+/// and containers that hold H.264.
 #[test]
 fn container_same_refuses_h264_in_webm_with_advice_and_the_batch_goes_on() {
     let run = Run::new(
@@ -1060,7 +1061,8 @@ fn container_same_refuses_h264_in_webm_with_advice_and_the_batch_goes_on() {
     assert_eq!(
         run.ws.failure_lines(&run.stderr, "clip.webm"),
         [format!(
-            "{}: video codec h264 cannot be stored in webm; use `container: mkv` or `container: mp4`",
+            "{}: video codec h264 cannot be stored in webm; use `codec: libvpx-vp9`, \
+             `container: mkv` or `container: mp4`",
             run.input("clip.webm").display()
         )],
         "{}",

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OpenFlags};
 
 /// Directory under the output root that holds the journal and the lock.
 pub const STATE_DIR: &str = ".frameforge";
@@ -39,6 +39,8 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
+    #[error("journal {path}: opened read-only (a dry run records nothing)")]
+    ReadOnly { path: String },
 }
 
 /// What identifies an input's content cheaply.
@@ -79,7 +81,8 @@ pub struct Journal {
     path: PathBuf,
     /// The output root that recorded outputs are relative to.
     output_root: PathBuf,
-    connection: Connection,
+    /// Where records are written; `None` for a journal opened read-only.
+    connection: Option<Connection>,
     /// Records of every journal file in the state directory, read at open.
     known: HashMap<String, Finished>,
     /// Items a run began and never recorded as finished (it was killed, or the item
@@ -116,7 +119,45 @@ impl Journal {
         Ok(Self {
             path,
             output_root: output_root.to_path_buf(),
-            connection,
+            connection: Some(connection),
+            known,
+            begun,
+        })
+    }
+
+    /// Reads the records of every journal under `output_root` without writing, creating
+    /// or locking anything there (a dry run's view): no state directory means nothing
+    /// is recorded yet. [`Journal::begin`] and [`Journal::record`] then refuse.
+    ///
+    /// # Errors
+    /// A journal file exists but cannot be read.
+    pub fn open_read_only(output_root: &Path, name: &str) -> Result<Self, JournalError> {
+        let dir = output_root.join(STATE_DIR);
+        let mut known = HashMap::new();
+        let mut begun = HashSet::new();
+        let files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| is_journal_file(p))
+                .collect(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(JournalError::Io {
+                    path: dir.display().to_string(),
+                    source,
+                })
+            }
+        };
+        for file in files {
+            let database = open_for_reading(&file)?;
+            read_all(&database, &file, output_root, &mut known)?;
+            read_begun(&database, &file, &mut begun)?;
+        }
+        Ok(Self {
+            path: dir.join(name),
+            output_root: output_root.to_path_buf(),
+            connection: None,
             known,
             begun,
         })
@@ -134,7 +175,7 @@ impl Journal {
     /// # Errors
     /// The database cannot be written (disk full, for example).
     pub fn begin(&mut self, key: &str) -> Result<(), JournalError> {
-        self.connection
+        self.writer()?
             .execute(
                 "INSERT INTO begun (input, begun_at) VALUES (?1, strftime('%s','now'))
                  ON CONFLICT(input) DO UPDATE SET begun_at = strftime('%s','now')",
@@ -174,7 +215,7 @@ impl Journal {
             .collect::<Vec<_>>()
             .join("\n");
         let transaction = self
-            .connection
+            .writer()?
             .unchecked_transaction()
             .map_err(|source| self.error(source))?;
         transaction
@@ -200,6 +241,14 @@ impl Journal {
         self.begun.remove(key);
         self.known.insert(key.to_string(), finished);
         Ok(())
+    }
+
+    pub(super) fn writer(&self) -> Result<&Connection, JournalError> {
+        self.connection
+            .as_ref()
+            .ok_or_else(|| JournalError::ReadOnly {
+                path: self.path.display().to_string(),
+            })
     }
 
     fn error(&self, source: rusqlite::Error) -> JournalError {
@@ -274,6 +323,44 @@ fn open_database(path: &Path) -> Result<Connection, JournalError> {
     // records them, its items have no result to show.
     connection.execute_batch(results::SCHEMA).map_err(error)?;
     Ok(connection)
+}
+
+/// Opens a journal file for reading only, changing nothing beside it: a journal that a
+/// finished run closed has no write-ahead log, and is read as an immutable file (SQLite
+/// then creates no `-wal`/`-shm` files and takes no lock); one with a log (a run is
+/// going on, or was killed) is read through its log, whose files are already there.
+fn open_for_reading(path: &Path) -> Result<Connection, JournalError> {
+    let error = |source| JournalError::Sqlite {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let mode = if Path::new(&wal).exists() {
+        "mode=ro"
+    } else {
+        "immutable=1"
+    };
+    let uri = format!("file:{}?{mode}", uri_path(path));
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(uri, flags).map_err(error)
+}
+
+/// `path` for an SQLite URI: bytes other than unreserved characters and `/`
+/// percent-encoded, so `?`, `#` and `%` in a directory name stay part of the path.
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut text = String::new();
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            text.push(char::from(byte));
+        } else {
+            text.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    text
 }
 
 fn read_all(
@@ -409,6 +496,42 @@ mod tests {
         std::fs::remove_file(&record.outputs[0]).unwrap();
         assert!(!is_up_to_date(Some(&record), stamp, "h1"));
         assert!(!is_up_to_date(None, stamp, "h1"));
+    }
+
+    #[test]
+    fn a_read_only_journal_reads_every_record_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("a dir?#%");
+        let mut journal = Journal::open(&root, &journal_name(None)).unwrap();
+        journal.record("a.png", finished(&root, "h"), &result()).unwrap();
+        journal.begin("b.png").unwrap();
+        drop(journal);
+        let listing = || {
+            let mut files: Vec<(PathBuf, u64, std::time::SystemTime)> =
+                std::fs::read_dir(root.join(STATE_DIR))
+                    .unwrap()
+                    .map(|e| {
+                        let e = e.unwrap();
+                        let m = e.metadata().unwrap();
+                        (PathBuf::from(e.file_name()), m.len(), m.modified().unwrap())
+                    })
+                    .collect();
+            files.sort();
+            files
+        };
+        let before = listing();
+        let mut read = Journal::open_read_only(&root, &journal_name(None)).unwrap();
+        assert!(read.finished("a.png").is_some());
+        assert!(read.was_begun("b.png"));
+        assert!(matches!(
+            read.begin("c.png"),
+            Err(JournalError::ReadOnly { .. })
+        ));
+        drop(read);
+        assert_eq!(listing(), before);
+        let nowhere = Journal::open_read_only(&dir.path().join("none"), "journal.sqlite").unwrap();
+        assert!(nowhere.finished("a.png").is_none());
+        assert!(!dir.path().join("none").exists());
     }
 
     #[test]

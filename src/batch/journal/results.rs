@@ -79,7 +79,7 @@ impl Journal {
     /// # Errors
     /// The database cannot be written (disk full, for example).
     pub fn record_result(&mut self, key: &str, result: &ResultRecord) -> Result<(), JournalError> {
-        upsert(&self.connection, key, result).map_err(|source| self.error(source))?;
+        upsert(self.writer()?, key, result).map_err(|source| self.error(source))?;
         Ok(())
     }
 
@@ -92,7 +92,7 @@ impl Journal {
         key: &str,
         preview: &PreviewBlobs,
     ) -> Result<(), JournalError> {
-        self.connection
+        self.writer()?
             .execute(
                 "UPDATE results SET before_png = ?2, after_png = ?3, crop = ?4 WHERE input = ?1",
                 params![key, preview.before, preview.after, preview.crop],
@@ -159,7 +159,7 @@ impl Journal {
     /// # Errors
     /// The database cannot be written.
     pub fn keep_previews(&self, newest: usize) -> Result<(), JournalError> {
-        self.connection
+        self.writer()?
             .execute(
                 "UPDATE results SET before_png = NULL, after_png = NULL, crop = NULL
                  WHERE before_png IS NOT NULL AND input NOT IN (
@@ -182,8 +182,8 @@ impl Journal {
         file: &Path,
         read: impl FnOnce(&Connection) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<()> {
-        if file == self.path {
-            read(&self.connection)
+        if let (true, Some(connection)) = (file == self.path, &self.connection) {
+            read(connection)
         } else {
             read(&Connection::open(file)?)
         }

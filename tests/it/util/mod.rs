@@ -348,6 +348,19 @@ impl Background {
         assert!(status.success(), "kill -s {name} failed");
     }
 
+    /// Sends signal `first` and then `second` from one shell with its built-in `kill`,
+    /// so the two arrive microseconds apart rather than a process start apart (time in
+    /// which a first signal's orderly stop may already have finished a file).
+    pub fn signal_twice(&self, first: &str, second: &str) {
+        let pid = self.pid();
+        let script = format!("kill -s {first} {pid} && kill -s {second} {pid}");
+        let status = Command::new("sh")
+            .args(["-c", &script])
+            .status()
+            .expect("sh runs");
+        assert!(status.success(), "{script} failed");
+    }
+
     /// Whether the process has not ended yet.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
