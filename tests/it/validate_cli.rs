@@ -77,10 +77,15 @@ fn run_with_an_invalid_pipeline_exits_2_and_writes_nothing() {
 fn every_shipped_pipeline_validates() {
     let expected = [
         ("caption-archive.yaml", "1 stage(s), scale ×1"),
+        ("dv-captures.yaml", "2 stage(s), scale ×2"),
+        ("film-scans.yaml", "5 stage(s), scale ×2"),
         ("interpolate-film.yaml", "2 stage(s), scale ×2"),
+        ("photo-scans.yaml", "1 stage(s), scale ×4"),
         ("restore-and-caption.yaml", "3 stage(s), scale ×2"),
         ("restore-animation.yaml", "2 stage(s), scale ×2"),
         ("restore-film.yaml", "2 stage(s), scale ×2"),
+        ("vhs-captures.yaml", "4 stage(s), scale ×2"),
+        ("web-video.yaml", "2 stage(s), scale ×2"),
     ];
     let mut shipped: Vec<String> = std::fs::read_dir(root().join("pipelines"))
         .unwrap()
