@@ -34,6 +34,9 @@ pub enum Command {
     /// Show what FrameForge makes of a restoration model: tensors, channels, scale, size
     /// multiple, sidecar, licence, and whether it runs here (exit 0) or why not (exit 2).
     Inspect(InspectArgs),
+    /// Find captioned shots and images in an output directory: each hit's input, time
+    /// range and caption, best match first (exit 0 with hits, 1 without, 2 on error).
+    Search(SearchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +75,21 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     /// The pipeline file (YAML).
     pub pipeline: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// The output directory of a captioning run (the pipeline's `output.path`).
+    pub output: PathBuf,
+    /// Words to find (all of them, any form: "boats" finds "boat").
+    #[arg(required = true, num_args = 1..)]
+    pub words: Vec<String>,
+    /// Hits shown at most.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print the hits as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

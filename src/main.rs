@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Run(args) => app::run(args),
         Command::Validate(args) => app::validate(args),
         Command::Inspect(args) => app::inspect(args),
+        Command::Search(args) => app::search(args),
     };
     ExitCode::from(code)
 }

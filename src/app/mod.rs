@@ -6,8 +6,10 @@
 mod finish;
 mod history;
 mod run;
+mod search;
 
 pub use run::run;
+pub use search::search;
 
 use std::path::Path;
 

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::batch::decide::{journal_key, Fingerprints};
 use crate::batch::fingerprint::{damaged_fingerprint, pipeline_fingerprint, PipelineFingerprint};
-use crate::batch::journal::{journal_name, Journal, STATE_DIR};
+use crate::batch::journal::{forget_captions_except, journal_name, Journal, STATE_DIR};
 use crate::batch::lock::{LockError, OutputLock};
 use crate::batch::scheduler::{run_jobs, BatchContext, Checkpointing};
 use crate::cancel::Cancel;
@@ -344,6 +344,13 @@ fn tidy_up(args: &RunArgs, pipeline: &Pipeline, jobs: &[Job], plan: &StagePlan, 
         if let Err(error) = prune_checkpoints(&output_root.join(STATE_DIR), &keys) {
             tracing::warn!(
                 "{}: cannot remove old checkpoints: {error}",
+                output_root.display()
+            );
+        }
+        // The same for the search index: captions of inputs gone are not found again.
+        if let Err(error) = forget_captions_except(output_root, &keys) {
+            tracing::warn!(
+                "{}: cannot drop captions of inputs gone: {error}",
                 output_root.display()
             );
         }

@@ -124,6 +124,7 @@ mod tests {
                     run: "r".into(),
                     recorded_ms: 0,
                     entry: "{}".into(),
+                    captions: Vec::new(),
                 },
             )
             .unwrap();

@@ -14,6 +14,7 @@ use crate::report::thumbnail::take_thumbnail_place;
 use crate::report::ItemReport;
 
 use super::decide::journal_key;
+use super::journal::IndexedCaption;
 use super::journal::{Journal, PreviewBlobs, ResultRecord};
 use super::scheduler::BatchContext;
 
@@ -43,6 +44,15 @@ pub(super) fn result_record(report: &ItemReport, context: &BatchContext<'_>) -> 
         run: report.run.clone(),
         recorded_ms,
         entry: to_stored(report, context.output_root),
+        captions: report
+            .captions
+            .iter()
+            .map(|c| IndexedCaption {
+                start: c.start,
+                end: c.end,
+                text: c.text.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -19,6 +19,7 @@ mod batch_resume;
 mod batch_shard;
 mod caption_outputs;
 mod caption_reference;
+mod caption_search;
 mod config_load;
 mod decode_conversion;
 mod frame_rate;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::util::{
-    decode_rgb, frame_times, frameforge, probe, probe_with, root, streams_of, Workspace,
+    decode_rgb, frame_times, probe, probe_with, root, streams_of, Workspace,
 };
 
 /// `pipelines/NAME.yaml` with its `../` paths made absolute and its output in `ws/out`,

@@ -11,8 +11,10 @@
 //! Beside what decides reruns, the journal keeps each item's last result for the report
 //! (`results.rs`).
 
+mod captions;
 mod results;
 
+pub use captions::{forget_captions_except, search_captions, Hit, IndexedCaption};
 pub use results::{PreviewBlobs, ResultRecord, StoredResult};
 
 use std::collections::{HashMap, HashSet};
@@ -237,6 +239,8 @@ impl Journal {
             )
             .map_err(|source| self.error(source))?;
         results::upsert(&transaction, key, result).map_err(|source| self.error(source))?;
+        captions::replace(&transaction, key, &result.captions)
+            .map_err(|source| self.error(source))?;
         transaction.commit().map_err(|source| self.error(source))?;
         self.begun.remove(key);
         self.known.insert(key.to_string(), finished);
@@ -322,6 +326,7 @@ fn open_database(path: &Path) -> Result<Connection, JournalError> {
     // A journal from before results were kept gains the table here; until the next run
     // records them, its items have no result to show.
     connection.execute_batch(results::SCHEMA).map_err(error)?;
+    connection.execute_batch(captions::SCHEMA).map_err(error)?;
     Ok(connection)
 }
 
@@ -451,6 +456,7 @@ mod tests {
             run: "r".into(),
             recorded_ms: 0,
             entry: "{}".into(),
+            captions: Vec::new(),
         }
     }
 
@@ -503,7 +509,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("a dir?#%");
         let mut journal = Journal::open(&root, &journal_name(None)).unwrap();
-        journal.record("a.png", finished(&root, "h"), &result()).unwrap();
+        journal
+            .record("a.png", finished(&root, "h"), &result())
+            .unwrap();
         journal.begin("b.png").unwrap();
         drop(journal);
         let listing = || {

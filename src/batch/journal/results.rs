@@ -36,6 +36,8 @@ pub struct ResultRecord {
     pub recorded_ms: i64,
     /// The report entry (JSON).
     pub entry: String,
+    /// The item's captions, for the search index (written only with a finished record).
+    pub captions: Vec<super::IndexedCaption>,
 }
 
 /// The before/after crops (PNG) and where they were cut (JSON).
@@ -255,6 +257,7 @@ mod tests {
             run: run.into(),
             recorded_ms: ms,
             entry: format!("{{\"run\":\"{run}\"}}"),
+            captions: Vec::new(),
         }
     }
 
