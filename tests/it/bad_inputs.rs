@@ -92,11 +92,17 @@ fn assert_only_good_outputs(ws: &Workspace) {
     let media: Vec<String> = files
         .iter()
         .filter(|f| !f.starts_with(".frameforge/") && !f.starts_with("report."))
+        .filter(|f| !f.ends_with(".xmp"))
         .cloned()
         .collect();
     let mut expected: Vec<String> = GOOD.iter().map(|(_, _, o)| (*o).to_string()).collect();
     expected.sort();
     assert_eq!(media, expected, "output tree");
+    // XMP sidecars sit beside good outputs only (an MKV cannot carry XMP inside).
+    for sidecar in files.iter().filter(|f| f.ends_with(".xmp")) {
+        let beside = sidecar.trim_end_matches(".xmp");
+        assert!(expected.iter().any(|e| e == beside), "stray {sidecar}");
+    }
     for report in ["report.json", "report.html"] {
         assert!(
             files.iter().any(|f| f == report),

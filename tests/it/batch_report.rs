@@ -80,15 +80,21 @@ fn report_json_describes_every_item_with_its_cause_chain() {
             ws.path(&format!("in/{name}")).to_str().unwrap()
         );
     }
-    for (name, output, frames) in [("a.jpg", "a.png", 1), ("b.mkv", "b.mkv", 6)] {
+    // An MKV carries its XMP in a sidecar beside it; a PNG inside.
+    let outputs_of = |names: &[&str]| {
+        serde_json::json!(names
+            .iter()
+            .map(|n| ws.path(&format!("out/{n}")))
+            .collect::<Vec<_>>())
+    };
+    for (name, outputs, frames) in [
+        ("a.jpg", outputs_of(&["a.png"]), 1),
+        ("b.mkv", outputs_of(&["b.mkv", "b.mkv.xmp"]), 6),
+    ] {
         let item = &items[name];
         assert_eq!(item["status"], "done", "{item:#}");
         assert_eq!(item["error"], serde_json::json!([]), "{item:#}");
-        assert_eq!(
-            item["outputs"],
-            serde_json::json!([ws.path(&format!("out/{output}"))]),
-            "{item:#}"
-        );
+        assert_eq!(item["outputs"], outputs, "{item:#}");
         assert_eq!(item["frames"], frames, "{item:#}");
         assert!(item["seconds"].as_f64().unwrap() > 0.0, "{item:#}");
         assert!(item["fps"].as_f64().unwrap() > 0.0, "{item:#}");
@@ -125,13 +131,11 @@ fn report_json_describes_every_item_with_its_cause_chain() {
     let report = ws.report();
     assert_eq!(report["skipped"], 2, "{report:#}");
     let items = items_by_name(&report);
-    for (name, output) in [("a.jpg", "a.png"), ("b.mkv", "b.mkv")] {
-        assert_eq!(
-            items[name]["outputs"],
-            serde_json::json!([ws.path(&format!("out/{output}"))]),
-            "{:#}",
-            items[name]
-        );
+    for (name, outputs) in [
+        ("a.jpg", outputs_of(&["a.png"])),
+        ("b.mkv", outputs_of(&["b.mkv", "b.mkv.xmp"])),
+    ] {
+        assert_eq!(items[name]["outputs"], outputs, "{:#}", items[name]);
         assert_eq!(items[name]["status"], "done", "{:#}", items[name]);
         assert_eq!(items[name]["run"], first_run, "{:#}", items[name]);
     }
@@ -171,11 +175,17 @@ fn report_html_lists_failures_first_and_embeds_before_after_pngs() {
             );
         }
     }
-    let expected: std::collections::BTreeSet<_> =
-        ["in/a.jpg", "in/b.mkv", "in/c.mkv", "out/a.png", "out/b.mkv"]
-            .iter()
-            .map(|f| ws.path(f).canonicalize().unwrap())
-            .collect();
+    let expected: std::collections::BTreeSet<_> = [
+        "in/a.jpg",
+        "in/b.mkv",
+        "in/c.mkv",
+        "out/a.png",
+        "out/b.mkv",
+        "out/b.mkv.xmp",
+    ]
+    .iter()
+    .map(|f| ws.path(f).canonicalize().unwrap())
+    .collect();
     assert_eq!(linked, expected);
     // Failures come before the items table, and name the failed file.
     let failures = tags

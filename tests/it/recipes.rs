@@ -6,9 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{
-    decode_rgb, frame_times, probe, probe_with, root, streams_of, Workspace,
-};
+use crate::util::{decode_rgb, frame_times, probe, probe_with, root, streams_of, Workspace};
 
 /// `pipelines/NAME.yaml` with its `../` paths made absolute and its output in `ws/out`,
 /// written into the workspace.

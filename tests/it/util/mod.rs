@@ -88,11 +88,12 @@ impl Workspace {
         path
     }
 
-    /// The media outputs below `out/`: every file but the run's report and state.
+    /// The media outputs below `out/`: every file but the run's report and state and
+    /// the XMP sidecars beside MKV outputs (`tests/it/xmp_metadata.rs` checks those).
     pub fn outputs(&self) -> Vec<String> {
         self.files_under("out")
             .into_iter()
-            .filter(|f| !is_run_file(f))
+            .filter(|f| !is_run_file(f) && !f.ends_with(".xmp"))
             .collect()
     }
 
