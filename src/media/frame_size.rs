@@ -3,9 +3,13 @@
 //! in yuv420p) is found at load, or when the file is opened, instead of failing on the
 //! first frame of every file.
 //!
-//! The encoder itself is asked (opened and closed again), so its own rules count, not a
-//! guess at them; a refusal counts as the size's fault only when the same settings are
-//! taken at the size rounded up to a small multiple.
+//! A size that does not fit the pixel format's chroma subsampling (an odd width in
+//! 4:2:0) is put to the encoder itself (opened and closed again), so its own rules
+//! count, not a guess at them; a refusal counts as the size's fault only when the same
+//! settings are taken at the size rounded up to a small multiple. Sizes that fit the
+//! subsampling are taken without asking: opening an encoder costs (SVT-AV1 starts dozens
+//! of threads), and FFmpeg 5.1's SVT-AV1 wrapper hangs when an encoder that never got a
+//! frame is closed, so that one is never asked.
 
 use std::fmt;
 
@@ -63,6 +67,21 @@ pub fn size_refusal(
     size: (u32, u32),
 ) -> Option<SizeRefusal> {
     let (codec, format) = resolve_encoder(settings, source.source_format).ok()?;
+    let chroma = format.descriptor().map_or((1, 1), |d| {
+        (1u32 << d.log2_chroma_w(), 1u32 << d.log2_chroma_h())
+    });
+    if size.0 % chroma.0 == 0 && size.1 % chroma.1 == 0 {
+        return None;
+    }
+    if settings.codec == "libsvtav1" {
+        return Some(SizeRefusal {
+            codec: settings.codec.clone(),
+            size,
+            pixel_format: pixel_name(format),
+            multiple: chroma.0.max(chroma.1),
+            reason: None,
+        });
+    }
     let opens = |size| {
         try_open(
             settings,
