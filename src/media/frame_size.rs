@@ -70,7 +70,7 @@ pub fn size_refusal(
     let chroma = format.descriptor().map_or((1, 1), |d| {
         (1u32 << d.log2_chroma_w(), 1u32 << d.log2_chroma_h())
     });
-    if size.0 % chroma.0 == 0 && size.1 % chroma.1 == 0 {
+    if size.0.is_multiple_of(chroma.0) && size.1.is_multiple_of(chroma.1) {
         return None;
     }
     if settings.codec == "libsvtav1" {
