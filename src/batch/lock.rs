@@ -2,6 +2,7 @@
 //! cron runs never process the same files. The lock is an OS file lock, which the kernel
 //! drops when its process dies, so a crashed run never leaves a lock that blocks the next.
 
+use crate::report::run_id::{unix_seconds, utc_timestamp};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -275,30 +276,9 @@ pub fn lock_name(shard: Option<(u32, u32)>) -> String {
     }
 }
 
-/// The current time as seconds since the epoch and UTC calendar time, without pulling
-/// in a date crate for one line of a lock file.
+/// The current time in UTC, as the lock file says when it was taken.
 fn humantime_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = secs / 86_400;
-    let (hour, minute, second) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or_default());
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02} UTC")
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    utc_timestamp(unix_seconds(std::time::SystemTime::now()))
 }
 
 #[cfg(test)]
@@ -397,11 +377,5 @@ mod tests {
             matches!(&err, LockError::Busy { holder, .. } if holder.contains(&format!("pid {}", std::process::id())) && !holder.contains("shard")),
             "{err}"
         );
-    }
-
-    #[test]
-    fn dates_are_computed_correctly() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_783), (2026, 11, 26));
     }
 }

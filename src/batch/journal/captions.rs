@@ -3,11 +3,11 @@
 //! same transaction as the item's finished record, so the index and the journal agree
 //! after a crash; a whole run drops the captions of inputs it no longer finds.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{params, Connection};
 
-use super::{is_journal_file, open_database, open_for_reading, JournalError, STATE_DIR};
+use super::{journal_files_in, open_database, open_for_reading, JournalError, STATE_DIR};
 
 /// The index, created by every run that opens its own journal. Porter stemming lets
 /// "boats" find "boat"; times are stored, not searched.
@@ -160,24 +160,4 @@ fn has_index(connection: &Connection) -> rusqlite::Result<bool> {
             |row| row.get::<_, i64>(0),
         )
         .map(|n| n > 0)
-}
-
-/// The journal files in the state directory `dir`; none when it does not exist.
-fn journal_files_in(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| is_journal_file(p))
-                .collect();
-            files.sort();
-            Ok(files)
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(JournalError::Io {
-            path: dir.display().to_string(),
-            source,
-        }),
-    }
 }

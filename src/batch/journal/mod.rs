@@ -137,20 +137,7 @@ impl Journal {
         let dir = output_root.join(STATE_DIR);
         let mut known = HashMap::new();
         let mut begun = HashSet::new();
-        let files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| is_journal_file(p))
-                .collect(),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => {
-                return Err(JournalError::Io {
-                    path: dir.display().to_string(),
-                    source,
-                })
-            }
-        };
+        let files = journal_files_in(&dir)?;
         for file in files {
             let database = open_for_reading(&file)?;
             read_all(&database, &file, output_root, &mut known)?;
@@ -274,17 +261,29 @@ pub fn journal_name(shard: Option<(u32, u32)>) -> String {
 /// Every journal file in the state directory `dir`, `own` (this run's) last so that its
 /// records win over older shards' ones.
 fn journal_files(dir: &Path, own: &Path) -> Result<Vec<PathBuf>, JournalError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| JournalError::Io {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| is_journal_file(p))
-        .collect();
+    let mut files = journal_files_in(dir)?;
     files.sort_by_key(|p| *p == own);
     Ok(files)
+}
+
+/// The journal files in the state directory `dir`, by name; none when it does not exist.
+fn journal_files_in(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| is_journal_file(p))
+                .collect();
+            files.sort();
+            Ok(files)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(JournalError::Io {
+            path: dir.display().to_string(),
+            source,
+        }),
+    }
 }
 
 fn is_journal_file(path: &Path) -> bool {
