@@ -48,6 +48,37 @@ pub fn open_session(
     model: &Path,
     config: SessionConfig,
 ) -> Result<(Session, Device), SessionError> {
+    open(Source::File(model), config)
+}
+
+/// Opens a model built in memory (`bytes`) from the file `path`, which errors name.
+///
+/// # Errors
+/// As [`open_session`].
+pub fn open_session_from_memory(
+    bytes: &[u8],
+    path: &Path,
+    config: SessionConfig,
+) -> Result<(Session, Device), SessionError> {
+    open(Source::Memory { bytes, path }, config)
+}
+
+/// Where a model's bytes come from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    File(&'a Path),
+    Memory { bytes: &'a [u8], path: &'a Path },
+}
+
+impl Source<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Source::File(path) | Source::Memory { path, .. } => path,
+        }
+    }
+}
+
+fn open(model: Source<'_>, config: SessionConfig) -> Result<(Session, Device), SessionError> {
     match config.device {
         DeviceSetting::Cpu => Ok((build(model, config, None)?, Device::Cpu)),
         DeviceSetting::Cuda(id) => Ok((build(model, config, Some(id))?, Device::Cuda(id))),
@@ -70,10 +101,14 @@ pub fn open_session(
     }
 }
 
-fn build(model: &Path, config: SessionConfig, cuda: Option<u32>) -> Result<Session, SessionError> {
+fn build(
+    model: Source<'_>,
+    config: SessionConfig,
+    cuda: Option<u32>,
+) -> Result<Session, SessionError> {
     let env = environment()?;
     let load_error = |e: ort::Error| SessionError::Load {
-        path: model.display().to_string(),
+        path: model.path().display().to_string(),
         message: without_path_prefix(&e.to_string()),
     };
     let mut builder = Session::builder(env)
@@ -94,7 +129,11 @@ fn build(model: &Path, config: SessionConfig, cuda: Option<u32>) -> Result<Sessi
     if let Some(device) = cuda {
         builder = with_cuda(builder, device)?;
     }
-    builder.commit_from_file(model).map_err(load_error)
+    match model {
+        Source::File(path) => builder.commit_from_file(path),
+        Source::Memory { bytes, .. } => builder.commit_from_memory(bytes),
+    }
+    .map_err(load_error)
 }
 
 /// ONNX Runtime prefixes load errors with `Load model from PATH failed:`; the path is

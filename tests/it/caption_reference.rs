@@ -155,6 +155,7 @@ fn load(only_merged: bool) -> (CaptionModel, Option<tempfile::TempDir>) {
 fn greedy_tokens_equal_transformers_generate_with_the_split_decoder() {
     let (mut model, _dir) = load(false);
     assert_eq!(model.decoder_form(), "split");
+    assert!(model.image_part_split_off());
     let (checked, wrong) = mismatches(&mut model, 1, "greedy");
     assert!(checked >= 20, "only {checked} reference images");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
