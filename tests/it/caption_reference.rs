@@ -198,3 +198,31 @@ fn greedy_over_all_images_at_once_equals_transformers_generate() {
         );
     }
 }
+
+/// The captioner loaded to check the model at load time is the run's first captioner:
+/// with the folder gone after loading, the first captioner is still there and only a
+/// second one fails to load.
+#[test]
+fn the_captioner_checked_at_load_is_the_first_one_a_run_gets() {
+    let work = util::Workspace::new();
+    let folder = work.path("captioner");
+    std::fs::create_dir_all(&folder).unwrap();
+    for entry in std::fs::read_dir(root().join("models/captioner")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
+    }
+    let pipeline = work.pipeline(&format!(
+        "stages:\n  - caption:\n      model: {}\n",
+        folder.display()
+    ));
+    let loaded = frameforge::config::load(&pipeline).unwrap();
+    let plan = frameforge::stage::StagePlan::check(&loaded, session()).unwrap();
+    let setup = plan.caption().unwrap().clone();
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert!(setup.load().is_ok());
+    let second = setup.load().err().unwrap().to_string();
+    assert!(
+        second.ends_with("captioning model folder not found"),
+        "{second}"
+    );
+}
