@@ -21,9 +21,9 @@ use super::caption_checks::{
 };
 pub use super::caption_decoder::{ImageDecoder, KvCache};
 use super::image_part::ImageSplit;
-use super::onnx_file::OnnxFile;
+use super::onnx_file::{ModelParts, OnnxFile};
 use super::runtime::Device;
-use super::session::{open_session, open_session_from_memory, SessionConfig, SessionError};
+use super::session::{open_session_from_parts, SessionConfig, SessionError};
 
 /// A problem with a captioning model's graphs or with running them.
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +151,7 @@ impl CaptionGraphs {
             Some(found) => found,
             None => geometry_from_config()?,
         };
-        let (encoder, device) = open_graph(paths.encoder, config)?;
+        let (encoder, device) = open_graph(&encoder_file, config)?;
         let (decoder, steps_read_states) = open_decoder(paths.decoder, &decoder_file, config)?;
         Ok(Self {
             folder: paths.folder.to_path_buf(),
@@ -242,8 +242,15 @@ fn read_graph(path: &Path) -> Result<OnnxFile, CaptionGraphError> {
     OnnxFile::read(path).map_err(|e| CaptionGraphError::file(path, format!("cannot read: {e}")))
 }
 
-fn open_graph(path: &Path, config: SessionConfig) -> Result<(Session, Device), CaptionGraphError> {
-    Ok(open_session(path, config)?)
+fn open_graph(
+    file: &OnnxFile,
+    config: SessionConfig,
+) -> Result<(Session, Device), CaptionGraphError> {
+    Ok(open_session_from_parts(
+        file,
+        &ModelParts::whole(file),
+        config,
+    )?)
 }
 
 /// Opens the decoder; says whether its step graph reads the encoder states.
@@ -252,40 +259,35 @@ fn open_decoder(
     cached: &OnnxFile,
     config: SessionConfig,
 ) -> Result<(Graphs, bool), CaptionGraphError> {
-    Ok(match files {
-        DecoderFiles::Split { with_past, .. } => match ImageSplit::plan(cached, ENCODER_STATES) {
-            Some(split) => open_split(&split, with_past, config)?,
-            None => (
-                Graphs::WithPast {
-                    step: open_graph(with_past, config)?.0,
-                    image: None,
-                },
-                true,
-            ),
+    let (graphs, reads_states) = match files {
+        DecoderFiles::Split { .. } => match ImageSplit::plan(cached, ENCODER_STATES) {
+            Some(split) => return open_split(&split, config),
+            None => {
+                let step = open_graph(cached, config)?.0;
+                (Graphs::WithPast { step, image: None }, true)
+            }
         },
-        DecoderFiles::Merged(path) => (Graphs::Merged(open_graph(path, config)?.0), true),
-        DecoderFiles::NoCache(path) => (Graphs::NoCache(open_graph(path, config)?.0), true),
-    })
+        DecoderFiles::Merged(_) => (Graphs::Merged(open_graph(cached, config)?.0), true),
+        DecoderFiles::NoCache(_) => (Graphs::NoCache(open_graph(cached, config)?.0), true),
+    };
+    Ok((graphs, reads_states))
 }
 
 /// Opens the with-past graph as its image part and its step part.
 fn open_split(
     split: &ImageSplit<'_>,
-    path: &Path,
     config: SessionConfig,
 ) -> Result<(Graphs, bool), CaptionGraphError> {
-    let written = |e: std::io::Error| CaptionGraphError::file(path, format!("cannot read: {e}"));
-    let (image, _) =
-        open_session_from_memory(&split.image_model().map_err(written)?, path, config)?;
+    let file = split.file();
+    let (image, _) = open_session_from_parts(file, &split.image_model(), config)?;
     // The step part's new inputs are typed as ONNX Runtime found the image part's outputs.
     let elements = split
         .boundary
         .iter()
         .map(|name| output_element(&image, name))
         .collect::<Option<Vec<i32>>>()
-        .ok_or_else(|| CaptionGraphError::file(path, "cannot type the split-off tensors"))?;
-    let step_model = split.step_model(&elements).map_err(written)?;
-    let (step, _) = open_session_from_memory(&step_model, path, config)?;
+        .ok_or_else(|| CaptionGraphError::file(&file.path, "cannot type the split-off tensors"))?;
+    let (step, _) = open_session_from_parts(file, &split.step_model(&elements), config)?;
     let image = ImagePart {
         session: image,
         outputs: split.boundary.clone(),

@@ -10,7 +10,6 @@
 //! them, to both if both do.
 
 use std::collections::{HashMap, HashSet};
-use std::io;
 
 use super::onnx_file::{Initializer, ModelParts, NewPort, Node, OnnxFile};
 
@@ -118,32 +117,38 @@ impl<'f> ImageSplit<'f> {
         })
     }
 
+    /// The file split.
+    pub fn file(&self) -> &'f OnnxFile {
+        self.file
+    }
+
     /// The image part: the input in, the boundary tensors out (ONNX Runtime infers
     /// their types).
-    ///
-    /// # Errors
-    /// The file cannot be read again.
-    pub fn image_model(&self) -> io::Result<Vec<u8>> {
-        let input = self.file.input(self.input).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, format!("no input {}", self.input))
-        })?;
-        self.file.write_model(&ModelParts {
+    pub fn image_model(&self) -> ModelParts<'f> {
+        ModelParts {
             name: "image_part",
             nodes: self.image_nodes.clone(),
             initializers: initializers(self.file, &self.image_nodes),
-            inputs: vec![NewPort::Existing(input)],
-            outputs: self.boundary.iter().map(|t| NewPort::Untyped(t)).collect(),
-        })
+            inputs: self
+                .file
+                .inputs
+                .iter()
+                .filter(|p| p.name == self.input)
+                .map(NewPort::Existing)
+                .collect(),
+            outputs: self
+                .boundary
+                .iter()
+                .map(|t| NewPort::Untyped(t.clone()))
+                .collect(),
+        }
     }
 
     /// The step part: the graph's inputs (less the split one, unless it still reads it)
     /// and the boundary tensors, typed `elements` (ONNX element types, in boundary
     /// order), in; the graph's outputs out.
-    ///
-    /// # Errors
-    /// The file cannot be read again.
-    pub fn step_model(&self, elements: &[i32]) -> io::Result<Vec<u8>> {
-        let mut inputs: Vec<NewPort<'_>> = self
+    pub fn step_model(&self, elements: &[i32]) -> ModelParts<'f> {
+        let mut inputs: Vec<NewPort<'f>> = self
             .file
             .inputs
             .iter()
@@ -155,17 +160,17 @@ impl<'f> ImageSplit<'f> {
                 .iter()
                 .zip(elements)
                 .map(|(name, element)| NewPort::Typed {
-                    name,
+                    name: name.clone(),
                     element: *element,
                 }),
         );
-        self.file.write_model(&ModelParts {
+        ModelParts {
             name: "step_part",
             nodes: self.step_nodes.clone(),
             initializers: initializers(self.file, &self.step_nodes),
             inputs,
             outputs: self.file.outputs.iter().map(NewPort::Existing).collect(),
-        })
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod resample;
 pub mod restore_model;
 pub mod runtime;
 pub mod session;
+pub mod shared_weights;
 pub mod sidecar;
 pub mod signature;
 pub mod tile;

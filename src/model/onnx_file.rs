@@ -1,8 +1,9 @@
 //! An ONNX file's graph as FrameForge reads it without ONNX Runtime: its inputs and
 //! outputs with their element types and shapes, its nodes with the tensors they read and
 //! write, and where each initializer lies in the file. Weights are located, never read,
-//! so a 700 MB decoder is read in milliseconds; new models built from its parts copy
-//! them straight from the file (`write_model`).
+//! so a 700 MB decoder is read in milliseconds. New models built from its parts
+//! (`write_model`) refer to the weights where they lie, as ONNX external data, so ONNX
+//! Runtime reads them from the file once and they never pass through a model in memory.
 
 use std::fs::File;
 use std::io::{self, BufReader};
@@ -26,8 +27,18 @@ const NODE_OP_TYPE: u32 = 4;
 const NODE_ATTRIBUTE: u32 = 5;
 const ATTRIBUTE_GRAPH: u32 = 6;
 const ATTRIBUTE_GRAPHS: u32 = 11;
+const TENSOR_DIMS: u32 = 1;
+const TENSOR_DATA_TYPE: u32 = 2;
 const TENSOR_NAME: u32 = 8;
+const TENSOR_RAW_DATA: u32 = 9;
+const TENSOR_EXTERNAL_DATA: u32 = 13;
 const TENSOR_DATA_LOCATION: u32 = 14;
+const ENTRY_KEY: u32 = 1;
+const ENTRY_VALUE: u32 = 2;
+/// `TensorProto.DataLocation.EXTERNAL`.
+const EXTERNAL: u64 = 1;
+/// Initializers smaller than this are copied into new models rather than referred to.
+const REFERENCE_FROM: u64 = 4096;
 const VALUE_INFO_NAME: u32 = 1;
 const VALUE_INFO_TYPE: u32 = 2;
 const TYPE_TENSOR: u32 = 1;
@@ -72,8 +83,13 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub struct Initializer {
     pub name: String,
+    /// ONNX element type.
+    pub data_type: i32,
+    pub dims: Vec<i64>,
     /// Its data is in another file (models over 2 GB).
     pub external: bool,
+    /// Where its `raw_data` lies, when it has some.
+    pub raw: Option<Span>,
     span: Span,
 }
 
@@ -156,7 +172,8 @@ impl OnnxFile {
     }
 
     /// A model of this file's header (IR version, opsets) and the given parts: copies of
-    /// these nodes, initializers (their data read from the file) and inputs, and
+    /// these nodes, initializers (large ones as external data in this file, to be
+    /// opened with this file's folder as the external data folder) and inputs, and
     /// `outputs`, each an existing port or a bare name whose type ONNX Runtime infers.
     ///
     /// # Errors
@@ -168,12 +185,18 @@ impl OnnxFile {
         }
         put_bytes(&mut graph, GRAPH_NAME, parts.name.as_bytes());
         let mut reader = FileReader::new(BufReader::new(File::open(&self.path)?));
+        let file_name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string());
         for initializer in &parts.initializers {
-            put_bytes(
-                &mut graph,
-                GRAPH_INITIALIZER,
-                &reader.read(initializer.span)?,
-            );
+            let tensor = match (initializer.raw, &file_name) {
+                (Some(raw), Some(file_name)) if raw.len >= REFERENCE_FROM => {
+                    initializer.reference(file_name, raw)
+                }
+                _ => reader.read(initializer.span)?,
+            };
+            put_bytes(&mut graph, GRAPH_INITIALIZER, &tensor);
         }
         for input in &parts.inputs {
             put_bytes(&mut graph, GRAPH_INPUT, &input.encoded());
@@ -189,6 +212,32 @@ impl OnnxFile {
     }
 }
 
+impl Initializer {
+    /// The initializer as ONNX external data: its data where it lies in `file_name`.
+    fn reference(&self, file_name: &str, raw: Span) -> Vec<u8> {
+        let mut dims = Vec::new();
+        for dim in &self.dims {
+            super::protobuf::put_varint(&mut dims, *dim as u64);
+        }
+        let mut tensor = Vec::new();
+        put_bytes(&mut tensor, TENSOR_DIMS, &dims);
+        put_varint_field(&mut tensor, TENSOR_DATA_TYPE, self.data_type as u64);
+        put_bytes(&mut tensor, TENSOR_NAME, self.name.as_bytes());
+        for (key, value) in [
+            ("location", file_name.to_string()),
+            ("offset", raw.offset.to_string()),
+            ("length", raw.len.to_string()),
+        ] {
+            let mut entry = Vec::new();
+            put_bytes(&mut entry, ENTRY_KEY, key.as_bytes());
+            put_bytes(&mut entry, ENTRY_VALUE, value.as_bytes());
+            put_bytes(&mut tensor, TENSOR_EXTERNAL_DATA, &entry);
+        }
+        put_varint_field(&mut tensor, TENSOR_DATA_LOCATION, EXTERNAL);
+        tensor
+    }
+}
+
 /// What `OnnxFile::write_model` puts in a new model.
 pub struct ModelParts<'a> {
     pub name: &'a str,
@@ -198,14 +247,27 @@ pub struct ModelParts<'a> {
     pub outputs: Vec<NewPort<'a>>,
 }
 
+impl<'a> ModelParts<'a> {
+    /// All of `file`'s graph.
+    pub fn whole(file: &'a OnnxFile) -> Self {
+        Self {
+            name: "main",
+            nodes: file.nodes.iter().collect(),
+            initializers: file.initializers.iter().collect(),
+            inputs: file.inputs.iter().map(NewPort::Existing).collect(),
+            outputs: file.outputs.iter().map(NewPort::Existing).collect(),
+        }
+    }
+}
+
 /// A port of a new model.
 pub enum NewPort<'a> {
     /// As the original graph declares it.
     Existing(&'a Port),
     /// A tensor of this element type, of any shape.
-    Typed { name: &'a str, element: i32 },
+    Typed { name: String, element: i32 },
     /// Only the name: ONNX Runtime infers an output's type.
-    Untyped(&'a str),
+    Untyped(String),
 }
 
 impl NewPort<'_> {
@@ -367,7 +429,10 @@ fn initializer<R: io::Read + io::Seek>(
 ) -> io::Result<Initializer> {
     let mut found = Initializer {
         name: String::new(),
+        data_type: 0,
+        dims: Vec::new(),
         external: false,
+        raw: None,
         span,
     };
     while let Some((number, value)) = reader.next(span.end())? {
@@ -376,8 +441,20 @@ fn initializer<R: io::Read + io::Seek>(
                 found.name = String::from_utf8(reader.read(name)?)
                     .map_err(|_| invalid("initializer name"))?;
             }
-            // DataLocation EXTERNAL = 1.
-            (TENSOR_DATA_LOCATION, FileValue::Varint(location)) => found.external = location == 1,
+            (TENSOR_DIMS, FileValue::Varint(dim)) => found.dims.push(dim as i64),
+            (TENSOR_DIMS, FileValue::Bytes(packed)) => {
+                for dim in super::protobuf::varints(&reader.read(packed)?) {
+                    found.dims.push(dim? as i64);
+                }
+            }
+            (TENSOR_DATA_TYPE, FileValue::Varint(ty)) => found.data_type = ty as i32,
+            (TENSOR_RAW_DATA, FileValue::Bytes(raw)) => {
+                found.raw = Some(raw);
+                reader.pass(raw)?;
+            }
+            (TENSOR_DATA_LOCATION, FileValue::Varint(location)) => {
+                found.external = location == EXTERNAL;
+            }
             (_, FileValue::Bytes(skipped)) => reader.pass(skipped)?,
             _ => {}
         }

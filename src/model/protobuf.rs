@@ -87,6 +87,21 @@ fn next_field<'a>(rest: &mut &'a [u8]) -> io::Result<Field<'a>> {
     Ok(Field { number, value })
 }
 
+/// The varints of a packed repeated field.
+pub fn varints(packed: &[u8]) -> impl Iterator<Item = io::Result<u64>> + '_ {
+    let mut rest = packed;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let value = slice_varint(&mut rest);
+        if value.is_err() {
+            rest = &[];
+        }
+        Some(value)
+    })
+}
+
 fn take<'a>(rest: &mut &'a [u8], len: usize) -> io::Result<&'a [u8]> {
     if rest.len() < len {
         return Err(malformed());

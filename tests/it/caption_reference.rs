@@ -226,3 +226,31 @@ fn the_captioner_checked_at_load_is_the_first_one_a_run_gets() {
         "{second}"
     );
 }
+
+/// Two captioners of one folder read its weights once and share them; they are let go
+/// with the last captioner.
+#[test]
+fn captioners_of_one_folder_share_one_copy_of_the_weights() {
+    use frameforge::model::shared_weights::shared_tensors_of;
+    let work = util::Workspace::new();
+    let folder = work.path("captioner");
+    std::fs::create_dir_all(&folder).unwrap();
+    for entry in std::fs::read_dir(root().join("models/captioner")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
+    }
+    let graphs = ["encoder_model.onnx", "decoder_with_past_model.onnx"].map(|g| folder.join(g));
+    let held = || graphs.iter().map(|g| shared_tensors_of(g)).sum::<usize>();
+    let mut first = CaptionModel::load(&folder, "", session()).unwrap();
+    let shared = held();
+    assert!(shared > 10, "{shared} tensors shared");
+    let mut second = CaptionModel::load(&folder, "", session()).unwrap();
+    assert_eq!(held(), shared);
+    let (_, wrong_first) = mismatches(&mut first, 1, "greedy");
+    let (_, wrong_second) = mismatches(&mut second, 1, "greedy");
+    assert!(wrong_first.is_empty() && wrong_second.is_empty());
+    drop(first);
+    assert_eq!(held(), shared);
+    drop(second);
+    assert_eq!(held(), 0);
+}
