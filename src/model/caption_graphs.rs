@@ -49,8 +49,9 @@ impl CaptionGraphError {
 /// How the decoder is exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecoderFiles {
-    /// `decoder_model.onnx` for the first step, `decoder_with_past_model.onnx` after it.
-    Split { first: PathBuf, with_past: PathBuf },
+    /// `decoder_with_past_model.onnx` (the split pair's second graph), for every step:
+    /// with an empty cache it computes the first as `decoder_model.onnx` would.
+    WithPast(PathBuf),
     /// `decoder_model_merged.onnx`, one graph with a `use_cache_branch` switch.
     Merged(PathBuf),
     /// `decoder_model.onnx` alone: no cache, the whole sequence every step.
@@ -62,8 +63,7 @@ impl DecoderFiles {
     /// inputs say what the decoder needs.
     fn cached(&self) -> &Path {
         match self {
-            Self::Split { with_past, .. } => with_past,
-            Self::Merged(path) | Self::NoCache(path) => path,
+            Self::WithPast(path) | Self::Merged(path) | Self::NoCache(path) => path,
         }
     }
 }
@@ -260,7 +260,7 @@ fn open_decoder(
     config: SessionConfig,
 ) -> Result<(Graphs, bool), CaptionGraphError> {
     let (graphs, reads_states) = match files {
-        DecoderFiles::Split { .. } => match ImageSplit::plan(cached, ENCODER_STATES) {
+        DecoderFiles::WithPast(_) => match ImageSplit::plan(cached, ENCODER_STATES) {
             Some(split) => return open_split(&split, config),
             None => {
                 let step = open_graph(cached, config)?.0;
