@@ -92,7 +92,12 @@ fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), Stop> {
     };
     let mut problems = encoder_problems(&loaded);
     match StagePlan::check(&loaded, session) {
-        Ok(plan) if problems.is_empty() => Ok((loaded, plan)),
+        Ok(plan) if problems.is_empty() => {
+            if let Some(warning) = plan.caption().and_then(|c| c.warning.as_ref()) {
+                tracing::warn!("{warning}");
+            }
+            Ok((loaded, plan))
+        }
         result => {
             problems.extend(result.err().into_iter().flatten());
             problems.sort();

@@ -29,6 +29,8 @@ pub struct CaptionSetup {
     pub session: SessionConfig,
     /// The captioner loaded to check the model, kept for the first one a run needs.
     pub checked: CheckedCaptioner,
+    /// What the model's card warns of (a demonstration model), said once per command.
+    pub warning: Option<String>,
 }
 
 /// A captioner loaded once at load time, so that a run does not load the model a second

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::caption::card::card_warning;
 use crate::caption::generate::Settings;
 use crate::caption::model::CaptionModel;
 use crate::caption::sampler::SamplingMode;
@@ -200,6 +201,7 @@ fn caption_setup(
         .map(|v| format!("_{}", v.trim_start_matches('_')))
         .unwrap_or_default();
     let model = CaptionModel::load(&spec.model, &variant, session)?;
+    let warning = card_warning(&spec.model)?;
     // Durations were checked when the pipeline was loaded.
     let seconds = |text: &Option<String>, default: f64| {
         text.as_deref()
@@ -235,6 +237,7 @@ fn caption_setup(
         mux: spec.mux,
         session,
         checked: CheckedCaptioner::holding(Captioner::new(model, generation.clone())),
+        warning,
         generation,
     };
     Ok((setup, device))
