@@ -39,7 +39,6 @@ pub struct ImageSplit<'f> {
 }
 
 /// Where each tensor comes from while walking the graph.
-#[derive(Default)]
 struct Sources<'f> {
     /// Initializers and what constant nodes make of them.
     constant: HashSet<&'f str>,
@@ -59,9 +58,11 @@ impl<'f> ImageSplit<'f> {
         if unsupported || file.input(input).is_none() {
             return None;
         }
-        let mut sources = Sources::default();
-        sources.constant = file.initializers.iter().map(|i| i.name.as_str()).collect();
-        sources.image.insert(input);
+        let mut sources = Sources {
+            constant: file.initializers.iter().map(|i| i.name.as_str()).collect(),
+            image: HashSet::from([input]),
+            producer: HashMap::new(),
+        };
         let (mut image, mut step, mut constant) = (Vec::new(), Vec::new(), Vec::new());
         for node in &file.nodes {
             for output in &node.outputs {

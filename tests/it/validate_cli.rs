@@ -188,7 +188,7 @@ fn a_captioner_whose_card_rules_out_real_photographs_is_warned_about_once() {
         .output()
         .unwrap();
     assert_eq!(validate.status.code(), Some(0));
-    assert_eq!(warnings(&validate.stderr), [warning.clone()]);
+    assert_eq!(warnings(&validate.stderr), std::slice::from_ref(&warning));
     let run = ws.run(&pipeline(&shipped), &["--threads", "2"]);
     assert_eq!(warnings(run.stderr.as_bytes()), [warning]);
 
