@@ -21,7 +21,8 @@ use super::caption_checks::{
 };
 pub use super::caption_decoder::{ImageDecoder, KvCache};
 use super::image_part::ImageSplit;
-use super::onnx_file::{ModelParts, OnnxFile};
+use super::onnx_file::OnnxFile;
+use super::onnx_write::ModelParts;
 use super::runtime::Device;
 use super::session::{open_session_from_parts, SessionConfig, SessionError};
 

@@ -11,7 +11,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::onnx_file::{Initializer, ModelParts, NewPort, Node, OnnxFile};
+use super::onnx_file::{Initializer, Node, OnnxFile};
+use super::onnx_write::{ModelParts, NewPort};
 
 /// Operations whose results may differ between two runs: never moved or repeated.
 const NONDETERMINISTIC: [&str; 5] = [

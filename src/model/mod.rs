@@ -7,6 +7,7 @@ pub mod caption_graphs;
 pub mod feed;
 pub mod image_part;
 pub mod onnx_file;
+pub mod onnx_write;
 pub mod probe;
 pub mod protobuf;
 pub mod resample;

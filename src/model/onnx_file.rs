@@ -1,25 +1,22 @@
 //! An ONNX file's graph as FrameForge reads it without ONNX Runtime: its inputs and
 //! outputs with their element types and shapes, its nodes with the tensors they read and
 //! write, and where each initializer lies in the file. Weights are located, never read,
-//! so a 700 MB decoder is read in milliseconds. New models built from its parts
-//! (`write_model`) refer to the weights where they lie, as ONNX external data, so ONNX
-//! Runtime reads them from the file once and they never pass through a model in memory.
+//! so a 700 MB decoder is read in milliseconds. New models are built from its parts in
+//! `onnx_write`.
 
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
-use super::protobuf::{
-    fields, put_bytes, put_bytes_header, put_varint_field, FileReader, FileValue, Span,
-};
+use super::protobuf::{fields, put_bytes, put_varint_field, FileReader, FileValue, Span};
 
 // Field numbers of onnx.proto.
-const MODEL_GRAPH: u32 = 7;
-const GRAPH_NODE: u32 = 1;
-const GRAPH_NAME: u32 = 2;
-const GRAPH_INITIALIZER: u32 = 5;
-const GRAPH_INPUT: u32 = 11;
-const GRAPH_OUTPUT: u32 = 12;
+pub(super) const MODEL_GRAPH: u32 = 7;
+pub(super) const GRAPH_NODE: u32 = 1;
+pub(super) const GRAPH_NAME: u32 = 2;
+pub(super) const GRAPH_INITIALIZER: u32 = 5;
+pub(super) const GRAPH_INPUT: u32 = 11;
+pub(super) const GRAPH_OUTPUT: u32 = 12;
 const GRAPH_SPARSE_INITIALIZER: u32 = 15;
 const NODE_INPUT: u32 = 1;
 const NODE_OUTPUT: u32 = 2;
@@ -27,22 +24,17 @@ const NODE_OP_TYPE: u32 = 4;
 const NODE_ATTRIBUTE: u32 = 5;
 const ATTRIBUTE_GRAPH: u32 = 6;
 const ATTRIBUTE_GRAPHS: u32 = 11;
-const TENSOR_DIMS: u32 = 1;
-const TENSOR_DATA_TYPE: u32 = 2;
-const TENSOR_NAME: u32 = 8;
+pub(super) const TENSOR_DIMS: u32 = 1;
+pub(super) const TENSOR_DATA_TYPE: u32 = 2;
+pub(super) const TENSOR_NAME: u32 = 8;
 const TENSOR_RAW_DATA: u32 = 9;
-const TENSOR_EXTERNAL_DATA: u32 = 13;
-const TENSOR_DATA_LOCATION: u32 = 14;
-const ENTRY_KEY: u32 = 1;
-const ENTRY_VALUE: u32 = 2;
+pub(super) const TENSOR_DATA_LOCATION: u32 = 14;
 /// `TensorProto.DataLocation.EXTERNAL`.
-const EXTERNAL: u64 = 1;
-/// Initializers smaller than this are copied into new models rather than referred to.
-const REFERENCE_FROM: u64 = 4096;
-const VALUE_INFO_NAME: u32 = 1;
-const VALUE_INFO_TYPE: u32 = 2;
-const TYPE_TENSOR: u32 = 1;
-const TENSOR_TYPE_ELEM: u32 = 1;
+pub(super) const EXTERNAL: u64 = 1;
+pub(super) const VALUE_INFO_NAME: u32 = 1;
+pub(super) const VALUE_INFO_TYPE: u32 = 2;
+pub(super) const TYPE_TENSOR: u32 = 1;
+pub(super) const TENSOR_TYPE_ELEM: u32 = 1;
 const TENSOR_TYPE_SHAPE: u32 = 2;
 const SHAPE_DIM: u32 = 1;
 const DIM_VALUE: u32 = 1;
@@ -64,7 +56,7 @@ pub struct Port {
     pub element: Option<i32>,
     /// `None` when the rank is not declared.
     pub shape: Option<Vec<Dim>>,
-    encoded: Vec<u8>,
+    pub(super) encoded: Vec<u8>,
 }
 
 /// A node of the graph.
@@ -76,7 +68,7 @@ pub struct Node {
     pub outputs: Vec<String>,
     /// Whether an attribute holds a subgraph (`If`, `Loop`, `Scan`).
     pub has_subgraph: bool,
-    encoded: Vec<u8>,
+    pub(super) encoded: Vec<u8>,
 }
 
 /// An initializer, located in the file.
@@ -90,7 +82,7 @@ pub struct Initializer {
     pub external: bool,
     /// Where its `raw_data` lies, when it has some.
     pub raw: Option<Span>,
-    span: Span,
+    pub(super) span: Span,
 }
 
 /// The graph of an ONNX file.
@@ -104,7 +96,7 @@ pub struct OnnxFile {
     /// Sparse initializers are not located; a graph with them is only read.
     pub has_sparse_initializers: bool,
     /// The model's fields other than the graph (IR version, opsets, functions…), encoded.
-    model_fields: Vec<u8>,
+    pub(super) model_fields: Vec<u8>,
 }
 
 impl OnnxFile {
@@ -169,127 +161,6 @@ impl OnnxFile {
     /// An input by name.
     pub fn input(&self, name: &str) -> Option<&Port> {
         self.inputs.iter().find(|p| p.name == name)
-    }
-
-    /// A model of this file's header (IR version, opsets) and the given parts: copies of
-    /// these nodes, initializers (large ones as external data in this file, to be
-    /// opened with this file's folder as the external data folder) and inputs, and
-    /// `outputs`, each an existing port or a bare name whose type ONNX Runtime infers.
-    ///
-    /// # Errors
-    /// The file cannot be read again.
-    pub fn write_model(&self, parts: &ModelParts<'_>) -> io::Result<Vec<u8>> {
-        let mut graph = Vec::new();
-        for node in &parts.nodes {
-            put_bytes(&mut graph, GRAPH_NODE, &node.encoded);
-        }
-        put_bytes(&mut graph, GRAPH_NAME, parts.name.as_bytes());
-        let mut reader = FileReader::new(BufReader::new(File::open(&self.path)?));
-        let file_name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string());
-        for initializer in &parts.initializers {
-            let tensor = match (initializer.raw, &file_name) {
-                (Some(raw), Some(file_name)) if raw.len >= REFERENCE_FROM => {
-                    initializer.reference(file_name, raw)
-                }
-                _ => reader.read(initializer.span)?,
-            };
-            put_bytes(&mut graph, GRAPH_INITIALIZER, &tensor);
-        }
-        for input in &parts.inputs {
-            put_bytes(&mut graph, GRAPH_INPUT, &input.encoded());
-        }
-        for output in &parts.outputs {
-            put_bytes(&mut graph, GRAPH_OUTPUT, &output.encoded());
-        }
-        let mut model = Vec::with_capacity(self.model_fields.len() + graph.len() + 16);
-        model.extend_from_slice(&self.model_fields);
-        put_bytes_header(&mut model, MODEL_GRAPH, graph.len());
-        model.extend_from_slice(&graph);
-        Ok(model)
-    }
-}
-
-impl Initializer {
-    /// The initializer as ONNX external data: its data where it lies in `file_name`.
-    fn reference(&self, file_name: &str, raw: Span) -> Vec<u8> {
-        let mut dims = Vec::new();
-        for dim in &self.dims {
-            super::protobuf::put_varint(&mut dims, *dim as u64);
-        }
-        let mut tensor = Vec::new();
-        put_bytes(&mut tensor, TENSOR_DIMS, &dims);
-        put_varint_field(&mut tensor, TENSOR_DATA_TYPE, self.data_type as u64);
-        put_bytes(&mut tensor, TENSOR_NAME, self.name.as_bytes());
-        for (key, value) in [
-            ("location", file_name.to_string()),
-            ("offset", raw.offset.to_string()),
-            ("length", raw.len.to_string()),
-        ] {
-            let mut entry = Vec::new();
-            put_bytes(&mut entry, ENTRY_KEY, key.as_bytes());
-            put_bytes(&mut entry, ENTRY_VALUE, value.as_bytes());
-            put_bytes(&mut tensor, TENSOR_EXTERNAL_DATA, &entry);
-        }
-        put_varint_field(&mut tensor, TENSOR_DATA_LOCATION, EXTERNAL);
-        tensor
-    }
-}
-
-/// What `OnnxFile::write_model` puts in a new model.
-pub struct ModelParts<'a> {
-    pub name: &'a str,
-    pub nodes: Vec<&'a Node>,
-    pub initializers: Vec<&'a Initializer>,
-    pub inputs: Vec<NewPort<'a>>,
-    pub outputs: Vec<NewPort<'a>>,
-}
-
-impl<'a> ModelParts<'a> {
-    /// All of `file`'s graph.
-    pub fn whole(file: &'a OnnxFile) -> Self {
-        Self {
-            name: "main",
-            nodes: file.nodes.iter().collect(),
-            initializers: file.initializers.iter().collect(),
-            inputs: file.inputs.iter().map(NewPort::Existing).collect(),
-            outputs: file.outputs.iter().map(NewPort::Existing).collect(),
-        }
-    }
-}
-
-/// A port of a new model.
-pub enum NewPort<'a> {
-    /// As the original graph declares it.
-    Existing(&'a Port),
-    /// A tensor of this element type, of any shape.
-    Typed { name: String, element: i32 },
-    /// Only the name: ONNX Runtime infers an output's type.
-    Untyped(String),
-}
-
-impl NewPort<'_> {
-    fn encoded(&self) -> Vec<u8> {
-        match self {
-            NewPort::Existing(port) => port.encoded.clone(),
-            NewPort::Typed { name, element } => {
-                let mut tensor = Vec::new();
-                put_varint_field(&mut tensor, TENSOR_TYPE_ELEM, *element as u64);
-                let mut ty = Vec::new();
-                put_bytes(&mut ty, TYPE_TENSOR, &tensor);
-                let mut info = Vec::new();
-                put_bytes(&mut info, VALUE_INFO_NAME, name.as_bytes());
-                put_bytes(&mut info, VALUE_INFO_TYPE, &ty);
-                info
-            }
-            NewPort::Untyped(name) => {
-                let mut info = Vec::new();
-                put_bytes(&mut info, VALUE_INFO_NAME, name.as_bytes());
-                info
-            }
-        }
     }
 }
 

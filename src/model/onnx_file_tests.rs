@@ -1,6 +1,7 @@
 //! Reading the shipped captioner's decoder, and writing a model from its parts.
 
 use super::*;
+use crate::model::onnx_write::{ModelParts, NewPort, REFERENCE_FROM};
 
 fn decoder() -> OnnxFile {
     let path =

@@ -11,7 +11,8 @@ use ort::session::Session;
 
 use ort::session::builder::SessionBuilder;
 
-use super::onnx_file::{ModelParts, OnnxFile};
+use super::onnx_file::OnnxFile;
+use super::onnx_write::ModelParts;
 use super::runtime::{environment, Device, RuntimeError};
 use super::shared_weights::session_weights;
 use crate::config::Device as DeviceSetting;
