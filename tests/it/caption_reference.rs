@@ -206,11 +206,7 @@ fn greedy_over_all_images_at_once_equals_transformers_generate() {
 fn the_captioner_checked_at_load_is_the_first_one_a_run_gets() {
     let work = util::Workspace::new();
     let folder = work.path("captioner");
-    std::fs::create_dir_all(&folder).unwrap();
-    for entry in std::fs::read_dir(root().join("models/captioner")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
-    }
+    util::copy_captioner(&folder, &[]);
     let pipeline = work.pipeline(&format!(
         "stages:\n  - caption:\n      model: {}\n",
         folder.display()
@@ -234,11 +230,7 @@ fn captioners_of_one_folder_share_one_copy_of_the_weights() {
     use frameforge::model::shared_weights::shared_tensors_of;
     let work = util::Workspace::new();
     let folder = work.path("captioner");
-    std::fs::create_dir_all(&folder).unwrap();
-    for entry in std::fs::read_dir(root().join("models/captioner")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
-    }
+    util::copy_captioner(&folder, &[]);
     let graphs = ["encoder_model.onnx", "decoder_with_past_model.onnx"].map(|g| folder.join(g));
     let held = || graphs.iter().map(|g| shared_tensors_of(g)).sum::<usize>();
     let mut first = CaptionModel::load(&folder, "", session()).unwrap();

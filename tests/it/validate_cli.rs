@@ -193,13 +193,7 @@ fn a_captioner_whose_card_rules_out_real_photographs_is_warned_about_once() {
     assert_eq!(warnings(run.stderr.as_bytes()), [warning]);
 
     let uncarded = ws.path("captioner");
-    std::fs::create_dir_all(&uncarded).unwrap();
-    for entry in std::fs::read_dir(&shipped).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().is_some_and(|n| n != "captioner.yaml") {
-            std::fs::copy(&path, uncarded.join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    util::copy_captioner(&uncarded, &["captioner.yaml"]);
     let validate = frameforge()
         .args(["validate", pipeline(&uncarded).to_str().unwrap()])
         .output()
