@@ -110,7 +110,12 @@ fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), Stop> {
         message: problems.to_string(),
     };
     match (draft.finish(later).map_err(config_stop)?, plan) {
-        (loaded, Some(plan)) => Ok((loaded, plan)),
+        (loaded, Some(plan)) => {
+            if let Some(warning) = plan.caption().and_then(|c| c.warning.as_ref()) {
+                tracing::warn!("{warning}");
+            }
+            Ok((loaded, plan))
+        }
         // A plan that failed added its problems, so `finish` did not succeed.
         (loaded, None) => Err(Stop {
             code: exit::CONFIG,

@@ -173,6 +173,11 @@ fn size_of(size: Option<&serde_json::Value>) -> Option<(u32, u32)> {
     }
 }
 
+/// transformers' `GenerationConfig().max_length`.
+const DEFAULT_MAX_LENGTH: usize = 20;
+/// Tokens a caption starts with before generation: the decoder start token.
+const PROMPT_TOKENS: usize = 1;
+
 /// Reads `generation_config.json`, falling back to `config.json` (and its `decoder`
 /// part) for what it does not say.
 ///
@@ -219,12 +224,15 @@ pub fn read_generation(
         ));
     };
     let pad = pick(&|g| g.pad_token_id).unwrap_or(first_eos);
-    let max_length = primary
-        .max_new_tokens
-        .map(|n| n + 1)
-        .or(primary.max_length)
-        .or(model.max_length)
-        .unwrap_or(20);
+    let max_length = match primary.max_new_tokens {
+        Some(new_tokens) => new_tokens + PROMPT_TOKENS,
+        None => match primary.max_length.or(model.max_length) {
+            // generate() takes its own default length, set or not, as a number of new
+            // tokens, so the start token comes on top.
+            None | Some(DEFAULT_MAX_LENGTH) => DEFAULT_MAX_LENGTH + PROMPT_TOKENS,
+            Some(length) => length,
+        },
+    };
     let early_stopping = match primary
         .early_stopping
         .as_ref()
@@ -343,8 +351,8 @@ mod tests {
             ),
             (50256, vec![50256], 50256)
         );
-        // transformers' default length when no file sets one.
-        assert_eq!(gen.max_length, 20);
+        // With no length set, generate() makes 20 new tokens after the start token.
+        assert_eq!(gen.max_length, 21);
     }
 
     #[test]
@@ -372,6 +380,26 @@ mod tests {
             ),
             (1, vec![2], 0, 16, 3)
         );
+    }
+
+    /// generate() reads a length of exactly its default (20) as 20 new tokens, whether
+    /// a file says so or not (transformers' `_prepare_generated_length`); any other
+    /// length counts the start token.
+    #[test]
+    fn a_length_of_twenty_is_twenty_new_tokens_as_generate_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = write(
+            dir.path(),
+            "c.json",
+            r#"{"decoder_start_token_id": 1, "eos_token_id": 2}"#,
+        );
+        let length = |text: &str| {
+            let g = write(dir.path(), "g.json", text);
+            read_generation(Some(&g), &c).unwrap().max_length
+        };
+        assert_eq!(length(r#"{"max_length": 20}"#), 21);
+        assert_eq!(length(r#"{"max_length": 19}"#), 19);
+        assert_eq!(length(r#"{"max_new_tokens": 20}"#), 21);
     }
 
     #[test]

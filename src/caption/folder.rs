@@ -22,8 +22,9 @@ pub struct ModelFiles {
 
 /// Locates the files of `folder` for `variant` (`""` for the plain float export).
 ///
-/// When both decoder forms are present the split pair is chosen: on the CPU it runs
-/// faster than the merged graph's `If` node (see BENCHMARKS.md).
+/// When both decoder forms are present the with-past graph of the split pair is chosen
+/// (on the CPU it runs faster than the merged graph's `If` node, see BENCHMARKS.md); it
+/// does every step, so the pair's `decoder_model.onnx` need not be there.
 ///
 /// # Errors
 /// The folder or a required file is missing; the message names what was looked for.
@@ -62,7 +63,7 @@ pub fn locate(folder: &Path, variant: &str) -> Result<ModelFiles, CaptionModelEr
         graph("decoder_with_past_model"),
         graph("decoder_model_merged"),
     ) {
-        (Some(first), Some(with_past), _) => DecoderFiles::Split { first, with_past },
+        (_, Some(with_past), _) => DecoderFiles::WithPast(with_past),
         (_, _, Some(merged)) => DecoderFiles::Merged(merged),
         (Some(first), None, None) => DecoderFiles::NoCache(first),
         _ => {
@@ -118,7 +119,14 @@ mod tests {
         files.extend(JSON);
         let dir = folder(&files);
         let found = locate(dir.path(), "").unwrap();
-        assert!(matches!(found.decoder, DecoderFiles::Split { .. }));
+        assert!(matches!(found.decoder, DecoderFiles::WithPast(_)));
+        // Without the first-step graph the with-past one still does every step.
+        std::fs::remove_file(dir.path().join("decoder_model.onnx")).unwrap();
+        let found = locate(dir.path(), "").unwrap();
+        assert_eq!(
+            found.decoder,
+            DecoderFiles::WithPast(dir.path().join("decoder_with_past_model.onnx"))
+        );
     }
 
     #[test]

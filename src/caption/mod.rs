@@ -3,6 +3,7 @@
 //! a key/value cache), and the caption files written for every video and image.
 
 mod beam_search;
+pub mod card;
 pub mod configs;
 pub mod cues;
 pub mod folder;

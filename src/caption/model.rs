@@ -73,6 +73,12 @@ impl CaptionModel {
         self.graphs.decoder_form()
     }
 
+    /// Whether what the decoder computes from the encoder states alone (cross-attention
+    /// keys and values) runs once per set of images rather than at every token.
+    pub fn image_part_split_off(&self) -> bool {
+        self.graphs.image_part_split_off()
+    }
+
     /// Runs the encoder on a batch of `pixel_values`: [N, sequence, hidden].
     ///
     /// # Errors

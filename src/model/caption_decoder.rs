@@ -1,8 +1,9 @@
 //! The captioning decoder bound to a set of images, as generation drives it: one step for
 //! a set of rows (one per image, or one per beam of one image), through whichever
-//! decoder graphs the model has. The encoder states go to ONNX Runtime once and are
-//! rebuilt only when the rows change; the key/value cache stays in ONNX Runtime's tensors
-//! from one step to the next and is copied only when rows are reordered.
+//! decoder graphs the model has. What the decoder reads of the images (the encoder
+//! states, or what the split-off image part makes of them) is computed once and again
+//! only when the rows change; the key/value cache stays in ONNX Runtime's tensors from
+//! one step to the next and is copied only when rows are reordered.
 //!
 //! Generation's `StepDecoder` trait is implemented for it in `caption::model`, so this
 //! module stays free of what generation is.
@@ -11,22 +12,21 @@ use ndarray::{Array2, Array3, Array4, Axis, Ix3};
 use ort::session::{Session, SessionInputValue, SessionOutputs};
 use ort::value::{DynValue, Tensor};
 
+use super::caption_checks::ENCODER_STATES;
 use super::caption_graphs::{run_error, CachePair, CaptionGraphError, CaptionGraphs, Graphs};
 
 /// The decoder's key/value cache, one ONNX Runtime tensor per cached input.
 pub struct KvCache(Vec<DynValue>);
 
-/// The decoder bound to a set of images. The encoder states go to ONNX Runtime once and
-/// are rebuilt only when the rows change; the key/value cache stays in ONNX Runtime's
-/// tensors from one step to the next and is copied only when rows are reordered.
+/// The decoder bound to a set of images.
 pub struct ImageDecoder<'m> {
     model: &'m mut CaptionGraphs,
     /// Encoder output per image, [images, sequence, hidden].
     images: Array3<f32>,
     /// The image each decoder row belongs to.
     row_image: Vec<usize>,
-    /// The encoder states for `row_image`, as the decoder's input.
-    states: Option<Tensor<f32>>,
+    /// What every step reads of the images of `row_image`, by input name.
+    image_inputs: Option<Vec<(String, DynValue)>>,
 }
 
 impl<'m> ImageDecoder<'m> {
@@ -34,7 +34,7 @@ impl<'m> ImageDecoder<'m> {
         Self {
             row_image: (0..encoded.dim().0).collect(),
             images: encoded.to_owned(),
-            states: None,
+            image_inputs: None,
             model,
         }
     }
@@ -55,16 +55,16 @@ impl<'m> ImageDecoder<'m> {
         let ids = self.input_ids(sequences, first_step)?;
         let past = self.past_values(rows, cache)?;
         let flag = self.cache_branch_flag(first_step)?;
-        self.encoder_states(rows)?;
+        self.prepare_image_inputs(rows)?;
         let model = &mut *self.model;
-        let states = self
-            .states
+        let image_inputs = self
+            .image_inputs
             .as_ref()
             .ok_or_else(|| model.run_error("no encoder states"))?;
-        let mut inputs: Vec<(String, SessionInputValue<'_>)> = vec![
-            ("input_ids".into(), ids),
-            ("encoder_hidden_states".into(), states.into()),
-        ];
+        let mut inputs: Vec<(String, SessionInputValue<'_>)> = vec![("input_ids".into(), ids)];
+        for (name, value) in image_inputs {
+            inputs.push((name.clone(), value.into()));
+        }
         for (pair, value) in model.cache_pairs.iter().zip(&past) {
             inputs.push((pair.past.clone(), value.into()));
         }
@@ -74,7 +74,7 @@ impl<'m> ImageDecoder<'m> {
         let no_cache = matches!(model.decoder, Graphs::NoCache(_));
         // The outputs borrow the session; errors name the folder, a field apart from it.
         let folder = &model.folder;
-        let session = session_for(&mut model.decoder, first_step);
+        let session = step_session(&mut model.decoder);
         let mut outputs = session.run(inputs).map_err(|e| run_error(folder, e))?;
         let logits = logits(&outputs).map_err(|message| run_error(folder, message))?;
         let present = if no_cache {
@@ -99,7 +99,7 @@ impl<'m> ImageDecoder<'m> {
         let row_image: Vec<usize> = rows.iter().map(|r| self.row_image[*r]).collect();
         if row_image != self.row_image {
             self.row_image = row_image;
-            self.states = None;
+            self.image_inputs = None;
         }
         let identity = rows.iter().enumerate().all(|(i, r)| i == *r)
             && cache
@@ -150,17 +150,13 @@ impl<'m> ImageDecoder<'m> {
     }
 
     /// The cache tensors to feed: none where the graph takes no past, the last step's,
-    /// or (for the merged graph's first step, which still takes them) empty ones.
+    /// or on the first step empty ones.
     fn past_values(
         &self,
         rows: usize,
         cache: Option<KvCache>,
     ) -> Result<Vec<DynValue>, CaptionGraphError> {
-        let uses_past = match &self.model.decoder {
-            Graphs::Split { .. } => cache.is_some(),
-            Graphs::Merged(_) => true,
-            Graphs::NoCache(_) => false,
-        };
+        let uses_past = !matches!(self.model.decoder, Graphs::NoCache(_));
         match (uses_past, cache) {
             (false, _) => Ok(Vec::new()),
             (true, Some(KvCache(values))) => Ok(values),
@@ -196,7 +192,9 @@ impl<'m> ImageDecoder<'m> {
         }
     }
 
-    fn encoder_states(&mut self, rows: usize) -> Result<&Tensor<f32>, CaptionGraphError> {
+    /// Computes what the steps read of the images for `rows` rows, unless done: the
+    /// encoder states of each row's image, run through the image part when there is one.
+    fn prepare_image_inputs(&mut self, rows: usize) -> Result<(), CaptionGraphError> {
         if self.row_image.len() != rows {
             // Beam search starts its beams from the one image.
             if self.images.dim().0 != 1 {
@@ -206,28 +204,44 @@ impl<'m> ImageDecoder<'m> {
                 )));
             }
             self.row_image = vec![0; rows];
-            self.states = None;
+            self.image_inputs = None;
         }
-        if self.states.is_none() {
-            let states = self.images.select(Axis(0), &self.row_image);
-            self.states = Some(Tensor::from_array(states).map_err(|e| self.model.run_error(e))?);
+        if self.image_inputs.is_some() {
+            return Ok(());
         }
-        self.states
-            .as_ref()
-            .ok_or_else(|| self.model.run_error("no encoder states"))
+        let model = &mut *self.model;
+        let states = Tensor::from_array(self.images.select(Axis(0), &self.row_image))
+            .map_err(|e| model.run_error(e))?
+            .into_dyn();
+        let mut inputs = Vec::new();
+        if let Graphs::WithPast {
+            image: Some(part), ..
+        } = &mut model.decoder
+        {
+            let folder = &model.folder;
+            let mut outputs = part
+                .session
+                .run(ort::inputs![ENCODER_STATES => &states])
+                .map_err(|e| run_error(folder, e))?;
+            for name in &part.outputs {
+                let value = outputs
+                    .remove(name)
+                    .ok_or_else(|| run_error(folder, format!("image part has no `{name}`")))?;
+                inputs.push((name.clone(), value));
+            }
+        }
+        if model.steps_read_states {
+            inputs.push((ENCODER_STATES.to_string(), states));
+        }
+        self.image_inputs = Some(inputs);
+        Ok(())
     }
 }
 
-/// The graph for this step: the split pair's first graph only on the first step.
-fn session_for(decoder: &mut Graphs, first_step: bool) -> &mut Session {
+/// The graph every step runs.
+fn step_session(decoder: &mut Graphs) -> &mut Session {
     match decoder {
-        Graphs::Split { first, with_past } => {
-            if first_step {
-                first
-            } else {
-                with_past
-            }
-        }
+        Graphs::WithPast { step, .. } => step,
         Graphs::Merged(s) | Graphs::NoCache(s) => s,
     }
 }

@@ -1,9 +1,14 @@
 //! The ONNX Runtime side of a captioning model (ViT-style encoder, GPT-style decoder):
-//! its graphs opened and checked for the inputs and outputs an encoder-decoder captioner
-//! needs, the encoder run once per batch of frames, and decoders (see `caption_decoder`)
-//! handed out for the split pair, the merged graph or a cache-less decoder, whichever the
-//! folder has. It sees only graph paths: finding them, the JSON configuration and the
-//! tokenizer belong to `caption`, which builds on this.
+//! its graphs checked for the inputs and outputs an encoder-decoder captioner needs
+//! (`caption_checks`) and opened, the encoder run once per batch of frames, and decoders
+//! (see `caption_decoder`) handed out for the split pair, the merged graph or a
+//! cache-less decoder, whichever the folder has. It sees only graph paths: finding them,
+//! the JSON configuration and the tokenizer belong to `caption`, which builds on this.
+//!
+//! Of the split pair only the with-past graph is opened: fed an empty cache it computes
+//! the first step exactly as `decoder_model.onnx` does, so the same weights are not held
+//! twice. What it computes from the encoder states alone is split off
+//! (`image_part`) and run once per set of images, not at every token.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +16,15 @@ use ndarray::{Array3, Array4, Axis, Ix3};
 use ort::session::Session;
 use ort::value::{Tensor, TensorElementType, ValueType};
 
+use super::caption_checks::{
+    cache_pairs, check_decoder, check_encoder, check_merged, geometry_from_shapes, ENCODER_STATES,
+};
 pub use super::caption_decoder::{ImageDecoder, KvCache};
+use super::image_part::ImageSplit;
+use super::onnx_file::OnnxFile;
+use super::onnx_write::ModelParts;
 use super::runtime::Device;
-use super::session::{open_session, SessionConfig, SessionError};
+use super::session::{open_session_from_parts, SessionConfig, SessionError};
 
 /// A problem with a captioning model's graphs or with running them.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +39,7 @@ pub enum CaptionGraphError {
 
 impl CaptionGraphError {
     /// A problem with one graph file.
-    fn file(path: &Path, message: impl Into<String>) -> Self {
+    pub(super) fn file(path: &Path, message: impl Into<String>) -> Self {
         Self::File {
             path: path.display().to_string(),
             message: message.into(),
@@ -39,8 +50,9 @@ impl CaptionGraphError {
 /// How the decoder is exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecoderFiles {
-    /// `decoder_model.onnx` for the first step, `decoder_with_past_model.onnx` after it.
-    Split { first: PathBuf, with_past: PathBuf },
+    /// `decoder_with_past_model.onnx` (the split pair's second graph), for every step:
+    /// with an empty cache it computes the first as `decoder_model.onnx` would.
+    WithPast(PathBuf),
     /// `decoder_model_merged.onnx`, one graph with a `use_cache_branch` switch.
     Merged(PathBuf),
     /// `decoder_model.onnx` alone: no cache, the whole sequence every step.
@@ -52,8 +64,7 @@ impl DecoderFiles {
     /// inputs say what the decoder needs.
     fn cached(&self) -> &Path {
         match self {
-            Self::Split { with_past, .. } => with_past,
-            Self::Merged(path) | Self::NoCache(path) => path,
+            Self::WithPast(path) | Self::Merged(path) | Self::NoCache(path) => path,
         }
     }
 }
@@ -76,26 +87,28 @@ pub struct CacheGeometry {
 
 /// One cached tensor: the decoder input it is fed to and the output it comes back as.
 #[derive(Debug, Clone)]
-pub(super) struct CachePair {
+pub struct CachePair {
     pub(super) past: String,
     pub(super) present: String,
 }
 
-/// The decoder graphs as loaded.
-pub(super) enum Graphs {
-    Split { first: Session, with_past: Session },
-    Merged(Session),
-    NoCache(Session),
+/// The part of the with-past graph that reads only the encoder states, split off.
+pub(super) struct ImagePart {
+    pub(super) session: Session,
+    /// What it computes for the step graph, fed under the same names.
+    pub(super) outputs: Vec<String>,
 }
 
-impl Graphs {
-    /// The graph that reads the cache (or, without one, the only graph).
-    fn cached(&self) -> &Session {
-        match self {
-            Self::Split { with_past, .. } => with_past,
-            Self::Merged(s) | Self::NoCache(s) => s,
-        }
-    }
+/// The decoder graphs as loaded.
+pub(super) enum Graphs {
+    /// The split layout's with-past graph, for every step (an empty cache on the first),
+    /// and its image part when one could be split off.
+    WithPast {
+        step: Session,
+        image: Option<ImagePart>,
+    },
+    Merged(Session),
+    NoCache(Session),
 }
 
 /// The opened and checked graphs of a captioning model.
@@ -105,6 +118,8 @@ pub struct CaptionGraphs {
     encoder: Session,
     encoder_output: String,
     pub(super) decoder: Graphs,
+    /// Whether the step graph reads the encoder states (all but a fully split one do).
+    pub(super) steps_read_states: bool,
     /// The cached tensors, in input order.
     pub(super) cache_pairs: Vec<CachePair>,
     pub(super) cache: CacheGeometry,
@@ -112,12 +127,12 @@ pub struct CaptionGraphs {
 }
 
 impl CaptionGraphs {
-    /// Opens the graphs of `paths` and checks their inputs and outputs. When the cache
-    /// inputs do not say their heads and head size, `geometry_from_config` is asked (the
-    /// model's `config.json` does); its error is the caller's own.
+    /// Checks the graphs of `paths` and opens them. When the cache inputs do not say
+    /// their heads and head size, `geometry_from_config` is asked (the model's
+    /// `config.json` does); its error is the caller's own.
     ///
     /// # Errors
-    /// A graph cannot be loaded or does not have the inputs and outputs an
+    /// A graph cannot be read or loaded, or does not have the inputs and outputs an
     /// encoder-decoder captioner needs (the message names the file, what was expected
     /// and what was found), or `geometry_from_config` fails.
     pub fn open<E: From<CaptionGraphError>>(
@@ -125,35 +140,27 @@ impl CaptionGraphs {
         config: SessionConfig,
         geometry_from_config: impl FnOnce() -> Result<CacheGeometry, E>,
     ) -> Result<Self, E> {
-        let (encoder, device) = open_graph(paths.encoder, config)?;
-        let encoder_output = check_encoder(&encoder, paths.encoder)?;
-        let decoder = open_decoder(paths.decoder, config)?;
-        let (cached_graph, cached_path) = (decoder.cached(), paths.decoder.cached());
-        check_decoder(cached_graph, cached_path)?;
-        let cache_pairs = cache_pairs(cached_graph, cached_path)?;
-        let cache = match geometry_from_shapes(cached_graph) {
+        let encoder_file = read_graph(paths.encoder)?;
+        let encoder_output = check_encoder(&encoder_file)?;
+        let decoder_file = read_graph(paths.decoder.cached())?;
+        check_decoder(&decoder_file)?;
+        if matches!(paths.decoder, DecoderFiles::Merged(_)) {
+            check_merged(&decoder_file)?;
+        }
+        let cache_pairs = cache_pairs(&decoder_file)?;
+        let cache = match geometry_from_shapes(&decoder_file) {
             Some(found) => found,
             None => geometry_from_config()?,
         };
-        if let (Graphs::Split { first, .. }, DecoderFiles::Split { first: path, .. }) =
-            (&decoder, paths.decoder)
-        {
-            expect_input(first, path, "input_ids", TensorElementType::Int64, 2)?;
-            expect_output(first, path, "logits")?;
-        }
-        if matches!(decoder, Graphs::Merged(_)) && !has_input(cached_graph, "use_cache_branch") {
-            return Err(CaptionGraphError::file(
-                cached_path,
-                format!("expected input `use_cache_branch` (bool [1]) in a merged decoder, found inputs: {}", input_list(cached_graph)),
-            )
-            .into());
-        }
+        let (encoder, device) = open_graph(&encoder_file, config)?;
+        let (decoder, steps_read_states) = open_decoder(paths.decoder, &decoder_file, config)?;
         Ok(Self {
             folder: paths.folder.to_path_buf(),
             encoder_path: paths.encoder.to_path_buf(),
             encoder,
             encoder_output,
             decoder,
+            steps_read_states,
             cache_pairs,
             cache,
             device,
@@ -168,10 +175,16 @@ impl CaptionGraphs {
     /// Which decoder form is in use (`split`, `merged` or `no-cache`).
     pub fn decoder_form(&self) -> &'static str {
         match self.decoder {
-            Graphs::Split { .. } => "split",
+            Graphs::WithPast { .. } => "split",
             Graphs::Merged(_) => "merged",
             Graphs::NoCache(_) => "no-cache",
         }
+    }
+
+    /// Whether what the decoder computes from the encoder states alone runs once per
+    /// set of images rather than at every step.
+    pub fn image_part_split_off(&self) -> bool {
+        matches!(self.decoder, Graphs::WithPast { image: Some(_), .. })
     }
 
     pub(super) fn run_error(&self, message: impl std::fmt::Display) -> CaptionGraphError {
@@ -226,154 +239,84 @@ pub(super) fn run_error(folder: &Path, message: impl std::fmt::Display) -> Capti
     }
 }
 
-fn open_graph(path: &Path, config: SessionConfig) -> Result<(Session, Device), CaptionGraphError> {
-    Ok(open_session(path, config)?)
+fn read_graph(path: &Path) -> Result<OnnxFile, CaptionGraphError> {
+    OnnxFile::read(path).map_err(|e| CaptionGraphError::file(path, format!("cannot read: {e}")))
 }
 
-fn open_decoder(files: &DecoderFiles, config: SessionConfig) -> Result<Graphs, CaptionGraphError> {
-    Ok(match files {
-        DecoderFiles::Split { first, with_past } => Graphs::Split {
-            first: open_graph(first, config)?.0,
-            with_past: open_graph(with_past, config)?.0,
-        },
-        DecoderFiles::Merged(path) => Graphs::Merged(open_graph(path, config)?.0),
-        DecoderFiles::NoCache(path) => Graphs::NoCache(open_graph(path, config)?.0),
-    })
+fn open_graph(
+    file: &OnnxFile,
+    config: SessionConfig,
+) -> Result<(Session, Device), CaptionGraphError> {
+    Ok(open_session_from_parts(
+        file,
+        &ModelParts::whole(file),
+        config,
+    )?)
 }
 
-/// Checks the encoder's input and returns the name of its output.
-fn check_encoder(encoder: &Session, path: &Path) -> Result<String, CaptionGraphError> {
-    expect_input(encoder, path, "pixel_values", TensorElementType::Float32, 4)?;
-    encoder
-        .outputs()
-        .first()
-        .map(|o| o.name().to_string())
-        .ok_or_else(|| CaptionGraphError::file(path, "has no outputs"))
-}
-
-/// Checks what every decoder form needs: token ids and encoder states in, logits out.
-fn check_decoder(graph: &Session, path: &Path) -> Result<(), CaptionGraphError> {
-    expect_input(graph, path, "input_ids", TensorElementType::Int64, 2)?;
-    expect_input(
-        graph,
-        path,
-        "encoder_hidden_states",
-        TensorElementType::Float32,
-        3,
-    )?;
-    expect_output(graph, path, "logits")
-}
-
-fn has_input(session: &Session, name: &str) -> bool {
-    session.inputs().iter().any(|i| i.name() == name)
-}
-
-fn input_list(session: &Session) -> String {
-    session
-        .inputs()
-        .iter()
-        .map(|i| i.name().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn expect_input(
-    session: &Session,
-    path: &Path,
-    name: &str,
-    ty: TensorElementType,
-    rank: usize,
-) -> Result<(), CaptionGraphError> {
-    let described = format!("{} [rank {rank}]", format!("{ty:?}").to_lowercase());
-    match session.inputs().iter().find(|i| i.name() == name) {
-        None => Err(CaptionGraphError::file(
-            path,
-            format!(
-                "expected input `{name}` ({described}), found inputs: {}",
-                input_list(session)
-            ),
-        )),
-        Some(input) => match input.dtype() {
-            ValueType::Tensor {
-                ty: found, shape, ..
-            } if *found == ty && shape.len() == rank => Ok(()),
-            ValueType::Tensor {
-                ty: found, shape, ..
-            } => Err(CaptionGraphError::file(
-                path,
-                format!(
-                    "expected input `{name}` to be {described}, found {} [rank {}]",
-                    format!("{found:?}").to_lowercase(),
-                    shape.len()
-                ),
-            )),
-            other => Err(CaptionGraphError::file(
-                path,
-                format!("expected input `{name}` to be a tensor, found {other:?}"),
-            )),
-        },
-    }
-}
-
-fn expect_output(session: &Session, path: &Path, name: &str) -> Result<(), CaptionGraphError> {
-    if session.outputs().iter().any(|o| o.name() == name) {
-        Ok(())
-    } else {
-        let found: Vec<String> = session
-            .outputs()
-            .iter()
-            .map(|o| o.name().to_string())
-            .collect();
-        Err(CaptionGraphError::file(
-            path,
-            format!(
-                "expected output `{name}`, found outputs: {}",
-                found.join(", ")
-            ),
-        ))
-    }
-}
-
-/// Pairs each `past_key_values.*` input with its `present.*` output.
-fn cache_pairs(session: &Session, path: &Path) -> Result<Vec<CachePair>, CaptionGraphError> {
-    let mut pairs = Vec::new();
-    for input in session.inputs() {
-        if let Some(rest) = input.name().strip_prefix("past_key_values.") {
-            let present = format!("present.{rest}");
-            if !session.outputs().iter().any(|o| o.name() == present) {
-                return Err(CaptionGraphError::file(
-                    path,
-                    format!(
-                        "input `{}` has no matching output `{present}`",
-                        input.name()
-                    ),
-                ));
+/// Opens the decoder; says whether its step graph reads the encoder states.
+fn open_decoder(
+    files: &DecoderFiles,
+    cached: &OnnxFile,
+    config: SessionConfig,
+) -> Result<(Graphs, bool), CaptionGraphError> {
+    let (graphs, reads_states) = match files {
+        DecoderFiles::WithPast(_) => match ImageSplit::plan(cached, ENCODER_STATES) {
+            Some(split) => return open_split(&split, config),
+            None => {
+                let step = open_graph(cached, config)?.0;
+                (Graphs::WithPast { step, image: None }, true)
             }
-            pairs.push(CachePair {
-                past: input.name().to_string(),
-                present,
-            });
-        }
-    }
-    Ok(pairs)
+        },
+        DecoderFiles::Merged(_) => (Graphs::Merged(open_graph(cached, config)?.0), true),
+        DecoderFiles::NoCache(_) => (Graphs::NoCache(open_graph(cached, config)?.0), true),
+    };
+    Ok((graphs, reads_states))
 }
 
-/// Heads and head size of the cache tensors, when their input shapes fix them.
-fn geometry_from_shapes(session: &Session) -> Option<CacheGeometry> {
-    session
-        .inputs()
+/// Opens the with-past graph as its image part and its step part.
+fn open_split(
+    split: &ImageSplit<'_>,
+    config: SessionConfig,
+) -> Result<(Graphs, bool), CaptionGraphError> {
+    let file = split.file();
+    let (image, _) = open_session_from_parts(file, &split.image_model(), config)?;
+    // The step part's new inputs are typed as ONNX Runtime found the image part's outputs.
+    let elements = split
+        .boundary
         .iter()
-        .find(|i| i.name().starts_with("past_key_values."))
-        .and_then(|i| {
-            i.dtype()
-                .tensor_shape()
-                .map(|s| s.iter().copied().collect::<Vec<i64>>())
-        })
-        .and_then(|dims| match dims[..] {
-            [_, h, _, d] if h > 0 && d > 0 => Some(CacheGeometry {
-                heads: h as usize,
-                head_dim: d as usize,
-            }),
-            _ => None,
-        })
+        .map(|name| output_element(&image, name))
+        .collect::<Option<Vec<i32>>>()
+        .ok_or_else(|| CaptionGraphError::file(&file.path, "cannot type the split-off tensors"))?;
+    let (step, _) = open_session_from_parts(file, &split.step_model(&elements), config)?;
+    let image = ImagePart {
+        session: image,
+        outputs: split.boundary.clone(),
+    };
+    Ok((
+        Graphs::WithPast {
+            step,
+            image: Some(image),
+        },
+        split.step_reads_input,
+    ))
+}
+
+/// The ONNX element type of a session's output.
+fn output_element(session: &Session, name: &str) -> Option<i32> {
+    let output = session.outputs().iter().find(|o| o.name() == name)?;
+    let ValueType::Tensor { ty, .. } = output.dtype() else {
+        return None;
+    };
+    Some(match ty {
+        TensorElementType::Float32 => 1,
+        TensorElementType::Uint8 => 2,
+        TensorElementType::Int8 => 3,
+        TensorElementType::Int32 => 6,
+        TensorElementType::Int64 => 7,
+        TensorElementType::Bool => 9,
+        TensorElementType::Float16 => 10,
+        TensorElementType::Float64 => 11,
+        _ => return None,
+    })
 }

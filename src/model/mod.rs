@@ -1,14 +1,20 @@
 //! Everything that talks to ONNX Runtime: the library and environment, sessions per
 //! device, restoration models, captioning graphs, and tiled inference.
 
+pub mod caption_checks;
 pub mod caption_decoder;
 pub mod caption_graphs;
 pub mod feed;
+pub mod image_part;
+pub mod onnx_file;
+pub mod onnx_write;
 pub mod probe;
+pub mod protobuf;
 pub mod resample;
 pub mod restore_model;
 pub mod runtime;
 pub mod session;
+pub mod shared_weights;
 pub mod sidecar;
 pub mod signature;
 pub mod tile;

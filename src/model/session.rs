@@ -9,7 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
+use ort::session::builder::SessionBuilder;
+
+use super::onnx_file::OnnxFile;
+use super::onnx_write::ModelParts;
 use super::runtime::{environment, Device, RuntimeError};
+use super::shared_weights::session_weights;
 use crate::config::Device as DeviceSetting;
 
 /// How to build a session.
@@ -36,6 +41,9 @@ pub enum SessionError {
     Load { path: String, message: String },
 }
 
+/// ONNX Runtime's setting for where a model built in memory finds its external data.
+const EXTERNAL_DATA_FOLDER: &str = "session.model_external_initializers_file_folder_path";
+
 static AUTO_FALLBACK_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Opens `model` for the requested device. `auto` tries CUDA when the build and the
@@ -48,6 +56,56 @@ pub fn open_session(
     model: &Path,
     config: SessionConfig,
 ) -> Result<(Session, Device), SessionError> {
+    open(Source::File(model), config)
+}
+
+/// Opens a model made of `parts` of `file` (see `onnx_file`): its weights are read by
+/// ONNX Runtime from the file where they lie, and on the CPU the large ones are shared
+/// with every other session that uses them (`shared_weights`).
+///
+/// # Errors
+/// As [`open_session`]; the file cannot be read again.
+pub fn open_session_from_parts(
+    file: &OnnxFile,
+    parts: &ModelParts<'_>,
+    config: SessionConfig,
+) -> Result<(Session, Device), SessionError> {
+    let bytes = file.write_model(parts).map_err(|e| SessionError::Load {
+        path: file.path.display().to_string(),
+        message: format!("cannot read: {e}"),
+    })?;
+    open(
+        Source::Parts {
+            bytes: &bytes,
+            file,
+            parts,
+        },
+        config,
+    )
+}
+
+/// Where a model comes from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    File(&'a Path),
+    /// A model written from parts of `file`.
+    Parts {
+        bytes: &'a [u8],
+        file: &'a OnnxFile,
+        parts: &'a ModelParts<'a>,
+    },
+}
+
+impl Source<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Source::File(path) => path,
+            Source::Parts { file, .. } => &file.path,
+        }
+    }
+}
+
+fn open(model: Source<'_>, config: SessionConfig) -> Result<(Session, Device), SessionError> {
     match config.device {
         DeviceSetting::Cpu => Ok((build(model, config, None)?, Device::Cpu)),
         DeviceSetting::Cuda(id) => Ok((build(model, config, Some(id))?, Device::Cuda(id))),
@@ -70,10 +128,14 @@ pub fn open_session(
     }
 }
 
-fn build(model: &Path, config: SessionConfig, cuda: Option<u32>) -> Result<Session, SessionError> {
+fn build(
+    model: Source<'_>,
+    config: SessionConfig,
+    cuda: Option<u32>,
+) -> Result<Session, SessionError> {
     let env = environment()?;
     let load_error = |e: ort::Error| SessionError::Load {
-        path: model.display().to_string(),
+        path: model.path().display().to_string(),
         message: without_path_prefix(&e.to_string()),
     };
     let mut builder = Session::builder(env)
@@ -94,7 +156,55 @@ fn build(model: &Path, config: SessionConfig, cuda: Option<u32>) -> Result<Sessi
     if let Some(device) = cuda {
         builder = with_cuda(builder, device)?;
     }
-    builder.commit_from_file(model).map_err(load_error)
+    static SHARED: std::sync::OnceLock<ort::session::builder::PrepackedWeights> =
+        std::sync::OnceLock::new();
+    if std::env::var_os("FF_X_SHARE").is_some() {
+        builder = builder
+            .with_prepacked_weights(
+                SHARED.get_or_init(ort::session::builder::PrepackedWeights::new),
+            )
+            .map_err(|e| load_error(e.into()))?;
+    }
+    match model {
+        Source::File(path) => builder.commit_from_file(path),
+        Source::Parts { bytes, file, parts } => {
+            // Its weights are external data in the file it was made from.
+            let folder = file.path.parent().unwrap_or(Path::new("."));
+            builder = builder
+                .with_config_entry(EXTERNAL_DATA_FOLDER, folder.to_string_lossy())
+                .map_err(|e| load_error(e.into()))?;
+            // On a GPU the weights go to the device; a host copy kept for sharing would
+            // only cost memory.
+            if cuda.is_none() {
+                builder = with_shared_weights(builder, file, parts).map_err(load_error)?;
+            }
+            builder.commit_from_memory(bytes)
+        }
+    }
+    .map_err(load_error)
+}
+
+/// Hands the session the weights other sessions of the same file use. ONNX Runtime
+/// would pack them again for its matrix kernels, a copy per session (or, shared, a
+/// second copy beside the originals); unpacked they run as fast here (BENCHMARKS.md).
+fn with_shared_weights(
+    mut builder: SessionBuilder,
+    file: &OnnxFile,
+    parts: &ModelParts<'_>,
+) -> Result<SessionBuilder, ort::Error> {
+    let tensors = session_weights(file, &parts.initializers)
+        .map_err(|e| ort::Error::new(format!("cannot read: {e}")))?;
+    if tensors.is_empty() {
+        return Ok(builder);
+    }
+    for (name, tensor) in tensors {
+        builder = builder
+            .with_initializer(name, tensor)
+            .map_err(ort::Error::<()>::from)?;
+    }
+    builder
+        .with_prepacking(false)
+        .map_err(ort::Error::<()>::from)
 }
 
 /// ONNX Runtime prefixes load errors with `Load model from PATH failed:`; the path is

@@ -3,6 +3,7 @@
 //! are sampled, so no full-resolution copy waits for the captioner.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use image::RgbImage;
 use ndarray::{Array3, Array4, Axis};
@@ -26,6 +27,33 @@ pub struct CaptionSetup {
     pub batch: usize,
     pub mux: bool,
     pub session: SessionConfig,
+    /// The captioner loaded to check the model, kept for the first one a run needs.
+    pub checked: CheckedCaptioner,
+    /// What the model's card warns of (a demonstration model), said once per command.
+    pub warning: Option<String>,
+}
+
+/// A captioner loaded once at load time, so that a run does not load the model a second
+/// time for its first captioner (a real-size model takes seconds and gigabytes).
+#[derive(Clone, Default)]
+pub struct CheckedCaptioner(Arc<Mutex<Option<Captioner>>>);
+
+impl CheckedCaptioner {
+    /// Keeps `captioner` for the first taker.
+    pub fn holding(captioner: Captioner) -> Self {
+        Self(Arc::new(Mutex::new(Some(captioner))))
+    }
+
+    /// The kept captioner, once.
+    fn take(&self) -> Option<Captioner> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl std::fmt::Debug for CheckedCaptioner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CheckedCaptioner")
+    }
 }
 
 /// A caption with its score.
@@ -43,15 +71,19 @@ pub struct Captioner {
 }
 
 impl CaptionSetup {
-    /// Loads a captioner with this setup.
+    /// A captioner with this setup: the one loaded at load time if no one took it yet,
+    /// else a new one.
     ///
     /// # Errors
     /// The model folder cannot be loaded.
     pub fn load(&self) -> Result<Captioner, CaptionModelError> {
-        Ok(Captioner {
-            model: CaptionModel::load(&self.model, &self.variant, self.session)?,
-            generation: self.generation.clone(),
-        })
+        if let Some(checked) = self.checked.take() {
+            return Ok(checked);
+        }
+        Ok(Captioner::new(
+            CaptionModel::load(&self.model, &self.variant, self.session)?,
+            self.generation.clone(),
+        ))
     }
 
     /// A frame as the model's input, [3, H, W].
@@ -61,6 +93,11 @@ impl CaptionSetup {
 }
 
 impl Captioner {
+    /// `model` generating with `generation`.
+    pub fn new(model: CaptionModel, generation: Settings) -> Self {
+        Self { model, generation }
+    }
+
     /// Captions prepared frames: one encoder run for the batch, then greedy search for
     /// all frames at once (one decoder row each), or beam search frame by frame.
     ///

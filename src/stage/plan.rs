@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::caption::card::card_warning;
 use crate::caption::generate::Settings;
 use crate::caption::model::CaptionModel;
 use crate::caption::sampler::SamplingMode;
@@ -15,7 +16,7 @@ use crate::model::runtime::Device;
 use crate::model::session::SessionConfig;
 use crate::model::tile::TileLayout;
 
-use super::caption::CaptionSetup;
+use super::caption::{CaptionSetup, Captioner, CheckedCaptioner};
 use super::restore::RestoreStage;
 
 /// Reflected border added around a frame when a model's sidecar does not say (the
@@ -215,8 +216,9 @@ const DEFAULT_EVERY: f64 = 2.0;
 const DEFAULT_MIN_GAP: f64 = 1.0;
 const DEFAULT_MAX_GAP: f64 = 10.0;
 
-/// Loads the captioning model once to check it, and settles the stage's settings from
-/// the pipeline and the model's own generation config.
+/// Loads the captioning model once to check it (and keeps it for the run's first
+/// captioner), and settles the stage's settings from the pipeline and the model's own
+/// generation config.
 fn caption_setup(
     spec: &CaptionSpec,
     session: SessionConfig,
@@ -227,6 +229,7 @@ fn caption_setup(
         .map(|v| format!("_{}", v.trim_start_matches('_')))
         .unwrap_or_default();
     let model = CaptionModel::load(&spec.model, &variant, session)?;
+    let warning = card_warning(&spec.model)?;
     // Durations were checked when the pipeline was loaded.
     let seconds = |text: &Option<String>, default: f64| {
         text.as_deref()
@@ -252,15 +255,18 @@ fn caption_setup(
             .map_or(config.no_repeat_ngram_size, |n| n as usize),
         config,
     };
+    let device = model.device();
     let setup = CaptionSetup {
         model: spec.model.clone(),
         variant,
         sampling,
-        generation,
         preprocess: model.preprocess.clone(),
         batch: spec.batch.max(1) as usize,
         mux: spec.mux,
         session,
+        checked: CheckedCaptioner::holding(Captioner::new(model, generation.clone())),
+        warning,
+        generation,
     };
-    Ok((setup, model.device()))
+    Ok((setup, device))
 }

@@ -155,6 +155,7 @@ fn load(only_merged: bool) -> (CaptionModel, Option<tempfile::TempDir>) {
 fn greedy_tokens_equal_transformers_generate_with_the_split_decoder() {
     let (mut model, _dir) = load(false);
     assert_eq!(model.decoder_form(), "split");
+    assert!(model.image_part_split_off());
     let (checked, wrong) = mismatches(&mut model, 1, "greedy");
     assert!(checked >= 20, "only {checked} reference images");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -196,4 +197,52 @@ fn greedy_over_all_images_at_once_equals_transformers_generate() {
             wrong.join("\n")
         );
     }
+}
+
+/// The captioner loaded to check the model at load time is the run's first captioner:
+/// with the folder gone after loading, the first captioner is still there and only a
+/// second one fails to load.
+#[test]
+fn the_captioner_checked_at_load_is_the_first_one_a_run_gets() {
+    let work = util::Workspace::new();
+    let folder = work.path("captioner");
+    util::copy_captioner(&folder, &[]);
+    let pipeline = work.pipeline(&format!(
+        "stages:\n  - caption:\n      model: {}\n",
+        folder.display()
+    ));
+    let draft = frameforge::config::load_draft(&pipeline);
+    let plan = frameforge::stage::StagePlan::check(&draft, session()).unwrap();
+    let setup = plan.caption().unwrap().clone();
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert!(setup.load().is_ok());
+    let second = setup.load().err().unwrap().to_string();
+    assert!(
+        second.ends_with("captioning model folder not found"),
+        "{second}"
+    );
+}
+
+/// Two captioners of one folder read its weights once and share them; they are let go
+/// with the last captioner.
+#[test]
+fn captioners_of_one_folder_share_one_copy_of_the_weights() {
+    use frameforge::model::shared_weights::shared_tensors_of;
+    let work = util::Workspace::new();
+    let folder = work.path("captioner");
+    util::copy_captioner(&folder, &[]);
+    let graphs = ["encoder_model.onnx", "decoder_with_past_model.onnx"].map(|g| folder.join(g));
+    let held = || graphs.iter().map(|g| shared_tensors_of(g)).sum::<usize>();
+    let mut first = CaptionModel::load(&folder, "", session()).unwrap();
+    let shared = held();
+    assert!(shared > 10, "{shared} tensors shared");
+    let mut second = CaptionModel::load(&folder, "", session()).unwrap();
+    assert_eq!(held(), shared);
+    let (_, wrong_first) = mismatches(&mut first, 1, "greedy");
+    let (_, wrong_second) = mismatches(&mut second, 1, "greedy");
+    assert!(wrong_first.is_empty() && wrong_second.is_empty());
+    drop(first);
+    assert_eq!(held(), shared);
+    drop(second);
+    assert_eq!(held(), 0);
 }

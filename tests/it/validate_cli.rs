@@ -180,3 +180,53 @@ fn auto_device_runs_on_the_cpu_here() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).ends_with("device cpu)\n"));
 }
+
+/// The shipped demonstration captioner's card says it cannot describe real photographs:
+/// `validate` and `run` say so once, with where a real captioner comes from; the same
+/// model without its card is not warned about.
+#[test]
+fn a_captioner_whose_card_rules_out_real_photographs_is_warned_about_once() {
+    let ws = Workspace::new();
+    ws.input(&[
+        ("caption/stills/purple_star.png", "a.png"),
+        ("caption/stills/bw_cross_star.png", "b.png"),
+    ]);
+    let shipped = root().join("models/captioner");
+    let warning = format!(
+        "WARN {}: this captioner's card (captioner.yaml) says it cannot describe real \
+         photographs or film frames; for real captions bring a real model such as \
+         vit-gpt2-image-captioning exported with optimum-cli (README.md, \"Bringing a real \
+         captioner\")",
+        shipped.display()
+    );
+    let pipeline = |folder: &std::path::Path| {
+        ws.pipeline(&format!(
+            "device: cpu\nstages:\n  - caption:\n      model: {}\n",
+            folder.display()
+        ))
+    };
+    let warnings = |stderr: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(stderr)
+            .lines()
+            .filter(|l| l.contains("WARN"))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let validate = frameforge()
+        .args(["validate", pipeline(&shipped).to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(validate.status.code(), Some(0));
+    assert_eq!(warnings(&validate.stderr), std::slice::from_ref(&warning));
+    let run = ws.run(&pipeline(&shipped), &["--threads", "2"]);
+    assert_eq!(warnings(run.stderr.as_bytes()), [warning]);
+
+    let uncarded = ws.path("captioner");
+    util::copy_captioner(&uncarded, &["captioner.yaml"]);
+    let validate = frameforge()
+        .args(["validate", pipeline(&uncarded).to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(validate.status.code(), Some(0));
+    assert!(warnings(&validate.stderr).is_empty());
+}

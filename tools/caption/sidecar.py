@@ -99,6 +99,7 @@ def main():
         "  Real photographs or film frames, people, animals, text, more than two objects,",
         "  textures, other shapes or colours. On such input it still answers with a",
         "  shapes caption, which is meaningless.",
+        "real_photographs: false  # validate and run say so, pointing at a real captioner",
         "weak_spots: >-",
         "  Shape names are its most common mistake (triangle/diamond/star/cross mixed up,",
         "  worse on frames squeezed to 64x64 from other aspect ratios, and on blurry or",

@@ -29,6 +29,18 @@ pub fn model(name: &str) -> PathBuf {
     root().join("models").join(name)
 }
 
+/// A copy of the shipped captioner's folder at `to`, less the files named in `leave_out`.
+pub fn copy_captioner(to: &Path, leave_out: &[&str]) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(model("captioner")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if !leave_out.iter().any(|l| name == *l) {
+            std::fs::copy(&path, to.join(name)).unwrap();
+        }
+    }
+}
+
 /// The `frameforge` binary built for these tests.
 pub fn frameforge() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("frameforge").expect("binary is built");
