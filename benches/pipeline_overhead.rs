@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Pure inference: frames decoded beforehand, workers pull from a queue.
     let (mut source, _) = VideoSource::open(
         &clip,
-        plan.filters(),
+        plan.filters_before().chains(),
         RgbConversion::Exact,
         CopyPolicy {
             audio: false,

@@ -16,7 +16,7 @@ use std::path::Path;
 use crate::cli::{InspectArgs, ValidateArgs};
 use crate::config::{self, Draft, EncodeSpec, LoadedPipeline};
 use crate::media::encode::{check_encoder, EncodeSettings};
-use crate::media::filter_graph::fixed_output_size;
+use crate::media::filter_graph::{chain_output_size, fixed_output_size, ChainInput};
 use crate::media::frame_size::{size_refusal, typical_source};
 use crate::model::session::SessionConfig;
 use crate::stage::StagePlan;
@@ -140,21 +140,45 @@ fn encoder_problems(draft: &Draft) -> config::Problems {
     problems
 }
 
-/// Filters that give every frame one size (`scale=241:135`), which the restore stages'
-/// scale turns into a size the encoder refuses, as a problem at the last filter stage:
-/// otherwise every file would fail on its first frame. Sizes that follow the input are
+/// Filters that give every frame one size (`scale=241:135`), before restoration (whose
+/// scale then applies) or after it, that the encoder refuses, as a problem at the last
+/// filter stage that decides the size: otherwise every file would fail on its first
+/// frame. Sizes that follow the input are
 /// checked for each file when it is opened.
 fn size_problem(draft: &Draft, plan: &StagePlan, encode: &EncodeSpec) -> Option<config::Problem> {
-    let key = plan.last_filter()?;
-    let (width, height) = fixed_output_size(&plan.filters().join(","))?;
     let scale = plan.scale();
-    let encoded = (width * scale, height * scale);
+    let (before, after) = (plan.filters_before(), plan.filters_after());
+    let fixed_before = before
+        .joined()
+        .and_then(|chain| fixed_output_size(&chain, ChainInput::Decoded));
+    // The chain that last fixes the size, the size it makes, and the size encoded.
+    let (key, made, encoded) = match after.joined() {
+        Some(chain) => {
+            let size = fixed_output_size(&chain, ChainInput::Restored).or_else(|| {
+                let (width, height) = fixed_before?;
+                chain_output_size(
+                    &chain,
+                    (width * scale, height * scale),
+                    ChainInput::Restored,
+                )
+            })?;
+            (after.last_key()?, size, size)
+        }
+        None => {
+            let (width, height) = fixed_before?;
+            (
+                before.last_key()?,
+                (width, height),
+                (width * scale, height * scale),
+            )
+        }
+    };
     let refusal = size_refusal(
         &encode_settings(encode, 0),
         &typical_source(encoded),
         encoded,
     )?;
-    let restored = if scale > 1 {
+    let restored = if encoded != made {
         format!(", {}x{} once restored", encoded.0, encoded.1)
     } else {
         String::new()
@@ -163,10 +187,11 @@ fn size_problem(draft: &Draft, plan: &StagePlan, encode: &EncodeSpec) -> Option<
     Some(draft.problem(
         key,
         format!(
-            "this chain makes {width}x{height} frames{restored}: {refusal} \
-             (such as {}x{} from this chain)",
-            width / multiple * multiple,
-            height / multiple * multiple
+            "this chain makes {}x{} frames{restored}: {refusal} (such as {}x{} from this chain)",
+            made.0,
+            made.1,
+            made.0 / multiple * multiple,
+            made.1 / multiple * multiple
         ),
     ))
 }

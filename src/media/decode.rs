@@ -15,14 +15,13 @@ use ffmpeg_next::util::frame::video::Video as VideoFrame;
 use ffmpeg_next::{codec, decoder, filter, media, Packet, Rational};
 
 use super::color::ColorInfo;
-use super::decode_graph::{
-    build_graph, colour_from, is_deep, pick_frame_rate, sink_format, RgbConversion,
-};
+use super::decode_graph::{build_graph, is_deep, pick_frame_rate, RgbConversion};
 use super::error::{FfmpegContext, MediaError};
-use super::filter_graph::{is_again, node};
+use super::filter_graph::{is_again, node, sink_format};
 use super::graph_timing::GraphTiming;
 use super::image_io::Colour;
 use super::layout::{CopyPolicy, StreamLayout};
+use super::rgb_frames::{closed_captions_of, colour_from};
 use crate::config::DecodeErrorPolicy;
 
 /// Facts about the main video stream.
@@ -445,9 +444,7 @@ impl VideoSource {
                         self.interlaced.frames += 1;
                     }
                     let image = colour_from(&filtered)?;
-                    let closed_captions = filtered
-                        .side_data(ffmpeg_next::util::frame::side_data::Type::A53CC)
-                        .map(|data| data.data().to_vec());
+                    let closed_captions = closed_captions_of(&filtered);
                     let pts = filtered.pts();
                     let duration = self.timing.output_duration(filtered.packet().duration);
                     if self.damage_policy == DecodeErrorPolicy::RepeatFrame {

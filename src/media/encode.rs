@@ -14,6 +14,7 @@ use super::error::{FfmpegContext, MediaError};
 use super::ffmpeg_log::{explained, with_reason};
 use super::filter_graph::{is_again, linear_graph, node, GraphInput};
 use super::image_io::Colour;
+use super::rgb_frames::{attach_closed_captions, frame_from};
 
 /// Encoder choices from the pipeline.
 #[derive(Debug, Clone)]
@@ -210,47 +211,12 @@ impl VideoEncoder {
         closed_captions: Option<&[u8]>,
         out: &mut Vec<Packet>,
     ) -> Result<(), MediaError> {
-        let (width, height) = image.dimensions();
-        let mut frame = match image {
-            Colour::Eight(_) => VideoFrame::new(Pixel::RGB24, width, height),
-            Colour::Sixteen(_) => VideoFrame::new(Pixel::RGB48LE, width, height),
-        };
-        let stride = frame.stride(0);
-        let data = frame.data_mut(0);
-        match image {
-            Colour::Eight(image) => {
-                let row_bytes = width as usize * 3;
-                for (y, row) in image.as_raw().chunks_exact(row_bytes).enumerate() {
-                    data[y * stride..y * stride + row_bytes].copy_from_slice(row);
-                }
-            }
-            Colour::Sixteen(image) => {
-                let row_samples = width as usize * 3;
-                for (y, row) in image.as_raw().chunks_exact(row_samples).enumerate() {
-                    let line = &mut data[y * stride..y * stride + row_samples * 2];
-                    for (bytes, sample) in line.chunks_exact_mut(2).zip(row) {
-                        bytes.copy_from_slice(&sample.to_le_bytes());
-                    }
-                }
-            }
-        }
+        let mut frame = frame_from(image);
         frame.set_pts(pts);
         if let Some(bytes) = closed_captions {
             // The colour conversion keeps frame side data, and x264 (and MPEG-2) write
             // A/53 captions back as SEI (user data) by default.
-            if let Some(mut side_data) = frame.new_side_data(
-                ffmpeg_next::util::frame::side_data::Type::A53CC,
-                bytes.len(),
-            ) {
-                // SAFETY: the side data was just allocated with `bytes.len()` bytes.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        bytes.as_ptr(),
-                        (*side_data.as_mut_ptr()).data,
-                        bytes.len(),
-                    );
-                }
-            }
+            attach_closed_captions(&mut frame, bytes);
         }
         self.graph_node("in")?
             .source()

@@ -75,6 +75,25 @@ pub fn check_chain(spec: &str) -> Result<(), MediaError> {
     parsed_graph(args, spec, "invalid filter graph").map(|_| ())
 }
 
+/// Which frames a chain is given, which decides their pixel format (and so how `crop`
+/// rounds sizes to the chroma subsampling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainInput {
+    /// Decoded frames, before restoration: YUV 4:2:0, as most sources store them.
+    Decoded,
+    /// Restored frames: RGB.
+    Restored,
+}
+
+impl ChainInput {
+    fn format(self) -> Pixel {
+        match self {
+            Self::Decoded => Pixel::YUV420P,
+            Self::Restored => Pixel::RGB24,
+        }
+    }
+}
+
 /// Two frame sizes a chain is tried on to see whether it fixes its output size.
 const PROBE_SIZES: [(u32, u32); 2] = [(640, 480), (1280, 720)];
 
@@ -83,22 +102,32 @@ const PROBE_SIZES: [(u32, u32); 2] = [(640, 480), (1280, 720)];
 /// `yadif`) or it cannot be configured without a real frame (a crop larger than a
 /// probe). Two probe sizes of different shape are enough: a size that follows the
 /// input differs between them.
-pub fn fixed_output_size(chain: &str) -> Option<(u32, u32)> {
-    super::init();
-    let mut sizes = PROBE_SIZES.iter().map(|&(width, height)| {
-        let input = GraphInput {
-            width,
-            height,
-            format: Pixel::YUV420P,
-            time_base: Rational::new(1, 25),
-            frame_rate: Rational::new(25, 1),
-            sample_aspect_ratio: Rational::new(1, 1),
-        };
-        let (graph, _) = explained(|| linear_graph(input, chain, chain).ok());
-        graph.and_then(|mut graph| output_size(&mut graph).ok())
-    });
+pub fn fixed_output_size(chain: &str, input: ChainInput) -> Option<(u32, u32)> {
+    let mut sizes = PROBE_SIZES
+        .iter()
+        .map(|&size| chain_output_size(chain, size, input));
     let first = sizes.next().flatten()?;
     sizes.all(|size| size == Some(first)).then_some(first)
+}
+
+/// The size of the frames `chain` makes from `input` frames of `size`, or `None` when
+/// it cannot be configured for them.
+pub fn chain_output_size(
+    chain: &str,
+    (width, height): (u32, u32),
+    input: ChainInput,
+) -> Option<(u32, u32)> {
+    super::init();
+    let input = GraphInput {
+        width,
+        height,
+        format: input.format(),
+        time_base: Rational::new(1, 25),
+        frame_rate: Rational::new(25, 1),
+        sample_aspect_ratio: Rational::new(1, 1),
+    };
+    let (graph, _) = explained(|| linear_graph(input, chain, chain).ok());
+    graph.and_then(|mut graph| output_size(&mut graph).ok())
 }
 
 /// Width and height of the frames leaving a configured graph.
@@ -118,6 +147,44 @@ pub fn output_size(graph: &mut filter::Graph) -> Result<(u32, u32), MediaError> 
         u32::try_from(w).unwrap_or_default(),
         u32::try_from(h).unwrap_or_default(),
     ))
+}
+
+/// What a configured graph hands out.
+#[derive(Debug, Clone, Copy)]
+pub struct SinkFormat {
+    pub width: u32,
+    pub height: u32,
+    /// Time base of the frames' timestamps.
+    pub time_base: Rational,
+    /// Their rate, as the last filter states it; `None` when it is unknown or variable.
+    pub frame_rate: Option<Rational>,
+    /// Their pixel aspect (`scale` and `setsar` change it); 0/1 when unknown.
+    pub sample_aspect_ratio: Rational,
+}
+
+/// Size, time base and frame rate of the graph's output.
+///
+/// # Errors
+/// Never for graphs made by [`linear_graph`]; reported rather than assumed.
+pub fn sink_format(graph: &mut filter::Graph) -> Result<SinkFormat, MediaError> {
+    let mut sink = node(graph, "out")?;
+    // SAFETY: `sink` is a configured buffersink of a validated graph.
+    let (w, h, rate, sar) = unsafe {
+        (
+            ffmpeg_next::ffi::av_buffersink_get_w(sink.as_ptr()),
+            ffmpeg_next::ffi::av_buffersink_get_h(sink.as_ptr()),
+            ffmpeg_next::ffi::av_buffersink_get_frame_rate(sink.as_ptr()),
+            ffmpeg_next::ffi::av_buffersink_get_sample_aspect_ratio(sink.as_ptr()),
+        )
+    };
+    let frame_rate = Rational::from(rate);
+    Ok(SinkFormat {
+        width: u32::try_from(w).unwrap_or_default(),
+        height: u32::try_from(h).unwrap_or_default(),
+        time_base: sink.sink().time_base(),
+        frame_rate: is_rate(frame_rate).then_some(frame_rate),
+        sample_aspect_ratio: Rational::from(sar),
+    })
 }
 
 /// `in → spec → out` with the buffer source set up by `args`, parsed (each filter
@@ -168,18 +235,34 @@ pub fn is_again(error: &ffmpeg_next::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::fixed_output_size;
+    use super::{chain_output_size, fixed_output_size, ChainInput};
+
+    const YUV: ChainInput = ChainInput::Decoded;
 
     #[test]
     fn a_chain_that_sets_the_size_is_told_from_one_that_follows_the_input() {
-        assert_eq!(fixed_output_size("scale=241:135"), Some((241, 135)));
+        assert_eq!(fixed_output_size("scale=241:135", YUV), Some((241, 135)));
         assert_eq!(
-            fixed_output_size("yadif,scale=320:240,hflip"),
+            fixed_output_size("yadif,scale=320:240,hflip", YUV),
             Some((320, 240))
         );
-        assert_eq!(fixed_output_size("scale=iw/2:-2"), None);
-        assert_eq!(fixed_output_size("null"), None);
+        assert_eq!(fixed_output_size("scale=iw/2:-2", YUV), None);
+        assert_eq!(fixed_output_size("null", YUV), None);
         // Needs a frame larger than the probes: only a real file can tell.
-        assert_eq!(fixed_output_size("crop=2000:2000"), None);
+        assert_eq!(fixed_output_size("crop=2000:2000", YUV), None);
+        assert_eq!(
+            chain_output_size("scale=iw/2:-2", (1440, 1080), YUV),
+            Some((720, 540))
+        );
+        assert_eq!(chain_output_size("crop=2000:2000", (1440, 1080), YUV), None);
+        // Crop rounds to the chroma subsampling, and only there.
+        assert_eq!(
+            chain_output_size("crop=iw-1:ih", (242, 136), YUV),
+            Some((240, 136))
+        );
+        assert_eq!(
+            chain_output_size("crop=iw-1:ih", (242, 136), ChainInput::Restored),
+            Some((241, 136))
+        );
     }
 }

@@ -17,6 +17,8 @@ pub mod image_io;
 pub mod layout;
 pub mod mux;
 pub mod muxer_format;
+pub mod post_filter;
+pub mod rgb_frames;
 pub mod subtitle_mux;
 
 pub use error::MediaError;

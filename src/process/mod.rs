@@ -1,6 +1,7 @@
 //! Processing one input file into its outputs: videos through the bounded
 //! decode → infer → encode pipeline, stills through the image path.
 
+mod after_restore;
 pub mod caption_files;
 pub mod checkpoints;
 pub mod error;

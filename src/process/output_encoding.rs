@@ -64,8 +64,9 @@ pub fn output_encoding<'a>(
     })
 }
 
-/// Refuses a file whose frames, `source` after the filters at `scale`, have a size the
-/// encoder does not take, before anything is decoded, saying how to fix it.
+/// Refuses a file whose frames, `source` after the filters at `scale` (and the filters
+/// after restoration, `after`, when there are any), have a size the encoder does not
+/// take, before anything is decoded, saying how to fix it.
 ///
 /// # Errors
 /// The encoder refuses the size (241x135 in 4:2:0 for libx264) but takes it rounded up.
@@ -73,16 +74,18 @@ pub fn check_frame_size(
     encode: &EncodeSettings,
     source: &VideoInfo,
     scale: u32,
+    after: Option<&VideoInfo>,
 ) -> Result<(), MediaError> {
-    let size = (source.width * scale, source.height * scale);
-    match size_refusal(encode, source, size) {
-        None => Ok(()),
-        Some(refusal) => {
-            let multiple = refusal.multiple;
-            Err(MediaError::Unsupported(format!(
-                "{refusal}; a first stage `filter: \"scale=trunc(iw/{multiple})*{multiple}:\
-                 trunc(ih/{multiple})*{multiple}\"` makes such sizes"
-            )))
-        }
-    }
+    let size = after.map_or((source.width * scale, source.height * scale), |a| {
+        (a.width, a.height)
+    });
+    let Some(refusal) = size_refusal(encode, after.unwrap_or(source), size) else {
+        return Ok(());
+    };
+    let multiple = refusal.multiple;
+    let place = if after.is_some() { "last" } else { "first" };
+    Err(MediaError::Unsupported(format!(
+        "{refusal}; a {place} stage `filter: \"scale=trunc(iw/{multiple})*{multiple}:\
+         trunc(ih/{multiple})*{multiple}\"` makes such sizes"
+    )))
 }

@@ -31,16 +31,18 @@ use crate::media::encode::EncodeSettings;
 use crate::media::layout::StreamLayout;
 use crate::media::mux::Muxer;
 use crate::media::muxer_format::MuxerFormat;
+use crate::media::post_filter::PostFilter;
 use crate::report::FileSummary;
 use crate::stage::frame::process_frame;
-use crate::stage::StagePool;
+use crate::stage::{StagePlan, StagePool};
 
+use super::after_restore::AfterRestore;
 use super::checkpoints::{CheckpointError, CheckpointSpec, Checkpoints};
 use super::output_encoding::{check_frame_size, output_encoding, OutputEncoding};
 use super::video_captions::{caption_loop, finish_captions};
 use super::video_sink::{CheckpointPlan, VideoSink};
 use super::video_warnings::{self, RunFacts};
-use super::video_writer::{write_loop, FrameResult, FrameWriter, Written};
+use super::video_writer::{write_loop, FrameResult, FrameWriter, VideoEnd, Written};
 use super::warnings::Warnings;
 use super::xmp_output::{write_xmp, Described};
 use super::{FileProgress, ProcessError, ProcessSettings};
@@ -88,8 +90,11 @@ pub fn restore_video(
     }
     let (source, layout) = open_source(input, settings)?;
     let info = source.info();
+    let after = filters_after(plan, &info)?;
+    let written = after.as_ref().map_or(info, |filter| *filter.output());
     if plan.writes_media() {
-        check_frame_size(&encoding.settings, &info, plan.scale())?;
+        let after = after.as_ref().map(PostFilter::output);
+        check_frame_size(&encoding.settings, &info, plan.scale(), after)?;
     }
     let frames_per_second = f64::from(info.frame_rate);
     progress.length(FrameTotal::from_stated(
@@ -98,13 +103,17 @@ pub fn restore_video(
         frames_per_second,
     ));
     let ends = (output, &*encoding.settings);
-    let (pending, sink) = open_output(ends, layout, &info, settings, &mut warnings)?;
+    let (pending, sink) = open_output(ends, layout, &written, settings, &mut warnings)?;
     let resumed = sink.as_ref().map_or(0, VideoSink::resume_from);
+    let end = sink.map(|sink| VideoEnd {
+        sink,
+        after: after.map(AfterRestore::new),
+    });
     if resumed > 0 {
         progress.note(&resuming_line(input, resumed, frames_per_second));
     }
     let caption = settings.pool.plan().caption().zip(settings.captions);
-    let run = run_threads(source, sink, caption, settings, progress)?;
+    let run = run_threads(source, end, caption, settings, progress)?;
     let (captions, mut outputs) = match caption {
         Some((setup, _)) => finish_captions(
             input,
@@ -226,8 +235,12 @@ fn open_sink<'e>(
     let left_out = layout.left_out.clone();
     let muxer = Muxer::create(temp, &output.format, layout)?;
     let checkpoint_plan = match output.checkpoints {
-        // Captions are made from restored frames, which a resumed run does not have.
-        Some(spec) if settings.pool.plan().caption().is_none() => {
+        // Captions are made from restored frames, which a resumed run does not have;
+        // filters after restoration see the frames of the whole video in order.
+        Some(spec)
+            if settings.pool.plan().caption().is_none()
+                && settings.pool.plan().filters_after().chains().is_empty() =>
+        {
             checkpoint_plan(spec, info).unwrap_or_else(|error| {
                 // The video can still be restored, only not resumed.
                 warnings.add(format!("no checkpoints: {error}"));
@@ -264,13 +277,13 @@ impl Run {
 /// source ends, one fails, or the run is interrupted.
 fn run_threads(
     source: VideoSource,
-    sink: Option<VideoSink<'_>>,
+    end: Option<VideoEnd<'_>>,
     caption: Captioning<'_>,
     settings: &ProcessSettings<'_>,
     progress: &dyn FileProgress,
 ) -> Result<Run, ProcessError> {
     let info = source.info();
-    let resume_from = sink.as_ref().map_or(0, VideoSink::resume_from);
+    let resume_from = end.as_ref().map_or(0, |end| end.sink.resume_from());
     let workers = settings.pool.capacity();
     let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * FRAMES_PER_WORKER);
     let (packet_tx, packet_rx) = bounded::<(usize, Packet)>(PACKET_QUEUE);
@@ -298,7 +311,7 @@ fn run_threads(
         let captioner =
             caption.map(|(_, pool)| scope.spawn(move || caption_loop(pool, batch, &sample_rx)));
         let sampler = caption.map(|(setup, _)| (Sampler::new(setup.sampling), setup, sample_tx));
-        let writer = FrameWriter::new(sink, &info, sampler);
+        let writer = FrameWriter::new(end, &info, sampler);
         let written = write_loop(writer, packet_rx, result_rx, progress);
         let decoded = decoder.join().map_err(|_| ProcessError::ThreadPanicked)?;
         let samples = match captioner {
@@ -320,8 +333,8 @@ fn run_threads(
 /// The decode-side filters. A pipeline that only captions at a fixed interval lets
 /// ffmpeg drop the frames between samples before they are converted to RGB, so a long
 /// video costs little more than decoding it.
-fn decode_filters(plan: &crate::stage::StagePlan) -> Vec<String> {
-    let mut filters = plan.filters().to_vec();
+fn decode_filters(plan: &StagePlan) -> Vec<String> {
+    let mut filters = plan.filters_before().chains().to_vec();
     if let (false, Some(setup)) = (plan.writes_media(), plan.caption()) {
         if let SamplingMode::Every(interval) = setup.sampling {
             // A millisecond of slack: frame times are rounded to the stream's time base.
@@ -332,6 +345,21 @@ fn decode_filters(plan: &crate::stage::StagePlan) -> Vec<String> {
         }
     }
     filters
+}
+
+/// The filters after restoration, opened for this video's restored frames (its
+/// frames after the filters before restoration, at the restore stages' scale).
+fn filters_after(plan: &StagePlan, info: &VideoInfo) -> Result<Option<PostFilter>, ProcessError> {
+    let Some(chain) = plan.filters_after().joined() else {
+        return Ok(None);
+    };
+    let scale = plan.scale();
+    let restored = VideoInfo {
+        width: info.width * scale,
+        height: info.height * scale,
+        ..*info
+    };
+    Ok(Some(PostFilter::open(&chain, &restored)?))
 }
 
 /// Where the decoder's output goes.

@@ -19,6 +19,7 @@ use crate::report::thumbnail::Preview;
 use crate::stage::caption::CaptionSetup;
 use crate::stage::StageError;
 
+use super::after_restore::AfterRestore;
 use super::timing::Timing;
 use super::video_sink::VideoSink;
 use super::{FileProgress, ProcessError};
@@ -34,6 +35,13 @@ pub(super) struct FrameResult {
     pub(super) source: Option<Colour>,
     /// The source frame's A/53 closed captions, for the encoder.
     pub(super) closed_captions: Option<Vec<u8>>,
+}
+
+/// Where the restored frames are written: the sink, through the filters after
+/// restoration when the pipeline has them.
+pub(super) struct VideoEnd<'s> {
+    pub(super) sink: VideoSink<'s>,
+    pub(super) after: Option<AfterRestore>,
 }
 
 /// The caption sampler, the setup that prepares a sampled frame, and the way to the
@@ -68,8 +76,9 @@ pub(super) fn write_loop(
 
 /// What the writer saw of the frames.
 pub(super) struct Written {
+    /// Frames written (after the filters after restoration, when there are any).
     pub(super) frames: u64,
-    /// Size of the restored frames.
+    /// Size of the frames written.
     pub(super) size: (u32, u32),
     pub(super) preview: Option<Preview>,
     /// Some frame came with closed captions.
@@ -83,6 +92,7 @@ pub(super) struct Written {
 /// hands them to the sink (the encoder and muxer) and the caption sampler.
 pub(super) struct FrameWriter<'s, 'c> {
     sink: Option<VideoSink<'s>>,
+    after: Option<AfterRestore>,
     sampler: Option<SamplerParts<'c>>,
     timing: Timing,
     /// Seconds per tick of the frames' time base.
@@ -102,12 +112,14 @@ pub(super) struct FrameWriter<'s, 'c> {
 
 impl<'s, 'c> FrameWriter<'s, 'c> {
     pub(super) fn new(
-        sink: Option<VideoSink<'s>>,
+        end: Option<VideoEnd<'s>>,
         info: &VideoInfo,
         sampler: Option<SamplerParts<'c>>,
     ) -> Self {
+        let (sink, after) = end.map_or((None, None), |end| (Some(end.sink), end.after));
         Self {
             sink,
+            after,
             sampler,
             timing: Timing::new(info),
             tick: f64::from(info.time_base),
@@ -164,7 +176,10 @@ impl<'s, 'c> FrameWriter<'s, 'c> {
                 self.size = image.dimensions();
                 sample(&mut self.sampler, time, &image)?;
                 let captions = result.closed_captions.as_deref();
-                sink.encode(next, (&image, captions), pts, &mut self.timing)?;
+                match &mut self.after {
+                    Some(after) => after.encode(sink, (&image, captions), pts, result.duration)?,
+                    None => sink.encode(next, (&image, captions), pts, &mut self.timing)?,
+                }
             }
             (Some(sink), image) => {
                 if let Some(image) = image {
@@ -190,12 +205,17 @@ impl<'s, 'c> FrameWriter<'s, 'c> {
             ))
             .into());
         }
-        if let Some(sink) = self.sink {
-            sink.finish(&mut self.timing)?;
-        }
+        let (frames, size) = match (self.sink, self.after) {
+            (Some(sink), Some(after)) => after.finish(sink)?,
+            (Some(sink), None) => {
+                sink.finish(&mut self.timing)?;
+                (self.next, self.size)
+            }
+            (None, _) => (self.next, self.size),
+        };
         Ok(Written {
-            frames: self.next,
-            size: self.size,
+            frames,
+            size,
             preview: self.preview,
             closed_captions: self.closed_captions,
             first_time: self.first_time.unwrap_or(0.0),

@@ -39,13 +39,44 @@ struct RestoreStep {
     layout: TileLayout,
 }
 
+/// Consecutive filter stages, run as one libavfilter chain.
+#[derive(Debug, Clone, Default)]
+pub struct FilterChain {
+    chains: Vec<String>,
+    /// The key path of the last of them (`stages[3].filter`), where problems with the
+    /// chain's output are reported.
+    last_key: Option<String>,
+}
+
+impl FilterChain {
+    fn push(&mut self, chain: String, key: String) {
+        self.chains.push(chain);
+        self.last_key = Some(key);
+    }
+
+    /// The stages' chains, in order.
+    pub fn chains(&self) -> &[String] {
+        &self.chains
+    }
+
+    /// The stages as one chain (`None` without any).
+    pub fn joined(&self) -> Option<String> {
+        (!self.chains.is_empty()).then(|| self.chains.join(","))
+    }
+
+    /// The key path of the last of these stages.
+    pub fn last_key(&self) -> Option<&str> {
+        self.last_key.as_deref()
+    }
+}
+
 /// The checked stage list of a pipeline.
 #[derive(Debug, Clone)]
 pub struct StagePlan {
-    filters: Vec<String>,
-    /// The key path of the last filter stage, where problems with the filters' output
-    /// are reported.
-    last_filter: Option<String>,
+    /// Filters before the first restore stage, on the decode side.
+    before: FilterChain,
+    /// Filters after the last restore stage, before the encoder.
+    after: FilterChain,
     restores: Vec<RestoreStep>,
     caption: Option<CaptionSetup>,
     scale: u32,
@@ -62,8 +93,8 @@ impl StagePlan {
     /// Every model or stage problem, each at its place in the file.
     pub fn check(draft: &Draft, session: SessionConfig) -> Result<Self, Problems> {
         let mut problems = Problems::new();
-        let mut filters = Vec::new();
-        let mut last_filter = None;
+        let mut before = FilterChain::default();
+        let mut after = FilterChain::default();
         let mut restores = Vec::new();
         let mut scale = 1;
         let mut device = None;
@@ -89,17 +120,19 @@ impl StagePlan {
                     if let Err(error) = crate::media::filter_graph::check_chain(graph) {
                         problems.push(draft.problem(&key, error.to_string()));
                     } else if restores.is_empty() {
-                        filters.push(graph.clone());
-                        last_filter = Some(key);
+                        before.push(graph.clone(), key);
                     } else {
-                        problems.push(draft.problem(
-                            &key,
-                            "a filter stage after a restore stage is not supported yet \
-                             (move it before the first restore stage)",
-                        ));
+                        after.push(graph.clone(), key);
                     }
                 }
                 StageSpec::Restore(spec) => match restore_step(spec, session) {
+                    // Restoration runs frame by frame on many workers at once; a chain
+                    // between two models would have to see the frames in order.
+                    Ok(_) if after.last_key.is_some() => problems.push(draft.problem(
+                        after.last_key.as_deref().unwrap_or(&key),
+                        "a filter stage between two restore stages is not supported \
+                         (move it before the first restore stage or after the last)",
+                    )),
                     Ok((step, step_scale, model_device)) => {
                         scale *= step_scale;
                         device.get_or_insert(model_device);
@@ -116,8 +149,8 @@ impl StagePlan {
             return Err(problems);
         }
         Ok(Self {
-            filters,
-            last_filter,
+            before,
+            after,
             restores,
             caption,
             scale,
@@ -126,14 +159,14 @@ impl StagePlan {
         })
     }
 
-    /// libavfilter chains applied on the decode side, in order.
-    pub fn filters(&self) -> &[String] {
-        &self.filters
+    /// The filter stages before restoration, applied on the decode side.
+    pub fn filters_before(&self) -> &FilterChain {
+        &self.before
     }
 
-    /// The key path of the last filter stage (`stages[0].filter`), if there is one.
-    pub fn last_filter(&self) -> Option<&str> {
-        self.last_filter.as_deref()
+    /// The filter stages after restoration, applied to the restored frames.
+    pub fn filters_after(&self) -> &FilterChain {
+        &self.after
     }
 
     /// The caption stage, if the pipeline has one.
@@ -148,7 +181,7 @@ impl StagePlan {
 
     /// Whether the pipeline writes restored or filtered media (not only captions).
     pub fn writes_media(&self) -> bool {
-        !self.restores.is_empty() || !self.filters.is_empty()
+        !self.restores.is_empty() || !self.before.chains.is_empty()
     }
 
     /// The product of the restoration scales.

@@ -65,7 +65,7 @@ fn check(fixture: &str, filter: &str, rate: &str, frames: usize) {
 
 /// The output's rate, frame spacing and end, as its frames, its video stream and its
 /// container state them, follow the filters; its audio is the source's.
-fn assert_follows_the_filters(source: &Path, output: &Path, rate: &str, frames: usize) {
+pub(crate) fn assert_follows_the_filters(source: &Path, output: &Path, rate: &str, frames: usize) {
     let label = output.display();
     let facts = probe(output);
     let video = &streams_of(&facts, "video")[0];

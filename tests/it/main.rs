@@ -8,6 +8,7 @@
 
 mod util;
 
+mod after_restore;
 mod bad_inputs;
 mod batch_bad_inputs;
 mod batch_cli;

@@ -44,7 +44,7 @@ fn stages_that_cannot_run_are_reported_at_their_line() {
         assert!(output.stdout.is_empty(), "{relative}");
         checked += 1;
     }
-    assert_eq!(checked, 10);
+    assert_eq!(checked, 12);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn every_shipped_pipeline_validates() {
     let expected = [
         ("caption-archive.yaml", "1 stage(s), scale ×1"),
         ("dv-captures.yaml", "2 stage(s), scale ×2"),
-        ("film-scans.yaml", "5 stage(s), scale ×2"),
+        ("film-scans.yaml", "6 stage(s), scale ×2"),
         ("interpolate-film.yaml", "2 stage(s), scale ×2"),
         ("photo-scans.yaml", "1 stage(s), scale ×4"),
         ("restore-and-caption.yaml", "3 stage(s), scale ×2"),
