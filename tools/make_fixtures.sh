@@ -256,6 +256,10 @@ head -c $(($(stat -c %s "$TMP/faststart.mp4") * 60 / 100)) "$TMP/faststart.mp4" 
 ff $(seq_in astronaut_push) -map 0:v "${OUT_OPTS[@]}" "${X264[@]}" "$TMP/moovlast.mp4"
 head -c $(($(stat -c %s "$TMP/moovlast.mp4") / 2)) "$TMP/moovlast.mp4" >"$BAD/truncated_nomoov.mp4"
 
+# Matroska cut after its header: the streams are declared, but not one frame is
+# there, so its pixel format is unknown.
+head -c 3000 "$VID/h264_aac_subs_chapters.mkv" >"$BAD/header_only.mkv"
+
 # A text file with a video extension.
 cat >"$BAD/notes.mp4" <<'EOF'
 Reel 3 notes

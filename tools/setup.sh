@@ -18,7 +18,7 @@ ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev pkg-config clang libclang-dev g++ ffmpeg)
-[ "${1:-}" = "--tests" ] && APT_PACKAGES+=(chromium slurm-wlm munge libimage-exiftool-perl)
+[ "${1:-}" = "--tests" ] && APT_PACKAGES+=(chromium slurm-wlm munge libimage-exiftool-perl bsdutils)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

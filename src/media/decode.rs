@@ -145,6 +145,13 @@ fn open_graph(
     filters: &[String],
     conversion: RgbConversion,
 ) -> Result<(filter::Graph, VideoInfo, GraphTiming), MediaError> {
+    if decoder.format() == ffmpeg_next::format::Pixel::None {
+        // Probing decodes frames to learn it: none could be, the data ends (or is
+        // broken) before the first.
+        return Err(MediaError::Unsupported(damage(
+            "no frame of its video stream could be read (its pixel format is unknown)",
+        )));
+    }
     let time_base = stream.time_base();
     let source_rate = pick_frame_rate(stream.avg_frame_rate(), stream.rate());
     let stream_end = stated_end(stream.start_time(), stream.duration(), f64::from(time_base));

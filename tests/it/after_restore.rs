@@ -178,3 +178,18 @@ fn a_size_after_restoration_the_encoder_refuses_fails_its_file_with_the_fix() {
     assert_eq!(ws.outputs(), ["even.mkv"]);
     assert_eq!(size_of(&ws.path("out/even.mkv")), (96, 64));
 }
+
+/// A squeeze after restoration (half the width, as anamorphic delivery does): the
+/// scale filter gives the frames a 2:1 pixel aspect, which the output states, so the
+/// picture still shows at the source's 3:2.
+#[test]
+fn the_pixel_aspect_after_restoration_is_the_outputs() {
+    let ws = Workspace::new();
+    ws.input(&[(CLIP, "clip.mkv")]);
+    let stages = "  - restore:\n      model: {x2}\n      tile: 0\n  - filter: \"scale=iw/2:ih\"\n";
+    let output = run(&ws, "out", stages, "encode:\n  subtitles: drop\n");
+    let video = &streams_of(&probe(&output), "video")[0];
+    assert_eq!(size_of(&output), (96, 128));
+    assert_eq!(video["sample_aspect_ratio"], "2:1");
+    assert_eq!(video["display_aspect_ratio"], "3:2");
+}

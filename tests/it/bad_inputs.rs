@@ -5,7 +5,8 @@
 //! The batch mixes every file of `fixtures/bad/` with one good clip and one good image:
 //! empty, garbage and text files that do not open, an MP4 whose index is missing
 //! (`truncated_nomoov.mp4`), an MP4 that opens but whose data stops after 11 of its 24
-//! frames (`truncated.mp4`), and a PNG whose pixel data is not zlib (`broken.png`).
+//! frames (`truncated.mp4`), a Matroska file cut after its header, before any frame
+//! (`header_only.mkv`), and a PNG whose pixel data is not zlib (`broken.png`).
 
 #![allow(
     clippy::unwrap_used,
@@ -22,6 +23,10 @@ const BAD: &[(&str, &str)] = &[
     ("empty.mp4", "empty"),
     ("truncated.mp4", "truncated"),
     ("truncated_nomoov.mp4", "cannot open"),
+    (
+        "header_only.mkv",
+        "no frame of its video stream could be read",
+    ),
     ("garbage.mkv", "cannot open"),
     ("notes.mp4", "cannot open"),
     ("broken.png", "cannot decode image"),

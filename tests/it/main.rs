@@ -30,6 +30,7 @@ mod report_history;
 mod restore_images;
 mod restore_models;
 mod slurm_array;
+mod terminal_progress;
 mod validate_cli;
 mod video_checkpoints;
 mod video_containers;
