@@ -8,6 +8,8 @@
 #   dv/interview.dv    PAL DV, 16:9 anamorphic (SAR 64:45), interlaced, PCM audio
 #   web/clip.mp4       a starved H.264 web upload: 8×8 blocking, AAC audio
 #   photos/print.jpg   a scanned print: noise and a yellowed cast
+#   animation/cel.mkv  cel animation: flat colours, dark outlines, a compressed DVD-era
+#                      H.264 encode
 #
 # Usage: tools/make_recipe_fixtures.sh (from anywhere). Needs what make_fixtures.sh
 # needs (ffmpeg 5.1 CLI; Python with numpy, Pillow, scikit-image). Owns fixtures/recipes
@@ -23,7 +25,7 @@ OUT=fixtures/recipes
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 rm -rf "$OUT"
-mkdir -p "$OUT"/{film,vhs,dv,web,photos}
+mkdir -p "$OUT"/{film,vhs,dv,web,photos,animation}
 "$PYTHON" tools/make_fixture_images.py frames "$TMP/frames" >/dev/null
 
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y -filter_threads 1 "$@"; }
@@ -63,6 +65,16 @@ ff -framerate 24 -i "$TMP/frames/coffee_zoom/%03d.png" $(sine 0.5) -map 0:v -map
     "${OUT_OPTS[@]}" -vf "scale=128:96:flags=$SWS,format=yuv420p" -t 0.5 \
     -c:v libx264 -preset medium -b:v 12k -maxrate 12k -bufsize 12k -g 12 \
     -x264-params deblock=0,0 -c:a aac -b:a 32k -ac 1 "$OUT/web/clip.mp4"
+
+# Animation: 12 frames at 24 fps, 96×64: a flat sky and ground, a filled shape with a
+# dark outline moving across, H.264 at a high crf as old releases were, AAC audio.
+CEL="x='30+12*sin(2*PI*t)':y=18:w=28:h=28"
+# shellcheck disable=SC2046
+ff -f lavfi -i "color=c=0x3a6fc4:s=96x64:r=24:d=0.5" $(sine 0.5) -map 0:v -map 1:a \
+    "${OUT_OPTS[@]}" \
+    -vf "drawbox=x=0:y=46:w=96:h=18:color=0x3c8c3c:t=fill,drawbox=$CEL:color=0xf2c230:t=fill,drawbox=$CEL:color=0x202020:t=2,format=yuv420p" \
+    -c:v libx264 -preset medium -crf 30 -g 12 -c:a aac -b:a 32k -ac 1 -shortest \
+    "$OUT/animation/cel.mkv"
 
 # Photo scan: a print scanned at 96×64, yellowed and noisy, saved as a JPEG.
 "$PYTHON" - "$OUT/photos/print.jpg" <<'PY'
