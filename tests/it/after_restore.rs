@@ -1,8 +1,9 @@
 //! Filter stages after restoration: they see the restored frames (their size, rate and
-//! time base), run in the pipeline's order with filters before restoration, and the
-//! output follows what the last of them makes: size, rate, frame times and length, with
-//! the audio kept in sync. A size the encoder refuses is found at load when the filters
-//! fix it, else when the file is opened.
+//! time base), run in the pipeline's order with filters before restoration and with
+//! restore stages in a row, and the output follows what the last of them makes: size,
+//! pixel aspect, rate, frame times and length, with the audio kept in sync. A size the
+//! encoder refuses is found at load when the filters fix it, else when the file is
+//! opened.
 
 #![allow(
     clippy::unwrap_used,
@@ -192,4 +193,33 @@ fn the_pixel_aspect_after_restoration_is_the_outputs() {
     assert_eq!(size_of(&output), (96, 128));
     assert_eq!(video["sample_aspect_ratio"], "2:1");
     assert_eq!(video["display_aspect_ratio"], "3:2");
+}
+
+/// Restore stages in a row, between filters: a ×4 model delivered at ×1 (a clean-up
+/// pass at the source's size), then a ×2 model, then grain. The output is ×2 of the
+/// source with every frame at its time, and the ×1 pass is not the identity: the
+/// result differs from the ×2 model alone.
+#[test]
+fn a_clean_up_pass_at_one_times_then_a_second_model_then_a_filter() {
+    let ws = Workspace::new();
+    ws.input(&[(CLIP, "clip.mkv")]);
+    let clean_up = "  - restore:\n      model: {x4}\n      scale: 1\n      tile: 0\n";
+    let restore = "  - restore:\n      model: {x2}\n      tile: 0\n";
+    let sharpen = "  - filter: \"unsharp=5:5:0.5\"\n";
+    let alone = run(&ws, "alone", &format!("{restore}{sharpen}"), LOSSLESS);
+    let chained = run(
+        &ws,
+        "chained",
+        &format!("{clean_up}{restore}{sharpen}"),
+        LOSSLESS,
+    );
+    assert_eq!(size_of(&chained), (192, 128));
+    assert_eq!(frame_times(&chained), frame_times(&alone));
+    let (alone, chained) = (decode_rgb(&alone), decode_rgb(&chained));
+    assert_eq!(chained.len(), 24);
+    let quality = psnr(alone[0].as_raw(), chained[0].as_raw());
+    assert!(
+        (20.0..50.0).contains(&quality),
+        "the clean-up pass changed the picture by {quality:.1} dB"
+    );
 }
