@@ -161,8 +161,13 @@ impl<'s, 'c> FrameWriter<'s, 'c> {
     fn write_frame(&mut self, result: FrameResult) -> Result<(), ProcessError> {
         let restored = result.restored?;
         self.closed_captions |= result.closed_captions.is_some();
-        if let (Some(source), Some(image)) = (&result.source, &restored) {
-            self.preview = Preview::new(&source.to_eight(), &image.to_eight(), self.rotation);
+        match (result.source, &restored, &mut self.after) {
+            // The report shows what the output holds: the first frame out of the filters.
+            (Some(source), _, Some(after)) => after.keep_for_preview(source),
+            (Some(source), Some(image), None) => {
+                self.preview = Preview::new(&source.to_eight(), &image.to_eight(), self.rotation);
+            }
+            _ => {}
         }
         let pts = self.timing.place(result.pts, result.duration);
         let time = pts as f64 * self.tick;
@@ -206,7 +211,11 @@ impl<'s, 'c> FrameWriter<'s, 'c> {
             .into());
         }
         let (frames, size) = match (self.sink, self.after) {
-            (Some(sink), Some(after)) => after.finish(sink)?,
+            (Some(sink), Some(after)) => {
+                let written = after.finish(sink, self.rotation)?;
+                self.preview = written.preview;
+                (written.frames, written.size)
+            }
             (Some(sink), None) => {
                 sink.finish(&mut self.timing)?;
                 (self.next, self.size)

@@ -223,3 +223,29 @@ fn a_clean_up_pass_at_one_times_then_a_second_model_then_a_filter() {
         "the clean-up pass changed the picture by {quality:.1} dB"
     );
 }
+
+/// The report's "after" picture is what the output holds: with the colour taken out
+/// after restoration (`hue=s=0`), it is gray while the "before" is not.
+#[test]
+fn the_reports_after_picture_is_the_filtered_output() {
+    let ws = Workspace::new();
+    ws.input(&[(CLIP, "clip.mkv")]);
+    let stages = "  - restore:\n      model: {x2}\n      tile: 0\n  - filter: \"hue=s=0\"\n";
+    run(&ws, "out", stages, LOSSLESS);
+    let html = std::fs::read_to_string(ws.path("out/report.html")).unwrap();
+    let rows = crate::util::html::item_rows(&html);
+    let colourfulness = |image: &RgbImage| {
+        image
+            .pixels()
+            .map(|p| {
+                let [r, g, b] = p.0.map(i16::from);
+                (r - g).abs().max((g - b).abs()).max((r - b).abs())
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let before = colourfulness(&rows[0].picture("before").image);
+    let after = colourfulness(&rows[0].picture("after").image);
+    assert!(before > 40, "the source crop is not colourful: {before}");
+    assert!(after <= 2, "the after crop has colour: {after}");
+}
