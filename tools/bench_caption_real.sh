@@ -5,8 +5,10 @@
 #   1. tokens: every image's token ids, greedy and 3 beams, FrameForge's captioner against
 #      generate(); and the captions `frameforge run` writes against generate()'s text;
 #   2. speed and memory, 1 and 2 threads: generate() one image at a time on T PyTorch
-#      threads against `frameforge run --threads T` on the same images; wall time, peak
-#      RSS (/usr/bin/time), captions/s without loading, and the ratios;
+#      threads against `frameforge run --threads T` on the same images (one job per
+#      captioner, and every image in flight with --jobs N, so stills are captioned
+#      together); wall time, peak RSS (/usr/bin/time), captions/s without loading, and
+#      the ratios;
 #   3. loading: `frameforge validate` (opens and checks the model) and the time before
 #      the first caption.
 #
@@ -89,6 +91,9 @@ for t in 1 2; do
   timed "torch-$t" "$PY" tools/caption/bench_real.py generate "$HF_MODEL" "$work/images" --threads "$t" --beams 1 "$work/speed-$t.json"
   timed "ff-$t" "$FF" run "$(pipeline "speed-$t" "$work/images" 1)" --threads "$t" --quiet --force
   timed "ff-first-$t" "$FF" run "$(pipeline "first-$t" "$work/images-$t" 1)" --threads "$t" --quiet --force
+  # Every still in flight at once: stills of different files wait together and are
+  # captioned in shared batches (the stage's `batch`, 8 by default).
+  timed "ff-gathered-$t" "$FF" run "$(pipeline "gathered-$t" "$work/images" 1)" --threads "$t" --jobs "$N" --quiet --force
   torch_rate=$("$PY" -c "import json,sys; print(round(json.load(open(sys.argv[1]))['captions_per_second'], 3))" "$work/speed-$t.json")
   torch_load=$("$PY" -c "import json,sys; print(round(json.load(open(sys.argv[1]))['load_seconds'], 1))" "$work/speed-$t.json")
   ff_rate=$(echo "scale=3; ($N - $t) / ($(wall "ff-$t") - $(wall "ff-first-$t"))" | bc -l)
@@ -96,6 +101,12 @@ for t in 1 2; do
   echo "    generate():  $N captions $(wall "torch-$t") s end to end (load $torch_load s), $torch_rate captions/s without loading, peak RSS $(rss_gb "torch-$t") GB"
   echo "    frameforge:  $N captions $(wall "ff-$t") s end to end, $ff_rate captions/s without loading ($t caption(s) with loading: $(wall "ff-first-$t") s), peak RSS $(rss_gb "ff-$t") GB"
   echo "    frameforge / generate(): $(ratio "$ff_rate" "$torch_rate")x captions/s, $(ratio "$(wall "torch-$t")" "$(wall "ff-$t")")x end to end"
+  gathered_rate=$(echo "scale=3; ($N - $t) / ($(wall "ff-gathered-$t") - $(wall "ff-first-$t"))" | bc -l)
+  echo "    frameforge --jobs $N (stills captioned together): $N captions $(wall "ff-gathered-$t") s end to end, $gathered_rate captions/s without loading, peak RSS $(rss_gb "ff-gathered-$t") GB"
+  echo "    frameforge --jobs $N / generate(): $(ratio "$gathered_rate" "$torch_rate")x captions/s, $(ratio "$(wall "torch-$t")" "$(wall "ff-gathered-$t")")x end to end"
+  printf '    texts of the --jobs %s run: ' "$N"
+  "$PY" tools/caption/bench_real.py compare "$work/generate-b1.json" "$work/ff-b1.json" \
+    --texts "$work/out-gathered-$t" "$MODEL/tokenizer.json" || status=1
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

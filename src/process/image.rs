@@ -100,18 +100,14 @@ pub fn restore_image(
     })
 }
 
-/// The image's caption as a cue without times.
+/// The image's caption as a cue without times: captioned together with the stills of
+/// other files waiting at the same time.
 fn caption(
     setup: &CaptionSetup,
     captioners: &CaptionPool,
     rgb: &image::RgbImage,
 ) -> Result<Cue, ProcessError> {
-    let prepared = [setup.prepare(rgb)];
-    let mut captions = captioners.with(|c| c.caption(&prepared))??;
-    let caption = captions.pop().ok_or_else(|| ProcessError::Io {
-        context: "the captioner returned nothing".into(),
-        source: std::io::Error::other("no caption"),
-    })?;
+    let caption = captioners.caption_still(setup.prepare(rgb))?;
     Ok(Cue {
         start: 0.0,
         end: 0.0,

@@ -16,6 +16,9 @@ use crate::caption::sampler::SamplingMode;
 use crate::caption::CaptionModelError;
 use crate::model::session::SessionConfig;
 
+use super::gathering::Gathering;
+use super::pool::LazyPool;
+
 /// A checked caption stage: what to load and how to sample and generate.
 #[derive(Debug, Clone)]
 pub struct CaptionSetup {
@@ -137,11 +140,79 @@ impl Captioner {
     }
 }
 
-/// The shared pool of captioners of a run.
-pub type CaptionPool = crate::stage::pool::LazyPool<Captioner, CaptionModelError>;
+/// The shared captioners of a run, and the stills of its files waiting to be captioned
+/// together.
+pub struct CaptionPool {
+    captioners: LazyPool<Captioner, CaptionModelError>,
+    stills: Gathering<Array3<f32>, Result<Caption, CaptionModelError>>,
+    /// How many stills one captioner takes at once (the stage's `batch`).
+    batch: usize,
+    folder: String,
+}
 
 /// A pool of at most `capacity` captioners for `setup`.
 pub fn caption_pool(setup: &CaptionSetup, capacity: usize) -> CaptionPool {
+    let batch = setup.batch;
+    let folder = setup.model.display().to_string();
     let setup = setup.clone();
-    CaptionPool::new(capacity, move || setup.load())
+    CaptionPool {
+        captioners: LazyPool::new(capacity, move || setup.load()),
+        stills: Gathering::default(),
+        batch,
+        folder,
+    }
+}
+
+impl CaptionPool {
+    /// How many captioners may run at once.
+    pub fn capacity(&self) -> usize {
+        self.captioners.capacity()
+    }
+
+    /// Runs `work` with a captioner, waiting for one to be free.
+    ///
+    /// # Errors
+    /// A new captioner cannot be loaded.
+    pub fn with<R>(&self, work: impl FnOnce(&mut Captioner) -> R) -> Result<R, CaptionModelError> {
+        self.captioners.with(work)
+    }
+
+    /// Captions one prepared still, together with the stills of other files waiting at
+    /// the same time (a batch of greedy captions shares every decoder step; each caption
+    /// is the one it would get alone).
+    ///
+    /// # Errors
+    /// A captioner cannot be loaded, or the model fails on this still.
+    pub fn caption_still(&self, prepared: Array3<f32>) -> Result<Caption, CaptionModelError> {
+        let answer = self
+            .stills
+            .submit(prepared, &self.captioners, self.batch, caption_each)?;
+        answer.unwrap_or_else(|| {
+            Err(CaptionModelError::Run {
+                folder: self.folder.clone(),
+                message: "the captioner stopped before answering".into(),
+            })
+        })
+    }
+}
+
+/// Captions `stills` as one batch; when the batch fails, each alone, so that one
+/// still's failure is only its own.
+fn caption_each(
+    captioner: &mut Captioner,
+    stills: Vec<Array3<f32>>,
+) -> Vec<Result<Caption, CaptionModelError>> {
+    match captioner.caption(&stills) {
+        Ok(captions) if captions.len() == stills.len() => captions.into_iter().map(Ok).collect(),
+        failed if stills.len() == 1 => vec![failed.and_then(|mut captions| {
+            captions.pop().ok_or_else(|| CaptionModelError::Run {
+                folder: captioner.model.files().folder.display().to_string(),
+                message: "the captioner returned nothing".into(),
+            })
+        })],
+        _ => stills
+            .into_iter()
+            .flat_map(|still| caption_each(captioner, vec![still]))
+            .collect(),
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod caption;
 pub mod frame;
+pub mod gathering;
 pub mod plan;
 pub mod pool;
 pub mod restore;

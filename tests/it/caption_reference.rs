@@ -246,3 +246,40 @@ fn captioners_of_one_folder_share_one_copy_of_the_weights() {
     drop(second);
     assert_eq!(held(), 0);
 }
+
+/// The binary captions the 24 held-out stills as `generate()` does (greedy) when eight
+/// jobs share one captioner: stills of different files wait together and are captioned
+/// in shared batches, each getting the caption it would get alone.
+#[test]
+fn stills_captioned_together_get_generates_greedy_text() {
+    let ws = util::Workspace::new();
+    let reference = reference();
+    let items = reference["images"].as_array().unwrap();
+    std::fs::create_dir_all(ws.path("in")).unwrap();
+    for item in items {
+        let file = item["file"].as_str().unwrap();
+        let name = file.trim_start_matches("heldout/");
+        std::fs::copy(
+            root().join("fixtures/caption").join(file),
+            ws.path(&format!("in/{name}")),
+        )
+        .unwrap();
+    }
+    let pipeline = ws.pipeline(&format!(
+        "stages:\n  - caption:\n      model: {}\n      beams: 1\n",
+        root().join("models/captioner").display()
+    ));
+    let run = ws.run(&pipeline, &["--jobs", "8", "--threads", "1"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let wrong: Vec<String> = items
+        .iter()
+        .filter_map(|item| {
+            let file = item["file"].as_str().unwrap();
+            let stem = file.trim_start_matches("heldout/").trim_end_matches(".png");
+            let written = std::fs::read_to_string(ws.path(&format!("out/{stem}.txt"))).unwrap();
+            let expected = item["greedy"]["text"].as_str().unwrap();
+            (written.trim_end() != expected).then(|| format!("{file}: {written:?} vs {expected:?}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
