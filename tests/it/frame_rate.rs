@@ -112,7 +112,7 @@ pub(crate) fn assert_follows_the_filters(source: &Path, output: &Path, rate: &st
 }
 
 /// Where a file's video ends: its last frame's time plus one frame at its rate.
-fn video_end(path: &Path) -> f64 {
+pub(crate) fn video_end(path: &Path) -> f64 {
     let rate = ratio(&streams_of(&probe(path), "video")[0]["r_frame_rate"]).unwrap();
     frame_times(path).last().unwrap() + 1.0 / rate
 }

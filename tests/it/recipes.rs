@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::frame_rate::video_end;
 use crate::util::{decode_rgb, frame_times, probe, probe_with, root, streams_of, Workspace};
 
 /// `pipelines/NAME.yaml` with its `../` paths made absolute and its output in `ws/out`,
@@ -289,5 +290,87 @@ fn an_archive_is_captioned_per_shot_and_per_image_and_searchable() {
                 && source.ends_with(hit["input"].as_str().unwrap_or("?"))),
             "{text:?} from {source}: {hits:?}"
         );
+    }
+}
+
+/// The README's main job: reels of mixed material and their stills. The interlaced
+/// MPEG-2 reel (flagged top field first) comes out progressive, every output at twice
+/// the size with the source's frame count and audio, the stills as PNG.
+#[test]
+fn mixed_reels_are_deinterlaced_where_flagged_and_restored_at_twice_the_size() {
+    let (ws, reel2) = run_recipe("restore-film", "reel2.mkv");
+    assert_eq!(
+        ws.outputs(),
+        [
+            "reel1.mkv",
+            "reel2.mkv",
+            "stills/frame_001.png",
+            "stills/scan.png"
+        ]
+    );
+    for (source, output) in [("reel1.mkv", "reel1.mkv"), ("reel2.mpg", "reel2.mkv")] {
+        let (source, output) = (
+            root().join("fixtures/film").join(source),
+            ws.path(&format!("out/{output}")),
+        );
+        let (stream, original) = (video(&output), video(&source));
+        assert_eq!(
+            (stream["width"].as_u64(), stream["height"].as_u64()),
+            (
+                original["width"].as_u64().map(|w| w * 2),
+                original["height"].as_u64().map(|h| h * 2)
+            ),
+            "{}",
+            output.display()
+        );
+        assert_eq!(frame_times(&output).len(), frame_times(&source).len());
+        assert_audio_kept(&source, &output);
+    }
+    assert_eq!(
+        text(
+            &video(&root().join("fixtures/film/reel2.mpg")),
+            "field_order"
+        ),
+        "tt"
+    );
+    assert_eq!(text(&video(&reel2), "field_order"), "progressive");
+    let scan = image::open(ws.path("out/stills/scan.png")).unwrap();
+    let source = image::open(root().join("fixtures/film/stills/scan.jpg")).unwrap();
+    assert_eq!(
+        (scan.width(), scan.height()),
+        (source.width() * 2, source.height() * 2)
+    );
+}
+
+/// Interpolation as shipped, on the same reels (12 fps): 24 fps, twice the frames within
+/// one (a source whose end falls on the 24 fps grid, reel 2 at 0.583 … 2.583 s, gets a
+/// frame at its end time from the padding), the source's length within a frame, the
+/// audio where it was.
+#[test]
+fn interpolated_reels_come_out_at_24_fps_over_their_length() {
+    let (ws, _) = run_recipe("interpolate-film", "reel1.mkv");
+    for (source, output) in [("reel1.mkv", "reel1.mkv"), ("reel2.mpg", "reel2.mkv")] {
+        let (source, output) = (
+            root().join("fixtures/film").join(source),
+            ws.path(&format!("out/{output}")),
+        );
+        let stream = video(&output);
+        assert_eq!(
+            text(&stream, "r_frame_rate"),
+            "24/1",
+            "{}",
+            output.display()
+        );
+        let (frames, source_frames) = (frame_times(&output).len(), frame_times(&source).len());
+        assert!(
+            frames.abs_diff(2 * source_frames) <= 1,
+            "{frames} frames from {source_frames}"
+        );
+        let (end, source_end) = (video_end(&output), video_end(&source));
+        assert!(
+            (end - source_end).abs() <= 1.0 / 24.0 + 0.001,
+            "ends at {end:.3} s, the source at {source_end:.3} s"
+        );
+        assert_audio_kept(&source, &output);
     }
 }
