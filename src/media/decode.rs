@@ -17,7 +17,7 @@ use ffmpeg_next::{codec, decoder, filter, media, Packet, Rational};
 use super::color::ColorInfo;
 use super::decode_graph::{build_graph, is_deep, pick_frame_rate, RgbConversion};
 use super::error::{FfmpegContext, MediaError};
-use super::filter_graph::{is_again, node, sink_format};
+use super::filter_graph::{end_input, is_again, node, sink_format};
 use super::graph_timing::GraphTiming;
 use super::image_io::Colour;
 use super::layout::{CopyPolicy, StreamLayout};
@@ -397,16 +397,11 @@ impl VideoSource {
             .send_eof()
             .context(|| "video decode error at end of stream".into())?;
         self.receive_decoded()?;
-        // Filters that fill to the end of the input (`fps`) need to know where it is;
-        // a plain flush tells them the last frame's start.
-        let end = self.timing.input_end();
-        let mut source_ctx = self.source_ctx()?;
-        let mut source = source_ctx.source();
-        match end {
-            Some(end) => source.close(end),
-            None => source.flush(),
-        }
-        .context(|| "filter flush failed".into())?;
+        end_input(
+            &mut self.graph,
+            self.timing.input_end(),
+            "filter flush failed",
+        )?;
         self.receive_filtered()
     }
 

@@ -212,6 +212,26 @@ fn parsed_graph(args: &str, spec: &str, invalid: &str) -> Result<filter::Graph, 
     Ok(graph)
 }
 
+/// Ends a graph's input where the frames fed to it end (`end`, in the input's time
+/// base), so filters that fill to the end (`fps`) do; a plain flush, without an end,
+/// tells them only the last frame's start.
+///
+/// # Errors
+/// A filter fails while the input is closed; `context` names the graph.
+pub fn end_input(
+    graph: &mut filter::Graph,
+    end: Option<i64>,
+    context: &str,
+) -> Result<(), MediaError> {
+    let mut input = node(graph, "in")?;
+    let mut source = input.source();
+    match end {
+        Some(end) => source.close(end),
+        None => source.flush(),
+    }
+    .context(|| context.to_string())
+}
+
 /// A graph node by name (`in` or `out`).
 ///
 /// # Errors

@@ -11,7 +11,7 @@ use super::decode::VideoInfo;
 use super::decode_graph::rgb_format;
 use super::encode::pixel_name;
 use super::error::{FfmpegContext, MediaError};
-use super::filter_graph::{is_again, linear_graph, node, sink_format, GraphInput};
+use super::filter_graph::{end_input, is_again, linear_graph, node, sink_format, GraphInput};
 use super::graph_timing::GraphTiming;
 use super::image_io::Colour;
 use super::rgb_frames::{attach_closed_captions, closed_captions_of, colour_from, frame_from};
@@ -121,14 +121,11 @@ impl PostFilter {
     /// # Errors
     /// A filter fails while draining.
     pub fn finish(&mut self, out: &mut Vec<FilteredFrame>) -> Result<(), MediaError> {
-        let end = self.timing.input_end();
-        let mut source_node = node(&mut self.graph, "in")?;
-        let mut source = source_node.source();
-        match end {
-            Some(end) => source.close(end),
-            None => source.flush(),
-        }
-        .context(|| "filter after restoration failed at the end".into())?;
+        end_input(
+            &mut self.graph,
+            self.timing.input_end(),
+            "filter after restoration failed at the end",
+        )?;
         self.pull(out)
     }
 

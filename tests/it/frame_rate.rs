@@ -17,10 +17,10 @@ use crate::util;
 use std::path::Path;
 
 use serde_json::Value;
-use util::checkpoints::{resumed_frames, stop_after_segments};
+use util::checkpoints::{long_video, resumed_frames, stop_after_segments};
 use util::{
-    ffmpeg, frame_times, lowest_psnr, packet_counts, probe, probe_with, ratio, root, seconds,
-    streams_of, Workspace,
+    frame_times, lowest_psnr, packet_counts, probe, probe_with, ratio, root, seconds, streams_of,
+    Workspace,
 };
 
 /// 2 s at 12 fps: 24 H.264 frames from 0.021 s to 2.021 s, AAC from 0 s to 2.026 s
@@ -130,7 +130,7 @@ fn stated_end(video: &Value) -> f64 {
 }
 
 /// The first audio stream's packet count, first timestamp and end (seconds).
-fn audio_span(path: &Path) -> (usize, f64, f64) {
+pub(crate) fn audio_span(path: &Path) -> (usize, f64, f64) {
     let json = probe_with(
         path,
         &[
@@ -188,37 +188,12 @@ fn motion_interpolation_as_shipped_keeps_the_length() {
     check(CLIP, chain, "24/1", 48);
 }
 
-/// 3 s of 160×120 H.264 at 12 fps with AAC, in `in/long.mkv`.
-fn long_video(ws: &Workspace) -> std::path::PathBuf {
-    std::fs::create_dir_all(ws.path("in")).unwrap();
-    let video = ws.path("in/long.mkv");
-    ffmpeg([
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=12:duration=3",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=3",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        video.to_str().unwrap(),
-    ]);
-    video
-}
-
 /// A video doubled to 24 fps and restored in 0.5 s segments (12 frames), killed after
 /// two segments and run again, has every frame where an uninterrupted run puts it.
 #[test]
 fn a_run_resumed_across_a_rate_change_keeps_the_new_timeline() {
     let ws = Workspace::new();
-    let source = long_video(&ws);
+    let source = long_video(&ws, 3);
     let body =
         "device: cpu\nstages:\n  - filter: \"fps=24\"\n  - restore:\n      model: {x2}\n      \
                 tile: 0\nencode:\n  codec: libx264\n  crf: 18\nrun:\n  checkpoint: 0.5s\n";

@@ -14,9 +14,7 @@ use crate::util;
 use std::path::{Path, PathBuf};
 
 use util::checkpoints::{committed_segments, resumed_frames, stop_after_segments};
-use util::{
-    ffmpeg, frame_times, lowest_psnr, packet_counts, probe, probe_with, streams_of, Workspace,
-};
+use util::{frame_times, lowest_psnr, packet_counts, probe, probe_with, streams_of, Workspace};
 
 /// Frames of the generated video (12 fps, 8 s) and per checkpoint segment (`1s`).
 const FRAMES: u64 = 96;
@@ -32,26 +30,7 @@ fn pipeline_body(checkpoint: &str) -> String {
 /// A workspace with `in/long.mkv`: 160×120 H.264 at 12 fps with AAC audio, 8 s.
 fn long_video() -> Workspace {
     let ws = Workspace::new();
-    std::fs::create_dir_all(ws.path("in")).unwrap();
-    let video = ws.path("in/long.mkv");
-    ffmpeg([
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=12:duration=8",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=8",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        video.to_str().unwrap(),
-    ]);
+    util::checkpoints::long_video(&ws, 8);
     ws
 }
 

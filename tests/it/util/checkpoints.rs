@@ -1,9 +1,35 @@
 //! Checkpoints seen from outside a run: how many segments its store has committed, a
 //! run stopped once it has some, and how many frames the next run took from them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{wait_until, RunOutput, Workspace};
+use super::{ffmpeg, wait_until, RunOutput, Workspace};
+
+/// `in/long.mkv` in `ws`: `seconds` of 160×120 H.264 at 12 fps with AAC audio, long
+/// enough to be checkpointed in segments.
+pub fn long_video(ws: &Workspace, seconds: u32) -> PathBuf {
+    std::fs::create_dir_all(ws.path("in")).unwrap();
+    let video = ws.path("in/long.mkv");
+    ffmpeg([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size=160x120:rate=12:duration={seconds}"),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency=440:duration={seconds}"),
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        video.to_str().unwrap(),
+    ]);
+    video
+}
 
 /// Segments committed so far in the output's checkpoint store (0 when there is none).
 pub fn committed_segments(out: &Path) -> u64 {
