@@ -32,7 +32,7 @@ pub mod exit {
 
 /// `frameforge validate`: load and check everything, decode nothing.
 pub fn validate(args: &ValidateArgs) -> u8 {
-    match load(&args.pipeline) {
+    match load(&args.pipeline, None) {
         Ok((loaded, plan)) => {
             println!(
                 "{}: ok ({} stage(s), scale ×{}, device {})",
@@ -58,6 +58,11 @@ pub fn inspect(args: &InspectArgs) -> u8 {
         intra_threads: 1,
     };
     crate::inspect::inspect(args, session)
+}
+
+/// Every core, when neither the command line nor the file says how many threads.
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// A run that ends before processing anything: its exit code and why.
@@ -86,16 +91,20 @@ impl Stop {
 }
 
 /// Loads the pipeline, checks its encoder and its models, and the frame size its filters
-/// fix against the encoder; on any problem, every one of them and exit 2.
-fn load(path: &Path) -> Result<(LoadedPipeline, StagePlan), Stop> {
+/// fix against the encoder; on any problem, every one of them and exit 2. `threads`: the
+/// command line's `--threads`, over the file's.
+fn load(path: &Path, threads: Option<u32>) -> Result<(LoadedPipeline, StagePlan), Stop> {
     let draft = config::load_draft(path);
     let session = SessionConfig {
         device: draft.device(),
         // Parallelism comes from many single-threaded sessions (see BENCHMARKS.md).
         intra_threads: 1,
     };
+    let threads = threads
+        .or(draft.threads())
+        .map_or_else(available_threads, |t| t as usize);
     let mut later = encoder_problems(&draft);
-    let plan = match StagePlan::check(&draft, session) {
+    let plan = match StagePlan::check_for_run(&draft, session, threads) {
         Ok(plan) => Some(plan),
         Err(problems) => {
             later.extend(problems);

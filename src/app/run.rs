@@ -14,7 +14,7 @@ use crate::batch::lock::{LockError, OutputLock};
 use crate::batch::scheduler::{run_jobs, BatchContext, Checkpointing};
 use crate::cancel::Cancel;
 use crate::cli::RunArgs;
-use crate::config::{LoadedPipeline, Pipeline};
+use crate::config::{LoadedPipeline, MediaKind, Pipeline};
 use crate::discover::{discover, Discovery};
 use crate::job::Job;
 use crate::metadata::Provenance;
@@ -30,7 +30,7 @@ use crate::stage::{StagePlan, StagePool};
 
 use super::finish::{finish, RunStart};
 use super::history::{input_root, report_items, Share};
-use super::{encode_settings, exit, load, Stop};
+use super::{available_threads, encode_settings, exit, load, Stop};
 
 /// Restores every input file; returns the exit code.
 pub fn run(args: &RunArgs) -> u8 {
@@ -46,7 +46,7 @@ pub fn run(args: &RunArgs) -> u8 {
         tracing::warn!("signals cannot be handled ({error}); Ctrl-C will stop at once");
         Cancel::default()
     });
-    let items = load(&args.pipeline).and_then(|(loaded, plan)| {
+    let items = load(&args.pipeline, args.threads).and_then(|(loaded, plan)| {
         let items = run_batch(args, &loaded, plan, &cancel, &start.run)?;
         Ok((loaded, items))
     });
@@ -65,7 +65,7 @@ struct Budget {
 }
 
 impl Budget {
-    fn of(args: &RunArgs, pipeline: &Pipeline) -> Self {
+    fn of(args: &RunArgs, pipeline: &Pipeline, plan: &StagePlan) -> Self {
         let threads = args
             .threads
             .or(pipeline.run.threads)
@@ -73,8 +73,19 @@ impl Budget {
         let parallel = args
             .jobs
             .or(pipeline.run.jobs)
-            .map_or(threads, |j| j as usize);
+            .map_or_else(|| default_jobs(threads, plan), |j| j as usize);
         Self { threads, parallel }
+    }
+}
+
+/// Files at once when neither the command line nor the file says: one per thread, or,
+/// when the pipeline only captions, enough to fill the captioner's batch: such a file
+/// costs little while it waits, and stills waiting together are captioned together
+/// (2× `generate()` against 1.0× one still at a time, BENCHMARKS.md).
+fn default_jobs(threads: usize, plan: &StagePlan) -> usize {
+    match plan.caption() {
+        Some(caption) if !plan.has_frame_stages() => threads.max(caption.batch),
+        _ => threads,
     }
 }
 
@@ -88,7 +99,7 @@ fn run_batch(
     run: &str,
 ) -> Result<(RunCounts, Vec<ItemReport>), Stop> {
     let pipeline = &loaded.pipeline;
-    let budget = Budget::of(args, pipeline);
+    let budget = Budget::of(args, pipeline, &plan);
     let output_root = &pipeline.output.path;
     // A dry run changes nothing in the output directory, not even to lock it.
     let _lock = if args.dry_run {
@@ -108,7 +119,8 @@ fn run_batch(
     let input_root = input_root(&pipeline.input.path);
     let mut items = rejected_items(&rejected, (&input_root, run), &progress);
     let provenance = provenance(&fingerprint, &plan);
-    let workers = Workers::new(plan, pipeline, budget.threads);
+    let stills = jobs.iter().any(|job| job.kind == MediaKind::Image);
+    let workers = Workers::new(plan, pipeline, budget.threads, stills);
     let encode = encode_settings(&pipeline.encode, budget.threads);
     let context = BatchContext {
         process: ProcessSettings {
@@ -301,7 +313,8 @@ struct Workers {
 }
 
 impl Workers {
-    fn new(plan: StagePlan, pipeline: &Pipeline, threads: usize) -> Self {
+    /// `stills`: the batch has stills, whose captioner is the one loaded at load time.
+    fn new(plan: StagePlan, pipeline: &Pipeline, threads: usize, stills: bool) -> Self {
         let device = plan
             .device()
             .map_or_else(|| "none".to_string(), |d| d.to_string());
@@ -312,7 +325,7 @@ impl Workers {
         let captions = pool
             .plan()
             .caption()
-            .map(|setup| caption_pool(setup, sessions));
+            .map(|setup| caption_pool(setup, sessions, stills));
         Self {
             pool,
             captions,
@@ -367,8 +380,4 @@ fn tidy_up(args: &RunArgs, pipeline: &Pipeline, jobs: &[Job], plan: &StagePlan, 
             );
         }
     }
-}
-
-fn available_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

@@ -79,6 +79,12 @@ impl Draft {
         self.sections.device.unwrap_or_default()
     }
 
+    /// The `run.threads` the file asks for, when it could be read.
+    #[must_use]
+    pub fn threads(&self) -> Option<u32> {
+        self.sections.run.as_ref().and_then(|run| run.threads)
+    }
+
     /// A problem about `key_path` in this file, placed as
     /// [`LoadedPipeline::problem`] places it.
     pub fn problem(&self, key_path: &str, message: impl Into<String>) -> Problem {

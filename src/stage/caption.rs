@@ -29,8 +29,16 @@ pub struct CaptionSetup {
     pub preprocess: Preprocess,
     pub batch: usize,
     pub mux: bool,
+    /// Sessions of the captioners of video frames: one of many running at once.
     pub session: SessionConfig,
-    /// The captioner loaded to check the model, kept for the first one a run needs.
+    /// Sessions of the one captioner of a run's gathered stills, with the run's whole
+    /// thread budget: a batch of stills runs fastest on one captioner whose encoder
+    /// splits its matrices over every core and whose decoder steps serve every still
+    /// (3.2× `generate()` at 2 threads against 1.25× for two one-thread captioners; see
+    /// BENCHMARKS.md).
+    pub still_session: SessionConfig,
+    /// The captioner loaded to check the model (with `still_session`), kept for the
+    /// first one a run needs.
     pub checked: CheckedCaptioner,
     /// What the model's card warns of (a demonstration model), said once per command.
     pub warning: Option<String>,
@@ -74,17 +82,34 @@ pub struct Captioner {
 }
 
 impl CaptionSetup {
-    /// A captioner with this setup: the one loaded at load time if no one took it yet,
-    /// else a new one.
+    /// The captioner of stills: the one loaded at load time if no one took it yet, else
+    /// a new one like it.
     ///
     /// # Errors
     /// The model folder cannot be loaded.
     pub fn load(&self) -> Result<Captioner, CaptionModelError> {
-        if let Some(checked) = self.checked.take() {
-            return Ok(checked);
+        match self.checked.take() {
+            Some(checked) => Ok(checked),
+            None => self.load_with(self.still_session),
         }
+    }
+
+    /// A captioner of video frames: the one loaded at load time when `take_checked` and
+    /// no one took it yet (a run without stills has no other use for it), else a new
+    /// one-of-many.
+    ///
+    /// # Errors
+    /// The model folder cannot be loaded.
+    pub fn load_for_frames(&self, take_checked: bool) -> Result<Captioner, CaptionModelError> {
+        match take_checked.then(|| self.checked.take()).flatten() {
+            Some(checked) => Ok(checked),
+            None => self.load_with(self.session),
+        }
+    }
+
+    fn load_with(&self, session: SessionConfig) -> Result<Captioner, CaptionModelError> {
         Ok(Captioner::new(
-            CaptionModel::load(&self.model, &self.variant, self.session)?,
+            CaptionModel::load(&self.model, &self.variant, session)?,
             self.generation.clone(),
         ))
     }
@@ -140,23 +165,31 @@ impl Captioner {
     }
 }
 
-/// The shared captioners of a run, and the stills of its files waiting to be captioned
-/// together.
+/// The shared captioners of a run: several of video frames (each video's sampled frames
+/// already make batches) and one of stills, which takes the stills of every file waiting
+/// at the same time.
 pub struct CaptionPool {
-    captioners: LazyPool<Captioner, CaptionModelError>,
+    frame_captioners: LazyPool<Captioner, CaptionModelError>,
+    still_captioner: LazyPool<Captioner, CaptionModelError>,
     stills: Gathering<Array3<f32>, Result<Caption, CaptionModelError>>,
     /// How many stills one captioner takes at once (the stage's `batch`).
     batch: usize,
     folder: String,
 }
 
-/// A pool of at most `capacity` captioners for `setup`.
-pub fn caption_pool(setup: &CaptionSetup, capacity: usize) -> CaptionPool {
+/// The captioners for `setup`: at most `capacity` of video frames and one of stills.
+/// `stills_expected`: the run has stills to caption, so the captioner loaded at load time
+/// (made for stills) is kept for them.
+pub fn caption_pool(setup: &CaptionSetup, capacity: usize, stills_expected: bool) -> CaptionPool {
     let batch = setup.batch;
     let folder = setup.model.display().to_string();
-    let setup = setup.clone();
+    let for_frames = setup.clone();
+    let for_stills = setup.clone();
     CaptionPool {
-        captioners: LazyPool::new(capacity, move || setup.load()),
+        frame_captioners: LazyPool::new(capacity, move || {
+            for_frames.load_for_frames(!stills_expected)
+        }),
+        still_captioner: LazyPool::new(1, move || for_stills.load()),
         stills: Gathering::default(),
         batch,
         folder,
@@ -164,17 +197,17 @@ pub fn caption_pool(setup: &CaptionSetup, capacity: usize) -> CaptionPool {
 }
 
 impl CaptionPool {
-    /// How many captioners may run at once.
+    /// How many captioners of video frames may run at once.
     pub fn capacity(&self) -> usize {
-        self.captioners.capacity()
+        self.frame_captioners.capacity()
     }
 
-    /// Runs `work` with a captioner, waiting for one to be free.
+    /// Runs `work` with a captioner of video frames, waiting for one to be free.
     ///
     /// # Errors
     /// A new captioner cannot be loaded.
     pub fn with<R>(&self, work: impl FnOnce(&mut Captioner) -> R) -> Result<R, CaptionModelError> {
-        self.captioners.with(work)
+        self.frame_captioners.with(work)
     }
 
     /// Captions one prepared still, together with the stills of other files waiting at
@@ -184,9 +217,9 @@ impl CaptionPool {
     /// # Errors
     /// A captioner cannot be loaded, or the model fails on this still.
     pub fn caption_still(&self, prepared: Array3<f32>) -> Result<Caption, CaptionModelError> {
-        let answer = self
-            .stills
-            .submit(prepared, &self.captioners, self.batch, caption_each)?;
+        let answer =
+            self.stills
+                .submit(prepared, &self.still_captioner, self.batch, caption_each)?;
         answer.unwrap_or_else(|| {
             Err(CaptionModelError::Run {
                 folder: self.folder.clone(),

@@ -92,6 +92,20 @@ impl StagePlan {
     /// # Errors
     /// Every model or stage problem, each at its place in the file.
     pub fn check(draft: &Draft, session: SessionConfig) -> Result<Self, Problems> {
+        Self::check_for_run(draft, session, session.intra_threads)
+    }
+
+    /// [`StagePlan::check`] for a run with `threads` inference threads in all: the
+    /// captioner loaded to check the model is made with all of them, as the run's
+    /// captioner of stills.
+    ///
+    /// # Errors
+    /// Every model or stage problem, each at its place in the file.
+    pub fn check_for_run(
+        draft: &Draft,
+        session: SessionConfig,
+        threads: usize,
+    ) -> Result<Self, Problems> {
         let mut problems = Problems::new();
         let mut before = FilterChain::default();
         let mut after = FilterChain::default();
@@ -107,7 +121,7 @@ impl StagePlan {
             }
             match stage {
                 // Its place in the list is a rule of the file, checked when it is read.
-                StageSpec::Caption(spec) => match caption_setup(spec, session) {
+                StageSpec::Caption(spec) => match caption_setup(spec, session, threads) {
                     Ok((setup, model_device)) => {
                         device.get_or_insert(model_device);
                         caption = Some(setup);
@@ -255,13 +269,18 @@ const DEFAULT_MAX_GAP: f64 = 10.0;
 fn caption_setup(
     spec: &CaptionSpec,
     session: SessionConfig,
+    threads: usize,
 ) -> Result<(CaptionSetup, Device), CaptionModelError> {
     let variant = spec
         .variant
         .as_deref()
         .map(|v| format!("_{}", v.trim_start_matches('_')))
         .unwrap_or_default();
-    let model = CaptionModel::load(&spec.model, &variant, session)?;
+    let still_session = SessionConfig {
+        intra_threads: threads.max(1),
+        ..session
+    };
+    let model = CaptionModel::load(&spec.model, &variant, still_session)?;
     let warning = card_warning(&spec.model)?;
     // Durations were checked when the pipeline was loaded.
     let seconds = |text: &Option<String>, default: f64| {
@@ -297,6 +316,7 @@ fn caption_setup(
         batch: spec.batch.max(1) as usize,
         mux: spec.mux,
         session,
+        still_session,
         checked: CheckedCaptioner::holding(Captioner::new(model, generation.clone())),
         warning,
         generation,
