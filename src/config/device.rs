@@ -1,6 +1,7 @@
 //! The `device` setting: where inference runs.
 //!
-//! Written as one string (`auto`, `cpu`, `cuda`, `cuda:N`) because that is
+//! Written as one string (`auto`, `cpu`, `cuda`, `cuda:N`, `tensorrt`, `tensorrt:N`)
+//! because that is
 //! how users name devices on command lines; parsed into [`Device`] so no
 //! later phase handles the string form.
 
@@ -10,7 +11,8 @@ use std::str::FromStr;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 /// What a device setting must look like, used in every related message.
-pub const DEVICE_EXPECTED: &str = "`auto`, `cpu`, `cuda` or `cuda:N` with N a GPU index";
+pub const DEVICE_EXPECTED: &str =
+    "`auto`, `cpu`, `cuda`, `cuda:N`, `tensorrt` or `tensorrt:N` with N a GPU index";
 
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -22,6 +24,9 @@ pub enum Device {
     Cpu,
     /// The CUDA GPU with this index; `cuda` alone means GPU 0.
     Cuda(u32),
+    /// TensorRT on the GPU with this index (CUDA runs what TensorRT does not take);
+    /// `tensorrt` alone means GPU 0.
+    TensorRt(u32),
 }
 
 /// A device string that is none of the accepted forms.
@@ -43,14 +48,20 @@ impl FromStr for Device {
             "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda(0)),
+            "tensorrt" => Ok(Self::TensorRt(0)),
             _ => {
-                let index = text.strip_prefix("cuda:").ok_or_else(invalid)?;
+                let (index, device): (&str, fn(u32) -> Self) =
+                    match (text.strip_prefix("cuda:"), text.strip_prefix("tensorrt:")) {
+                        (Some(index), _) => (index, Self::Cuda),
+                        (_, Some(index)) => (index, Self::TensorRt),
+                        _ => return Err(invalid()),
+                    };
                 // `u32::from_str` also takes a leading `+`, which is not a
                 // GPU index anyone writes; only digits are accepted.
                 if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(invalid());
                 }
-                index.parse().map(Self::Cuda).map_err(|_| invalid())
+                index.parse().map(device).map_err(|_| invalid())
             }
         }
     }
@@ -62,6 +73,7 @@ impl fmt::Display for Device {
             Self::Auto => f.write_str("auto"),
             Self::Cpu => f.write_str("cpu"),
             Self::Cuda(index) => write!(f, "cuda:{index}"),
+            Self::TensorRt(index) => write!(f, "tensorrt:{index}"),
         }
     }
 }
@@ -97,6 +109,8 @@ mod tests {
         assert_eq!("cuda".parse(), Ok(Device::Cuda(0)));
         assert_eq!("cuda:0".parse(), Ok(Device::Cuda(0)));
         assert_eq!("cuda:3".parse(), Ok(Device::Cuda(3)));
+        assert_eq!("tensorrt".parse(), Ok(Device::TensorRt(0)));
+        assert_eq!("tensorrt:1".parse(), Ok(Device::TensorRt(1)));
     }
 
     #[test]
@@ -110,12 +124,15 @@ mod tests {
             "gpu",
             "",
             "cuda:99999999999",
+            "tensorrt:",
+            "tensorrt:x",
+            "trt",
         ] {
             let error = text.parse::<Device>().unwrap_err();
             assert_eq!(
                 error.to_string(),
                 format!(
-                    "invalid device `{text}` (expected `auto`, `cpu`, `cuda` or `cuda:N` with N a GPU index)"
+                    "invalid device `{text}` (expected `auto`, `cpu`, `cuda`, `cuda:N`, `tensorrt` or `tensorrt:N` with N a GPU index)"
                 )
             );
         }
@@ -123,7 +140,12 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for device in [Device::Auto, Device::Cpu, Device::Cuda(2)] {
+        for device in [
+            Device::Auto,
+            Device::Cpu,
+            Device::Cuda(2),
+            Device::TensorRt(1),
+        ] {
             assert_eq!(device.to_string().parse(), Ok(device));
         }
     }
@@ -135,7 +157,7 @@ mod tests {
         let error = serde_yaml::from_value::<Device>(serde_yaml::Value::from(1)).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "invalid type: integer `1`, expected a device: `auto`, `cpu`, `cuda` or `cuda:N` with N a GPU index"
+            "invalid type: integer `1`, expected a device: `auto`, `cpu`, `cuda`, `cuda:N`, `tensorrt` or `tensorrt:N` with N a GPU index"
         );
     }
 }

@@ -112,7 +112,7 @@ encode: {crf: 60}
             "12:13: tile `big` is not a whole number (expected 0 for whole frame, or >= 32)",
             "13:5: unknown stage `denoise`, expected one of `filter`, `restore`, `caption`",
             "14:5: invalid type: integer `5`, expected a mapping with one stage name (one of `filter`, `restore`, `caption`)",
-            "15:9: invalid device `cuda:x` (expected `auto`, `cpu`, `cuda` or `cuda:N` with N a GPU index)",
+            "15:9: invalid device `cuda:x` (expected `auto`, `cpu`, `cuda`, `cuda:N`, `tensorrt` or `tensorrt:N` with N a GPU index)",
             "16:15: crf 60 is out of range for libx264 (expected 0..=51)",
         ]
     );

@@ -9,14 +9,18 @@ use std::sync::OnceLock;
 
 use ort::environment::Environment;
 
+use super::gpu_libraries::{driver_present, gpu_library, Layout, NvidiaFolders};
+
 /// Environment variable that names the ONNX Runtime library explicitly.
 pub const DYLIB_ENV: &str = "ORT_DYLIB_PATH";
 
 /// The ONNX Runtime release this build is made for (`ort`'s `api-31`).
 pub const ORT_VERSION: &str = "1.31.1";
 
-/// Where the setup script installs the library, below the user's data directory.
-const DATA_SUBDIR: &str = "frameforge/onnxruntime";
+/// FrameForge's folder below the user's data directory.
+const DATA_SUBDIR: &str = "frameforge";
+/// Below it: the CPU build of ONNX Runtime.
+const CPU_RUNTIME_SUBDIR: &str = "onnxruntime";
 
 /// Errors while loading ONNX Runtime.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,8 @@ pub enum RuntimeError {
 pub enum Device {
     Cpu,
     Cuda(u32),
+    /// TensorRT on this GPU, with CUDA for what TensorRT does not take.
+    TensorRt(u32),
 }
 
 impl std::fmt::Display for Device {
@@ -51,6 +57,7 @@ impl std::fmt::Display for Device {
         match self {
             Device::Cpu => write!(f, "cpu"),
             Device::Cuda(n) => write!(f, "cuda:{n}"),
+            Device::TensorRt(n) => write!(f, "tensorrt:{n}"),
         }
     }
 }
@@ -66,12 +73,17 @@ impl Device {
     pub fn sessions(self, threads: usize, gpu_sessions: Option<u32>) -> usize {
         match self {
             Device::Cpu => threads.max(1),
-            Device::Cuda(_) => gpu_sessions.unwrap_or(DEFAULT_GPU_SESSIONS).max(1) as usize,
+            Device::Cuda(_) | Device::TensorRt(_) => {
+                gpu_sessions.unwrap_or(DEFAULT_GPU_SESSIONS).max(1) as usize
+            }
         }
     }
 }
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+/// The library the environment was made from, and what could not be preloaded for its
+/// GPU providers.
+static LOADED: OnceLock<(PathBuf, Vec<String>)> = OnceLock::new();
 
 /// The process-wide ONNX Runtime environment, created on first use.
 ///
@@ -86,6 +98,18 @@ pub fn environment() -> Result<&'static Environment, RuntimeError> {
         .map_err(|message| RuntimeError::Unavailable(message.clone()))
 }
 
+/// The ONNX Runtime library in use, once the environment exists.
+pub fn loaded_library() -> Option<&'static Path> {
+    LOADED.get().map(|(path, _)| path.as_path())
+}
+
+/// Why the GPU providers' libraries could not all be loaded, when they could not.
+pub fn preload_failures() -> &'static [String] {
+    LOADED
+        .get()
+        .map_or(&[], |(_, failures)| failures.as_slice())
+}
+
 fn create_environment() -> Result<Environment, RuntimeError> {
     let path = locate_library()?;
     let display = path.display().to_string();
@@ -93,6 +117,13 @@ fn create_environment() -> Result<Environment, RuntimeError> {
         path: display.clone(),
         source: ort::Error::new(e.to_string()),
     })?;
+    let failures = match data_layout() {
+        Some(layout) if driver_present(Path::new("/")) => {
+            NvidiaFolders::find(&layout.nvidia()).preload()
+        }
+        _ => Vec::new(),
+    };
+    let _ = LOADED.set((path, failures));
     builder
         .with_name("frameforge")
         .build()
@@ -102,8 +133,9 @@ fn create_environment() -> Result<Environment, RuntimeError> {
         })
 }
 
-/// Finds the ONNX Runtime shared library: `ORT_DYLIB_PATH`, then the setup script's
-/// install directory, then the system library directories.
+/// Finds the ONNX Runtime shared library: `ORT_DYLIB_PATH`, then the GPU build the setup
+/// script installed (on a machine with an NVIDIA driver), then its CPU build, then the
+/// system library directories.
 ///
 /// # Errors
 /// `ORT_DYLIB_PATH` names a missing file, or no candidate exists.
@@ -118,7 +150,14 @@ pub fn locate_library() -> Result<PathBuf, RuntimeError> {
             })
         };
     }
-    let dirs = candidate_dirs();
+    let layout = data_layout();
+    if let Some(gpu) = layout
+        .as_ref()
+        .and_then(|layout| gpu_library(layout, driver_present(Path::new("/"))))
+    {
+        return Ok(gpu);
+    }
+    let dirs = candidate_dirs(layout.as_ref());
     for dir in &dirs {
         if let Some(found) = library_in(dir) {
             return Ok(found);
@@ -133,17 +172,22 @@ pub fn locate_library() -> Result<PathBuf, RuntimeError> {
     })
 }
 
-/// The directory the setup script installs the library into.
-pub fn install_dir() -> Option<PathBuf> {
+/// FrameForge's data directory, where the setup script installs ONNX Runtime.
+fn data_layout() -> Option<Layout> {
     let data_home = std::env::var_os("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data_home.join(DATA_SUBDIR))
+    Some(Layout {
+        root: data_home.join(DATA_SUBDIR),
+    })
 }
 
-fn candidate_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = install_dir().into_iter().collect();
+fn candidate_dirs(layout: Option<&Layout>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = layout
+        .map(|layout| layout.root.join(CPU_RUNTIME_SUBDIR))
+        .into_iter()
+        .collect();
     dirs.extend(
         ["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu"]
             .iter()
@@ -154,7 +198,7 @@ fn candidate_dirs() -> Vec<PathBuf> {
 
 /// The best library file in `dir`: the exact version this build targets, else the plain
 /// `libonnxruntime.so`.
-fn library_in(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn library_in(dir: &Path) -> Option<PathBuf> {
     [
         format!("libonnxruntime.so.{ORT_VERSION}"),
         "libonnxruntime.so.1".to_string(),

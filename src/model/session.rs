@@ -13,6 +13,7 @@ use ort::session::builder::SessionBuilder;
 
 use super::onnx_file::OnnxFile;
 use super::onnx_write::ModelParts;
+use super::providers;
 use super::runtime::{environment, Device, RuntimeError};
 use super::shared_weights::session_weights;
 use crate::config::Device as DeviceSetting;
@@ -30,13 +31,8 @@ pub struct SessionConfig {
 pub enum SessionError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error(
-        "device cuda:{0} was asked for, but this build has no CUDA support \
-         (rebuild with `--features cuda`)"
-    )]
-    CudaNotBuilt(u32),
-    #[error("device cuda:{device} is not available: {reason}")]
-    CudaUnavailable { device: u32, reason: String },
+    #[error("device {device} is not available: {reason}")]
+    GpuUnavailable { device: Device, reason: String },
     #[error("cannot load model {path}: {message}")]
     Load { path: String, message: String },
 }
@@ -106,32 +102,38 @@ impl Source<'_> {
 }
 
 fn open(model: Source<'_>, config: SessionConfig) -> Result<(Session, Device), SessionError> {
-    match config.device {
-        DeviceSetting::Cpu => Ok((build(model, config, None)?, Device::Cpu)),
-        DeviceSetting::Cuda(id) => Ok((build(model, config, Some(id))?, Device::Cuda(id))),
+    let device = match config.device {
+        DeviceSetting::Cpu => Device::Cpu,
+        DeviceSetting::Cuda(id) => Device::Cuda(id),
+        DeviceSetting::TensorRt(id) => Device::TensorRt(id),
         DeviceSetting::Auto => {
-            if cfg!(feature = "cuda") {
-                match build(model, config, Some(0)) {
-                    Ok(session) => return Ok((session, Device::Cuda(0))),
-                    Err(SessionError::CudaUnavailable { reason, .. }) => {
-                        if !AUTO_FALLBACK_WARNED.swap(true, Ordering::Relaxed) {
-                            tracing::warn!(
-                                "device auto: CUDA unavailable ({reason}); running on the CPU"
-                            );
-                        }
-                    }
-                    Err(other) => return Err(other),
-                }
+            environment()?;
+            // A library without CUDA (the CPU build) is the normal case on a machine
+            // without a GPU, not something to warn about.
+            if !providers::cuda_in_library() {
+                return Ok((build(model, config, Device::Cpu)?, Device::Cpu));
             }
-            Ok((build(model, config, None)?, Device::Cpu))
+            match build(model, config, Device::Cuda(0)) {
+                Ok(session) => return Ok((session, Device::Cuda(0))),
+                Err(SessionError::GpuUnavailable { reason, .. }) => {
+                    if !AUTO_FALLBACK_WARNED.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "device auto: CUDA unavailable ({reason}); running on the CPU"
+                        );
+                    }
+                    Device::Cpu
+                }
+                Err(other) => return Err(other),
+            }
         }
-    }
+    };
+    Ok((build(model, config, device)?, device))
 }
 
 fn build(
     model: Source<'_>,
     config: SessionConfig,
-    cuda: Option<u32>,
+    device: Device,
 ) -> Result<Session, SessionError> {
     let env = environment()?;
     let load_error = |e: ort::Error| SessionError::Load {
@@ -153,18 +155,7 @@ fn build(
         // (about 70 MB per session at tile 256) and gains nothing measurable here.
         .with_memory_pattern(false)
         .map_err(|e| load_error(e.into()))?;
-    if let Some(device) = cuda {
-        builder = with_cuda(builder, device)?;
-    }
-    static SHARED: std::sync::OnceLock<ort::session::builder::PrepackedWeights> =
-        std::sync::OnceLock::new();
-    if std::env::var_os("FF_X_SHARE").is_some() {
-        builder = builder
-            .with_prepacked_weights(
-                SHARED.get_or_init(ort::session::builder::PrepackedWeights::new),
-            )
-            .map_err(|e| load_error(e.into()))?;
-    }
+    builder = providers::register(builder, device)?;
     match model {
         Source::File(path) => builder.commit_from_file(path),
         Source::Parts { bytes, file, parts } => {
@@ -175,7 +166,7 @@ fn build(
                 .map_err(|e| load_error(e.into()))?;
             // On a GPU the weights go to the device; a host copy kept for sharing would
             // only cost memory.
-            if cuda.is_none() {
+            if device == Device::Cpu {
                 builder = with_shared_weights(builder, file, parts).map_err(load_error)?;
             }
             builder.commit_from_memory(bytes)
@@ -213,95 +204,5 @@ fn without_path_prefix(message: &str) -> String {
     match message.split_once(" failed:") {
         Some((head, tail)) if head.starts_with("Load model from") => tail.trim().to_string(),
         _ => message.to_string(),
-    }
-}
-
-#[cfg(feature = "cuda")]
-fn with_cuda(
-    builder: ort::session::builder::SessionBuilder,
-    device: u32,
-) -> Result<ort::session::builder::SessionBuilder, SessionError> {
-    use ort::ep::ExecutionProvider;
-    let unavailable = |reason: String| SessionError::CudaUnavailable { device, reason };
-    match ort::ep::CUDA::is_available() {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(unavailable(
-                "the loaded ONNX Runtime library has no CUDA execution provider".into(),
-            ))
-        }
-        Err(e) => return Err(unavailable(e.to_string())),
-    }
-    let id = i32::try_from(device).map_err(|_| unavailable("device index too large".into()))?;
-    builder
-        .with_execution_providers([ort::ep::CUDA::default()
-            .with_device_id(id)
-            .build()
-            .error_on_failure()])
-        .map_err(|e| unavailable(provider_failure(&ort::Error::<()>::from(e).to_string())))
-}
-
-/// ONNX Runtime reports a CUDA provider that cannot be loaded with its own source
-/// location and error codes; the reason a user can act on is the library the loader
-/// did not find.
-#[cfg(any(feature = "cuda", test))]
-fn provider_failure(message: &str) -> String {
-    let message = message.trim();
-    let reason = match message.rsplit_once(" : ") {
-        Some((head, tail)) if head.contains("[ONNXRuntimeError]") => tail.trim(),
-        _ => message,
-    };
-    match reason
-        .strip_prefix("Failed to load library ")
-        .and_then(|rest| rest.split_once(" with error: "))
-    {
-        Some((library, error)) => {
-            let name = Path::new(library)
-                .file_name()
-                .map_or_else(|| library.into(), |n| n.to_string_lossy());
-            format!(
-                "cannot load {name}: {} (the CUDA and cuDNN libraries of this ONNX Runtime \
-                 build must be on the loader's path, e.g. LD_LIBRARY_PATH)",
-                error.trim()
-            )
-        }
-        None => reason.to_string(),
-    }
-}
-
-#[cfg(not(feature = "cuda"))]
-fn with_cuda(
-    _builder: ort::session::builder::SessionBuilder,
-    device: u32,
-) -> Result<ort::session::builder::SessionBuilder, SessionError> {
-    Err(SessionError::CudaNotBuilt(device))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::provider_failure;
-
-    #[test]
-    fn a_missing_cuda_library_is_named_without_onnx_runtime_internals() {
-        let raw = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 \
-            onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : \
-            FAIL : Failed to load library /opt/ort/capi/libonnxruntime_providers_cuda.so with \
-            error: libcublasLt.so.13: cannot open shared object file: No such file or directory\n";
-        assert_eq!(
-            provider_failure(raw),
-            "cannot load libonnxruntime_providers_cuda.so: libcublasLt.so.13: cannot open \
-             shared object file: No such file or directory (the CUDA and cuDNN libraries of \
-             this ONNX Runtime build must be on the loader's path, e.g. LD_LIBRARY_PATH)"
-        );
-    }
-
-    #[test]
-    fn other_provider_errors_keep_their_reason() {
-        let raw = "/src/x.cc:12 f() [ONNXRuntimeError] : 1 : FAIL : CUDA failure 100: no CUDA-capable device is detected";
-        assert_eq!(
-            provider_failure(raw),
-            "CUDA failure 100: no CUDA-capable device is detected"
-        );
-        assert_eq!(provider_failure("plain reason"), "plain reason");
     }
 }

@@ -146,25 +146,43 @@ fn a_missing_onnx_runtime_is_a_clear_error_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// Without the `cuda` feature, asking for CUDA is a configuration error at the model.
-#[cfg(not(feature = "cuda"))]
+/// With the CPU build of ONNX Runtime (this machine's), asking for CUDA or TensorRT is a
+/// configuration error at the model that names the library and how to get the GPU build.
 #[test]
-fn cuda_without_cuda_support_is_a_clear_error() {
+fn a_gpu_without_its_provider_is_a_clear_error() {
     let ws = Workspace::new();
-    let pipeline = ws.pipeline("device: cuda:1\nstages:\n  - restore:\n      model: {x2}\n");
-    let output = frameforge()
-        .arg("validate")
-        .arg(&pipeline)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.trim_end().ends_with(
-            ":8:14: device cuda:1 was asked for, but this build has no CUDA support (rebuild with `--features cuda`)"
-        ),
-        "{stderr}"
-    );
+    for (device, provider) in [("cuda:1", "CUDA"), ("tensorrt", "TensorRT")] {
+        let pipeline = ws.pipeline(&format!(
+            "device: {device}\nstages:\n  - restore:\n      model: {{x2}}\n"
+        ));
+        let output = frameforge()
+            .arg("validate")
+            .arg(&pipeline)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let shown = if device == "tensorrt" {
+            "tensorrt:0"
+        } else {
+            device
+        };
+        let (head, tail) = stderr
+            .trim_end()
+            .split_once(&format!(
+                ": device {shown} is not available: the ONNX Runtime library "
+            ))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(head.ends_with(":8:14"), "{stderr}");
+        assert!(
+            tail.ends_with(&format!(
+                "libonnxruntime.so.1.31.1 has no {provider} execution provider (on a machine with \
+                 an NVIDIA driver, `bash tools/setup.sh` installs the GPU build, which the \
+                 binary then uses)"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 /// `device: auto` quietly runs on the CPU when the build has no CUDA support.
