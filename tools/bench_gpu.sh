@@ -3,7 +3,7 @@
 # results, then times FrameForge against the ffmpeg pipe → Python onnxruntime → ffmpeg
 # pipe script with the same model on the same GPU, and both on all CPU cores.
 #   tools/bench_gpu.sh [check|speed|cpu]...   (default: all)
-# Needs: BIN, a frameforge built with `--features cuda`; ORT_DYLIB_PATH, ONNX Runtime GPU
+# Needs: BIN, a frameforge binary; ORT_DYLIB_PATH, ONNX Runtime GPU
 # (PyPI onnxruntime-gpu 1.31.1: CUDA 13, cuDNN 9) with its CUDA libraries on the loader's
 # path; PY, a Python whose onnxruntime is that same package; ffmpeg/ffprobe with libx264.
 set -euo pipefail

@@ -18,6 +18,7 @@ use crate::config::{self, Draft, EncodeSpec, LoadedPipeline};
 use crate::media::encode::{check_encoder, EncodeSettings};
 use crate::media::filter_graph::{chain_output_size, fixed_output_size, ChainInput};
 use crate::media::frame_size::{size_refusal, typical_source};
+use crate::media::hardware_encoder::hardware_refusal;
 use crate::model::session::SessionConfig;
 use crate::stage::StagePlan;
 
@@ -142,8 +143,11 @@ fn encoder_problems(draft: &Draft) -> config::Problems {
         .stages()
         .any(|(_, stage)| !matches!(stage, config::StageSpec::Caption(_)));
     if let (Some(encode), true) = (draft.encode(), encodes) {
-        if let Err((field, message)) = check_encoder(&encode_settings(&encode, 0)) {
+        let settings = encode_settings(&encode, 0);
+        if let Err((field, message)) = check_encoder(&settings) {
             problems.push(draft.problem(&format!("encode.{field}"), message));
+        } else if let Some(refusal) = hardware_refusal(&settings) {
+            problems.push(draft.problem("encode.codec", refusal));
         }
     }
     problems

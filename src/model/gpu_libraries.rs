@@ -106,7 +106,10 @@ impl NvidiaFolders {
             let Some(folder) = folder else { continue };
             for name in names {
                 if let Err(error) = ort::util::preload_dylib(folder.join(name)) {
-                    failures.push(format!("cannot load {name}: {error}"));
+                    // libloading keeps the loader's own words (dlerror) as the source.
+                    let reason = std::error::Error::source(&error)
+                        .map_or_else(|| error.to_string(), ToString::to_string);
+                    failures.push(format!("cannot load {name}: {reason}"));
                     break;
                 }
             }

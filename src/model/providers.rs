@@ -116,18 +116,36 @@ fn provider_failure(message: &str) -> String {
             let name = Path::new(library)
                 .file_name()
                 .map_or_else(|| library.into(), |n| n.to_string_lossy());
+            let error = error.trim();
             let preloading = match preload_failures() {
                 [] => String::new(),
-                failures => format!("; preloading them failed: {}", failures.join("; ")),
+                failures => format!(
+                    "; loading the GPU libraries from FrameForge's data directory failed: {}",
+                    failures.join("; ")
+                ),
             };
             format!(
-                "cannot load {name}: {} (the CUDA, cuDNN and TensorRT libraries of this ONNX \
-                 Runtime build are installed by `bash tools/setup.sh` on a machine with an \
-                 NVIDIA driver, or must be on LD_LIBRARY_PATH{preloading})",
-                error.trim()
+                "cannot load {name}: {error} ({}{preloading})",
+                missing_library_hint(error)
             )
         }
         None => reason.to_string(),
+    }
+}
+
+/// Where the library the loader did not find comes from, by its name at the start of
+/// the loader's message (`libcublasLt.so.13: cannot open shared object file`).
+fn missing_library_hint(error: &str) -> &'static str {
+    if error.starts_with("libcuda.so") {
+        "libcuda.so.1 is the NVIDIA driver's own library: this machine has no working \
+         NVIDIA driver"
+    } else if error.starts_with("libnvinfer") || error.starts_with("libnvonnxparser") {
+        "TensorRT's libraries are installed by `FRAMEFORGE_TENSORRT=1 bash tools/setup.sh`, \
+         or must be on LD_LIBRARY_PATH"
+    } else {
+        "the CUDA and cuDNN libraries of this ONNX Runtime build are installed by \
+         `bash tools/setup.sh` on a machine with an NVIDIA driver, or must be on \
+         LD_LIBRARY_PATH"
     }
 }
 
@@ -144,10 +162,28 @@ mod tests {
         assert_eq!(
             provider_failure(raw),
             "cannot load libonnxruntime_providers_cuda.so: libcublasLt.so.13: cannot open \
-             shared object file: No such file or directory (the CUDA, cuDNN and TensorRT \
-             libraries of this ONNX Runtime build are installed by `bash tools/setup.sh` on a \
-             machine with an NVIDIA driver, or must be on LD_LIBRARY_PATH)"
+             shared object file: No such file or directory (the CUDA and cuDNN libraries of \
+             this ONNX Runtime build are installed by `bash tools/setup.sh` on a machine with \
+             an NVIDIA driver, or must be on LD_LIBRARY_PATH)"
         );
+    }
+
+    #[test]
+    fn the_driver_and_tensorrt_are_named_as_such() {
+        let failure = |library: &str| {
+            provider_failure(&format!(
+                "[ONNXRuntimeError] : 1 : FAIL : Failed to load library /g/libonnxruntime_providers_x.so \
+                 with error: {library}: cannot open shared object file: No such file or directory"
+            ))
+        };
+        assert!(failure("libcuda.so.1").ends_with(
+            "(libcuda.so.1 is the NVIDIA driver's own library: this machine has no working \
+             NVIDIA driver)"
+        ));
+        assert!(failure("libnvinfer.so.10").ends_with(
+            "(TensorRT's libraries are installed by `FRAMEFORGE_TENSORRT=1 bash \
+             tools/setup.sh`, or must be on LD_LIBRARY_PATH)"
+        ));
     }
 
     #[test]

@@ -248,3 +248,32 @@ fn a_captioner_whose_card_rules_out_real_photographs_is_warned_about_once() {
     assert_eq!(validate.status.code(), Some(0));
     assert!(warnings(&validate.stderr).is_empty());
 }
+
+/// ffmpeg lists NVENC here, but without an NVIDIA driver it cannot start: one problem at
+/// `encode.codec` that says what it needs, instead of the same failure for every file.
+#[test]
+fn nvenc_without_its_driver_is_refused_at_load() {
+    if std::path::Path::new("/proc/driver/nvidia/version").exists() {
+        // A machine with the driver may well have NVENC: nothing to refuse.
+        return;
+    }
+    let ws = Workspace::new();
+    let pipeline =
+        ws.pipeline("stages:\n  - restore:\n      model: {x2}\nencode:\n  codec: hevc_nvenc\n");
+    let output = frameforge()
+        .arg("validate")
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.trim_end().ends_with(
+            ":9:10: hevc_nvenc cannot start on this machine (Cannot load libcuda.so.1): NVENC \
+             needs an NVIDIA GPU with a video encoder and its driver's libcuda and \
+             libnvidia-encode (data-centre GPUs of the A100/H100/H200 family have none); \
+             libx264, libx265 or ffv1 encode on the CPU"
+        ),
+        "{stderr}"
+    );
+}
