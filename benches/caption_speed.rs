@@ -122,6 +122,7 @@ fn one_session(
 ) -> Result<(), Error> {
     let config = SessionConfig {
         device: Device::Cpu,
+        precision: frameforge::config::Precision::Fp32,
         intra_threads: options.threads,
     };
     let mut model = CaptionModel::load(folder, "", config)?;
@@ -171,6 +172,7 @@ fn side_by_side(
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let single = SessionConfig {
         device: Device::Cpu,
+        precision: frameforge::config::Precision::Fp32,
         intra_threads: 1,
     };
     let mut models: Vec<CaptionModel> = (0..workers)

@@ -29,6 +29,7 @@ fn main() -> Result<(), Error> {
     };
     let config = SessionConfig {
         device: Device::Cpu,
+        precision: frameforge::config::Precision::Fp32,
         intra_threads: 1,
     };
     let mut model = CaptionModel::load(Path::new(model_dir), "", config)?;

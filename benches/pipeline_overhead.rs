@@ -96,6 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let intra = (options.threads / options.workers).max(1);
     let session = SessionConfig {
         device: Device::Cpu,
+        precision: frameforge::config::Precision::Fp32,
         intra_threads: intra,
     };
     let plan = StagePlan::check(&draft, session).map_err(|p| p.to_string())?;

@@ -96,7 +96,7 @@ pub struct SearchArgs {
 pub struct InspectArgs {
     /// The `.onnx` model file.
     pub model: PathBuf,
-    /// Where to open it: `auto`, `cpu`, `cuda` or `cuda:N`.
+    /// Where to open it: `auto`, `cpu`, `cuda[:N]` or `tensorrt[:N]`.
     #[arg(long, default_value = "auto")]
     pub device: Device,
     /// Print the findings as JSON.

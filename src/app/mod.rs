@@ -56,6 +56,8 @@ pub fn validate(args: &ValidateArgs) -> u8 {
 pub fn inspect(args: &InspectArgs) -> u8 {
     let session = SessionConfig {
         device: args.device,
+        // A model is inspected as it is.
+        precision: crate::config::Precision::Fp32,
         intra_threads: 1,
     };
     crate::inspect::inspect(args, session)
@@ -98,6 +100,7 @@ fn load(path: &Path, threads: Option<u32>) -> Result<(LoadedPipeline, StagePlan)
     let draft = config::load_draft(path);
     let session = SessionConfig {
         device: draft.device(),
+        precision: draft.precision(),
         // Parallelism comes from many single-threaded sessions (see BENCHMARKS.md).
         intra_threads: 1,
     };

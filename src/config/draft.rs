@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::device::Device;
 use super::positions::PositionIndex;
+use super::precision::Precision;
 use super::problem::{Problem, Problems};
 use super::schema::{EncodeSpec, Pipeline, StageSpec};
 use super::sections::Sections;
@@ -85,6 +86,12 @@ impl Draft {
         self.sections.run.as_ref().and_then(|run| run.threads)
     }
 
+    /// The float width of restoration models: the file's, or `auto`.
+    #[must_use]
+    pub fn precision(&self) -> Precision {
+        self.sections.precision.unwrap_or_default()
+    }
+
     /// A problem about `key_path` in this file, placed as
     /// [`LoadedPipeline::problem`] places it.
     pub fn problem(&self, key_path: &str, message: impl Into<String>) -> Problem {
@@ -131,6 +138,7 @@ fn assemble(sections: Sections) -> Option<Pipeline> {
         input: sections.input?,
         output: sections.output?,
         device: sections.device.unwrap_or_default(),
+        precision: sections.precision.unwrap_or_default(),
         stages,
         encode: sections.encode.unwrap_or_default(),
         run: sections.run.unwrap_or_default(),

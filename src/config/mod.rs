@@ -25,6 +25,7 @@ mod input_filter;
 mod number_messages;
 mod paths;
 mod positions;
+mod precision;
 mod problem;
 mod schema;
 mod sections;
@@ -40,6 +41,7 @@ pub use input_filter::{
     compile_glob, media_kind, GlobList, InputFilter, InvalidGlob, MediaKind, IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
 };
+pub use precision::Precision;
 pub use problem::{Location, Problem, Problems};
 pub use schema::{
     CaptionSpec, Container, DecodeErrorPolicy, EncodeSpec, Existing, ImageFormat, InputSpec,

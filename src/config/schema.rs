@@ -11,10 +11,18 @@ use serde::Deserialize;
 
 use super::device::Device;
 use super::positions::{child_path, item_path};
+use super::precision::Precision;
 
 /// The keys a pipeline file may have at its top level, in schema order.
 pub const TOP_LEVEL_FIELDS: &[&str] = &[
-    "name", "input", "output", "device", "stages", "encode", "run",
+    "name",
+    "input",
+    "output",
+    "device",
+    "precision",
+    "stages",
+    "encode",
+    "run",
 ];
 
 /// The stage names a `stages` item may use, in schema order.
@@ -46,6 +54,8 @@ pub struct Pipeline {
     pub output: OutputSpec,
     /// Where to run inference.
     pub device: Device,
+    /// The float width restoration models run at.
+    pub precision: Precision,
     /// The work done on every frame, in order; never empty.
     pub stages: Vec<StageSpec>,
     /// How results are written.

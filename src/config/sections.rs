@@ -16,6 +16,7 @@ use serde_yaml::{Mapping, Value};
 use super::device::Device;
 use super::number_messages::number_message;
 use super::positions::{child_path, item_path, PositionIndex};
+use super::precision::Precision;
 use super::problem::{Location, Problem, Problems};
 use super::schema::{
     EncodeSpec, InputSpec, OutputSpec, RunSpec, StageSpec, STAGE_NAMES, TOP_LEVEL_FIELDS,
@@ -31,6 +32,7 @@ pub(crate) struct Sections {
     pub(crate) input: Option<InputSpec>,
     pub(crate) output: Option<OutputSpec>,
     pub(crate) device: Option<Device>,
+    pub(crate) precision: Option<Precision>,
     /// Outer `None`: no usable list. Inner `None`: that item had a problem.
     pub(crate) stages: Option<Vec<Option<StageSpec>>>,
     pub(crate) encode: Option<EncodeSpec>,
@@ -102,11 +104,12 @@ impl Reader<'_> {
             match name.as_str() {
                 // An optional section left empty takes its defaults.
                 "encode" if value.is_null() => sections.encode = Some(EncodeSpec::default()),
-                "name" | "device" | "run" if value.is_null() => {}
+                "name" | "device" | "precision" | "run" if value.is_null() => {}
                 "name" => sections.name = self.section(value, &path),
                 "input" => sections.input = self.section(value, &path),
                 "output" => sections.output = self.section(value, &path),
                 "device" => sections.device = self.section(value, &path),
+                "precision" => sections.precision = self.section(value, &path),
                 "encode" => sections.encode = self.section(value, &path),
                 "run" => sections.run = self.section(value, &path),
                 "stages" => sections.stages = self.stages(value),

@@ -105,7 +105,7 @@ encode: {crf: 60}
     assert_eq!(
         work.problems(text),
         vec![
-            "1:1: unknown field `foo`, expected one of `name`, `input`, `output`, `device`, `stages`, `encode`, `run`",
+            "1:1: unknown field `foo`, expected one of `name`, `input`, `output`, `device`, `precision`, `stages`, `encode`, `run`",
             "2:21: unknown field `foo`, expected one of `path`, `include`, `exclude`, `on_decode_error`",
             "5:13: unknown variant `maybe`, expected one of `skip`, `overwrite`, `fail`",
             "9:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `scale`",

@@ -65,6 +65,25 @@ pub fn fields(message: &[u8]) -> impl Iterator<Item = io::Result<Field<'_>>> {
     })
 }
 
+/// The fields of a message in memory, each with its bytes as written (key and value), so
+/// that a field can be copied into a new message unchanged, whatever its wire type.
+pub fn fields_with_bytes(message: &[u8]) -> impl Iterator<Item = io::Result<(Field<'_>, &[u8])>> {
+    let mut rest = message;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let before = rest;
+        match next_field(&mut rest) {
+            Ok(field) => Some(Ok((field, &before[..before.len() - rest.len()]))),
+            Err(error) => {
+                rest = &[];
+                Some(Err(error))
+            }
+        }
+    })
+}
+
 fn next_field<'a>(rest: &mut &'a [u8]) -> io::Result<Field<'a>> {
     let key = slice_varint(rest)?;
     let number = field_number(key)?;

@@ -7,12 +7,14 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use crate::config::Precision;
 use half::f16;
 use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, IxDyn};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{Tensor, TensorRef};
 
 use super::feed::{batches, join_batches, model_images, rgb_result};
+use super::float16_check::settle_precision;
 use super::probe::{find_shape_rules, Known, MAX_SCALE};
 use super::resample::resize_rgb;
 use super::runtime::Device;
@@ -44,6 +46,8 @@ pub struct ModelInterface {
     /// Free heights and widths must be multiples of this.
     pub multiple: u32,
     pub sidecar: RestoreSidecar,
+    /// The float width its sessions run at, settled at load (`float16_check`).
+    pub precision: Precision,
 }
 
 impl ModelInterface {
@@ -79,7 +83,12 @@ impl RestoreModel {
     /// (each named with its tensor), or its scale is not an integer from 1 to 8.
     pub fn load(path: &Path, config: SessionConfig) -> Result<Self, RestoreModelError> {
         let sidecar = read_sidecar(path)?.unwrap_or_default();
-        let (session, device) = open_session(path, config)?;
+        // The interface is found on the model as it is; its float width is settled after.
+        let as_it_is = SessionConfig {
+            precision: Precision::Fp32,
+            ..config
+        };
+        let (session, device) = open_session(path, as_it_is)?;
         let interface_error = |problem: String| RestoreModelError::Interface {
             path: path.display().to_string(),
             problem,
@@ -111,6 +120,7 @@ impl RestoreModel {
                 scale: 1,
                 multiple: 1,
                 sidecar,
+                precision: Precision::Fp32,
             },
             device,
             output_scale: 1,
@@ -119,7 +129,7 @@ impl RestoreModel {
         model.interface.scale = rules.scale;
         model.interface.multiple = rules.multiple;
         model.output_scale = rules.scale;
-        Ok(model)
+        settle_precision(model, config.precision)
     }
 
     /// Opens another session of a model whose interface [`RestoreModel::load`] found.
@@ -131,6 +141,10 @@ impl RestoreModel {
         config: SessionConfig,
         interface: &ModelInterface,
     ) -> Result<Self, RestoreModelError> {
+        let config = SessionConfig {
+            precision: interface.precision,
+            ..config
+        };
         let (session, device) = open_session(path, config)?;
         Ok(Self {
             path: path.to_path_buf(),

@@ -26,6 +26,7 @@ fn reference() -> Value {
 fn session() -> SessionConfig {
     SessionConfig {
         device: Device::Cpu,
+        precision: frameforge::config::Precision::Fp32,
         intra_threads: 1,
     }
 }

@@ -25,6 +25,7 @@ mod config_load;
 mod decode_conversion;
 mod frame_rate;
 mod model_conventions;
+mod precision;
 mod recipes;
 mod report_history;
 mod restore_images;
