@@ -3,6 +3,8 @@
 # results, then times FrameForge against the ffmpeg pipe → Python onnxruntime → ffmpeg
 # pipe script with the same model on the same GPU, and both on all CPU cores.
 #   tools/bench_gpu.sh [check|speed|cpu]...   (default: all)
+# On a lent GPU machine: `tools/gpu_bundle/on_device.sh bash tools/bench_gpu.sh` with the
+# bundle tools/make_gpu_bundle.sh makes (carried as .gpu/).
 # Needs: BIN, a frameforge binary; ORT_DYLIB_PATH, ONNX Runtime GPU
 # (PyPI onnxruntime-gpu 1.31.1: CUDA 13, cuDNN 9) with its CUDA libraries on the loader's
 # path; PY, a Python whose onnxruntime is that same package; ffmpeg/ffprobe with libx264.
