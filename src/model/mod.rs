@@ -1,6 +1,7 @@
 //! Everything that talks to ONNX Runtime: the library and environment, sessions per
 //! device, restoration models, captioning graphs, and tiled inference.
 
+pub mod bound_run;
 pub mod caption_checks;
 pub mod caption_decoder;
 pub mod caption_graphs;

@@ -13,6 +13,7 @@ use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, IxDyn};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{Tensor, TensorRef};
 
+use super::bound_run::BoundRun;
 use super::feed::{batches, join_batches, model_images, rgb_result};
 use super::float16_check::settle_precision;
 use super::probe::{find_shape_rules, Known, MAX_SCALE};
@@ -51,6 +52,14 @@ pub struct ModelInterface {
 }
 
 impl ModelInterface {
+    /// Whether runs can go through bound buffers: one float32 input, a float32 output
+    /// and no constant inputs to bind besides.
+    pub fn can_bind(&self) -> bool {
+        self.signature.input.element == Element::Float32
+            && self.signature.output.element == Element::Float32
+            && self.signature.constants.is_empty()
+    }
+
     /// What the model demands of the windows it is run on.
     pub fn window_rule(&self) -> WindowRule {
         let axis = |fixed: Option<u32>| AxisRule {
@@ -72,6 +81,10 @@ pub struct RestoreModel {
     device: Device,
     /// The scale results are delivered at (the model's own unless an output scale is set).
     output_scale: u32,
+    /// Whether runs go through bound buffers (float32 ports and no constant inputs, once
+    /// the interface is known), and the buffers of the last tile shape.
+    binds: bool,
+    bound: Option<BoundRun>,
 }
 
 impl RestoreModel {
@@ -124,11 +137,14 @@ impl RestoreModel {
             },
             device,
             output_scale: 1,
+            binds: false,
+            bound: None,
         };
         let rules = find_shape_rules(known, |h, w| model.probe(h, w)).map_err(interface_error)?;
         model.interface.scale = rules.scale;
         model.interface.multiple = rules.multiple;
         model.output_scale = rules.scale;
+        model.binds = model.interface.can_bind();
         settle_precision(model, config.precision)
     }
 
@@ -152,6 +168,8 @@ impl RestoreModel {
             interface: interface.clone(),
             device,
             output_scale: interface.scale,
+            binds: interface.can_bind(),
+            bound: None,
         })
     }
 
@@ -273,6 +291,9 @@ impl RestoreModel {
     /// One session run with the frame batch and the constant inputs; the output as
     /// float32, of whatever 4-dimensional shape the model gives.
     fn run(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>, RestoreModelError> {
+        if self.binds {
+            return self.run_bound(batch);
+        }
         let signature = &self.interface.signature;
         let (n, _, h, w) = batch.dim();
         let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = vec![(
@@ -325,6 +346,41 @@ impl RestoreModel {
         array
             .into_dimensionality()
             .map_err(|e| run_error(format!("output is not 4-dimensional: {e}")))
+    }
+
+    /// One run through the bound buffers, bound anew when the tile shape changes.
+    fn run_bound(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>, RestoreModelError> {
+        let (n, c, h, w) = batch.dim();
+        let scale = self.interface.scale as usize;
+        let shapes = ([n, c, h, w], [n, c, h * scale, w * scale]);
+        let Self {
+            session,
+            bound,
+            interface,
+            device,
+            path,
+            ..
+        } = self;
+        let run_error = |e: ort::Error| RestoreModelError::Run {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let current = match bound.take() {
+            Some(fitting) if fitting.fits(shapes.0, shapes.1) => fitting,
+            old => {
+                // The old buffers go before the new ones are allocated.
+                drop(old);
+                let ports = (
+                    interface.signature.input.name.as_str(),
+                    interface.signature.output.name.as_str(),
+                );
+                BoundRun::new(session, *device, ports, shapes.0, shapes.1).map_err(run_error)?
+            }
+        };
+        bound
+            .insert(current)
+            .run(session, batch.view())
+            .map_err(run_error)
     }
 
     fn run_error(&self, message: String) -> RestoreModelError {

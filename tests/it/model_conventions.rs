@@ -386,3 +386,33 @@ fn the_report_names_the_model_of_each_output() {
     assert_eq!(again["models"], first["models"]);
     assert_eq!(again["run"], first["run"]);
 }
+
+/// Runs go through buffers bound per tile shape: a model that changes shape and comes back
+/// gives, for each input, the bits a fresh model gives.
+#[test]
+fn bound_buffers_follow_the_tile_shape() {
+    use frameforge::config::{Device, Precision};
+    use frameforge::model::restore_model::RestoreModel;
+    use frameforge::model::session::SessionConfig;
+    let config = SessionConfig {
+        device: Device::Cpu,
+        precision: Precision::Fp32,
+        intra_threads: 1,
+    };
+    let path = util::model("realesr-animevideov3-x2.onnx");
+    let tile = |h: usize, w: usize, seed: f32| {
+        ndarray::Array4::from_shape_fn((1, 3, h, w), |(_, c, y, x)| {
+            ((c as f32 * 0.31 + y as f32 * 0.07 + x as f32 * 0.13 + seed).sin() + 1.0) / 2.0
+        })
+    };
+    let inputs = [tile(32, 32, 0.0), tile(40, 48, 1.0), tile(32, 32, 2.0)];
+    let mut shared = RestoreModel::load(&path, config).unwrap();
+    assert!(shared.interface().can_bind());
+    for input in &inputs {
+        let mut fresh = RestoreModel::load(&path, config).unwrap();
+        let expected = fresh.infer(input.view()).unwrap();
+        let got = shared.infer(input.view()).unwrap();
+        assert_eq!(got.dim(), (1, 3, input.dim().2 * 2, input.dim().3 * 2));
+        assert_eq!(got, expected);
+    }
+}
