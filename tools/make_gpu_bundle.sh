@@ -14,21 +14,22 @@
 # Not in it yet: the wheel's Python package, which bench_gpu.sh's Python pipe baseline
 # imports (the machine's Python has numpy but no onnxruntime).
 #   tools/make_gpu_bundle.sh [SM]     (SM: the GPU's architecture, default 90 = H100/H200)
-# Takes about 15 minutes on 2 cores (FFmpeg's build), once; FFmpeg's build is kept in
-# .gpu/ffmpeg-build for the next bundle.
+# Takes about 9 minutes on 2 cores (FFmpeg's build) the first time; FFmpeg's build is
+# kept in .gpu-build/ (git-ignored, not carried) for the next bundle. Carry only .gpu/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SM=${1:-90}
 ORT_VERSION=1.31.1
 OUT=.gpu
-STAGE=$OUT/stage
-mkdir -p "$OUT"
+CACHE=.gpu-build
+STAGE=$CACHE/stage
+mkdir -p "$OUT" "$CACHE"
 rm -rf "$STAGE"
 mkdir -p "$STAGE/bin" "$STAGE/ffmpeg/lib" "$STAGE/data/frameforge/onnxruntime-gpu"
 
 # FFmpeg: Debian's upstream version, built with what bench_gpu.sh needs (x264, zlib).
 version=$(dpkg-query -W -f='${Version}' libavcodec-dev | sed 's/^[0-9]*://; s/-.*//')
-build=$OUT/ffmpeg-build/$version
+build=$CACHE/ffmpeg-$version
 if [ ! -f "$build/.done" ]; then
   apt_missing=()
   for pkg in nasm libx264-dev zlib1g-dev xz-utils; do
@@ -40,7 +41,7 @@ if [ ! -f "$build/.done" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
   fi
   rm -rf "$build" && mkdir -p "$build"
-  tarball=$OUT/ffmpeg_$version.orig.tar.xz
+  tarball=$CACHE/ffmpeg_$version.orig.tar.xz
   [ -f "$tarball" ] || curl -fsSL -o "$tarball" "http://deb.debian.org/debian/pool/main/f/ffmpeg/ffmpeg_$version.orig.tar.xz"
   tar -xJf "$tarball" -C "$build" --strip-components=1
   (cd "$build" && ./configure --prefix="$PWD/installed" --enable-shared --disable-static --enable-gpl \
