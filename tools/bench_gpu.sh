@@ -2,7 +2,10 @@
 # Restoration and captioning on a CUDA GPU: checks that `device: cuda` gives the CPU's
 # results, then times FrameForge against the ffmpeg pipe → Python onnxruntime → ffmpeg
 # pipe script with the same model on the same GPU, and both on all CPU cores.
-#   tools/bench_gpu.sh [check|speed|cpu]...   (default: all)
+#   tools/bench_gpu.sh [check|speed|cpu|precision]...   (default: all)
+# `precision` needs no Python onnxruntime: FrameForge alone at fp32, fp16 and on TensorRT,
+# the float16 output's PSNR against fp32, the GPU's busy share, and x264 alone (the
+# encoder's ceiling at the output size).
 # On a lent GPU machine: `tools/gpu_bundle/on_device.sh bash tools/bench_gpu.sh` with the
 # bundle tools/make_gpu_bundle.sh makes (carried as .gpu/).
 # Needs: BIN, a frameforge binary; ORT_DYLIB_PATH, ONNX Runtime GPU
@@ -25,7 +28,7 @@ wall() { # command… → seconds; the command's output goes to $work/last.log
   end=$(date +%s.%N)
   "$PY" -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$start" "$end"
 }
-restore_pipeline() { # input output device tile codec [gpu sessions]
+restore_pipeline() { # input output device tile codec [gpu sessions] [precision] [preset]
   local quality="crf: 18"
   [ "$5" = ffv1 ] && quality="# lossless"
   cat >"$work/p-$3.yaml" <<YAML
@@ -35,6 +38,7 @@ output:
   path: $2
   existing: overwrite
 device: $3
+precision: ${7:-auto}
 stages:
   - restore:
       model: $model
@@ -43,7 +47,7 @@ encode:
   container: mkv
   codec: $5
   $quality
-  preset: medium
+  preset: ${8:-medium}
 run:
   checkpoint: off
   gpu_sessions: ${6:-4}
@@ -118,4 +122,27 @@ fi
 if run_section cpu; then
   echo "== on every CPU core against the same script (no GPU)"
   speed cpu 720x576 2 "" 1
+fi
+
+if run_section precision; then
+  echo "== float width and TensorRT (animevideov3 x2, 720x576 -> 1440x1152, 240 frames)"
+  clip="$work/pr-720.mp4"
+  ffmpeg -v error -y -f lavfi -i "testsrc2=size=720x576:rate=24:duration=10" -c:v libx264 -crf 18 -pix_fmt yuv420p "$clip"
+  encoder=$(wall ffmpeg -v error -y -i "$clip" -vf scale=1440:1152 -c:v libx264 -preset veryfast -crf 18 -threads "$CORES" -f null -)
+  printf '  x264 veryfast alone at 1440x1152: %6.2f s (%5.1f fps): the encoder ceiling\n' "$encoder" "$("$PY" -c "print(240 / $encoder)")"
+  for run in "cuda fp32" "cuda fp16" "tensorrt fp16"; do
+    set -- $run
+    nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 200 >"$work/busy.log" &
+    sampler=$!
+    took=$(RUST_LOG=frameforge=info wall "$BIN" run "$(restore_pipeline "$clip" "$work/pr-$1-$2" "$1" 0 libx264 4 "$2" veryfast)" --threads "$CORES" --force)
+    kill "$sampler"
+    busy=$("$PY" -c "import sys; v=[float(x) for x in open(sys.argv[1]) if x.strip()]; print(round(sum(v)/max(len(v),1)))" "$work/busy.log")
+    printf '  %-8s %-4s %6.2f s (%5.1f fps), GPU busy %s%%\n' "$1" "$2" "$took" "$("$PY" -c "print(240 / $took)")" "$busy"
+    grep -h "float16\|float32\|tensorrt" "$work/last.log" | head -2 | sed 's/^/    /'
+  done
+  for run in "cuda fp32" "cuda fp16"; do
+    set -- $run
+    "$BIN" run "$(restore_pipeline "$clip" "$work/lossless-$2" cuda 0 ffv1 4 "$2")" --quiet --force >/dev/null
+  done
+  printf '  fp16 against fp32 (ffv1): %s\n' "$(psnr "$work/lossless-fp32/pr-720.mkv" "$work/lossless-fp16/pr-720.mkv")"
 fi
