@@ -114,10 +114,9 @@ fn probe_size(rule: WindowRule) -> (u32, u32) {
 /// reds, bright highlights, fine texture), the fixture the goldens start from.
 const PROBE_PNG: &[u8] = include_bytes!("../../fixtures/golden/coffee_72x64.png");
 
-/// The probe photograph as `[1,3,h,w]` in 0..1, mirrored past its borders to any size.
-///
-/// # Panics
-/// Never: the embedded PNG is checked by the tests.
+/// The probe photograph as `[1,3,h,w]` in 0..1, mirrored past its borders to any size
+/// (the embedded PNG is read by every test of the check; were it unreadable, one flat
+/// brown pixel would stand in).
 pub fn probe_image((height, width): (u32, u32)) -> Array4<f32> {
     let photo = image::load_from_memory(PROBE_PNG)
         .map(|image| image.to_rgb8())
