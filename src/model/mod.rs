@@ -5,6 +5,7 @@ pub mod bound_run;
 pub mod caption_checks;
 pub mod caption_decoder;
 pub mod caption_graphs;
+pub mod engine_build;
 pub mod feed;
 pub mod float16_check;
 pub mod gpu_libraries;

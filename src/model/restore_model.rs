@@ -14,6 +14,7 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::{Tensor, TensorRef};
 
 use super::bound_run::BoundRun;
+use super::engine_build::timed_first_run;
 use super::feed::{batches, join_batches, model_images, rgb_result};
 use super::float16_check::settle_precision;
 use super::probe::{find_shape_rules, Known, MAX_SCALE};
@@ -244,7 +245,12 @@ impl RestoreModel {
     /// One run on a batch the model takes, its output checked for shape and for values
     /// that are not finite.
     fn run_checked(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>, RestoreModelError> {
-        let output = self.run(batch)?;
+        let output = if matches!(self.device, Device::TensorRt(_)) {
+            let (device, path) = (self.device, self.path.clone());
+            timed_first_run(device, &path, batch.shape(), || self.run(batch))?
+        } else {
+            self.run(batch)?
+        };
         let (n, c, h, w) = batch.dim();
         let scale = self.interface.scale as usize;
         let expected = (n, c, h * scale, w * scale);
