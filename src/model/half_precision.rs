@@ -37,6 +37,7 @@ const ATTRIBUTE_GRAPHS: u32 = 11;
 const ATTRIBUTE_TYPE_INT: u64 = 2;
 const TENSOR_DATA_TYPE: u32 = 2;
 const TENSOR_FLOAT_DATA: u32 = 4;
+const TENSOR_NAME: u32 = 8;
 const TENSOR_RAW_DATA: u32 = 9;
 const TENSOR_EXTERNAL_DATA: u32 = 13;
 const VALUE_INFO_NAME: u32 = 1;
@@ -262,15 +263,19 @@ fn initializer(tensor: &[u8], plan: &Plan) -> Result<Vec<u8>, HalfPrecisionError
     }
 }
 
-fn tensor_name(tensor: &[u8]) -> Result<String, HalfPrecisionError> {
-    const TENSOR_NAME: u32 = 8;
-    for field in fields_with_bytes(tensor) {
+/// The first string field `number` of `message`; empty when it has none.
+fn text_field(message: &[u8], number: u32) -> Result<String, HalfPrecisionError> {
+    for field in fields_with_bytes(message) {
         let (field, _) = field?;
-        if field.number == TENSOR_NAME {
+        if field.number == number {
             return Ok(field.text().unwrap_or_default().to_string());
         }
     }
     Ok(String::new())
+}
+
+fn tensor_name(tensor: &[u8]) -> Result<String, HalfPrecisionError> {
+    text_field(tensor, TENSOR_NAME)
 }
 
 /// A float32 TensorProto as float16 (raw data); any other tensor unchanged.
@@ -322,13 +327,7 @@ fn floats(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
 }
 
 fn value_info_name(info: &[u8]) -> Result<String, HalfPrecisionError> {
-    for field in fields_with_bytes(info) {
-        let (field, _) = field?;
-        if field.number == VALUE_INFO_NAME {
-            return Ok(field.text().unwrap_or_default().to_string());
-        }
-    }
-    Ok(String::new())
+    text_field(info, VALUE_INFO_NAME)
 }
 
 /// The element type of a tensor ValueInfoProto.

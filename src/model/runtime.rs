@@ -111,16 +111,16 @@ pub fn preload_failures() -> &'static [String] {
 }
 
 fn create_environment() -> Result<Environment, RuntimeError> {
-    let path = locate_library()?;
+    let layout = data_layout();
+    let driver = driver_present(Path::new("/"));
+    let path = locate_library(layout.as_ref(), driver)?;
     let display = path.display().to_string();
     let builder = ort::init_from(&path).map_err(|e| RuntimeError::Load {
         path: display.clone(),
         source: ort::Error::new(e.to_string()),
     })?;
-    let failures = match data_layout() {
-        Some(layout) if driver_present(Path::new("/")) => {
-            NvidiaFolders::find(&layout.nvidia()).preload()
-        }
+    let failures = match layout {
+        Some(layout) if driver => NvidiaFolders::find(&layout.nvidia()).preload(),
         _ => Vec::new(),
     };
     let _ = LOADED.set((path, failures));
@@ -135,11 +135,12 @@ fn create_environment() -> Result<Environment, RuntimeError> {
 
 /// Finds the ONNX Runtime shared library: `ORT_DYLIB_PATH`, then the GPU build the setup
 /// script installed (on a machine with an NVIDIA driver), then its CPU build, then the
-/// system library directories.
+/// system library directories. `layout`: FrameForge's data directory; `driver`: whether
+/// the machine has an NVIDIA driver.
 ///
 /// # Errors
 /// `ORT_DYLIB_PATH` names a missing file, or no candidate exists.
-pub fn locate_library() -> Result<PathBuf, RuntimeError> {
+fn locate_library(layout: Option<&Layout>, driver: bool) -> Result<PathBuf, RuntimeError> {
     if let Some(explicit) = std::env::var_os(DYLIB_ENV).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(explicit);
         return if path.is_file() {
@@ -150,14 +151,10 @@ pub fn locate_library() -> Result<PathBuf, RuntimeError> {
             })
         };
     }
-    let layout = data_layout();
-    if let Some(gpu) = layout
-        .as_ref()
-        .and_then(|layout| gpu_library(layout, driver_present(Path::new("/"))))
-    {
+    if let Some(gpu) = layout.and_then(|layout| gpu_library(layout, driver)) {
         return Ok(gpu);
     }
-    let dirs = candidate_dirs(layout.as_ref());
+    let dirs = candidate_dirs(layout);
     for dir in &dirs {
         if let Some(found) = library_in(dir) {
             return Ok(found);

@@ -160,7 +160,7 @@ fn build(
         .map_err(|e| load_error(e.into()))?;
     builder = providers::register(builder, device)?;
     match model {
-        Source::File(path) => return commit_file(builder, path, config.precision, device),
+        Source::File(path) => return commit_file(builder, path, config.precision),
         Source::Parts { bytes, file, parts } => {
             // Its weights are external data in the file it was made from.
             let folder = file.path.parent().unwrap_or(Path::new("."));
@@ -178,47 +178,33 @@ fn build(
     .map_err(load_error)
 }
 
-/// Commits a model file as it is, or converted to float16 when `precision` asks for it
-/// on `device`. Under `auto`, a graph that cannot be converted runs as it is (said once
-/// per model file); under `fp16` that is an error.
+/// Commits a model file as it is, or converted to float16 under `fp16`. `auto` is settled
+/// per model before any session of it is made (`float16_check::settle_precision`), so it
+/// opens the file as it is.
 fn commit_file(
     mut builder: SessionBuilder,
     path: &Path,
     precision: Precision,
-    device: Device,
 ) -> Result<Session, SessionError> {
     let load_error = |message: String| SessionError::Load {
         path: path.display().to_string(),
         message,
     };
-    let ort_error = |e: ort::Error| load_error(without_path_prefix(&e.to_string()));
-    if !precision.half_on(device != Device::Cpu) {
-        return builder.commit_from_file(path).map_err(ort_error);
+    if precision != Precision::Fp16 {
+        return builder
+            .commit_from_file(path)
+            .map_err(|e| load_error(without_path_prefix(&e.to_string())));
     }
-    let converted = std::fs::read(path)
+    let half = std::fs::read(path)
         .map_err(|e| e.to_string())
-        .and_then(|bytes| to_float16(&bytes).map_err(|e| e.to_string()));
-    match converted {
-        Ok(half) => {
-            tracing::debug!("{}: running in float16 on {device}", path.display());
-            builder.commit_from_memory(&half).map_err(|e| {
-                load_error(format!(
-                    "its float16 form does not load ({}); `precision: fp32` runs it as it is",
-                    without_path_prefix(&e.to_string())
-                ))
-            })
-        }
-        Err(reason) if precision == Precision::Auto => {
-            tracing::info!(
-                "{}: runs in float32 on {device}: cannot convert it to float16: {reason}",
-                path.display()
-            );
-            builder.commit_from_file(path).map_err(ort_error)
-        }
-        Err(reason) => Err(load_error(format!(
-            "cannot convert it to float16 (`precision: fp16`): {reason}"
-        ))),
-    }
+        .and_then(|bytes| to_float16(&bytes).map_err(|e| e.to_string()))
+        .map_err(|reason| load_error(format!("cannot convert it to float16: {reason}")))?;
+    builder.commit_from_memory(&half).map_err(|e| {
+        load_error(format!(
+            "its float16 form does not load ({}); `precision: fp32` runs it as it is",
+            without_path_prefix(&e.to_string())
+        ))
+    })
 }
 
 /// Hands the session the weights other sessions of the same file use. ONNX Runtime
