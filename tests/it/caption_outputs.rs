@@ -206,13 +206,7 @@ fn broken_model_folders_are_named_with_what_is_missing() {
         "stages:\n  - caption:\n      model: {}\n",
         folder.display()
     ));
-    let output = frameforge()
-        .arg("validate")
-        .arg(&pipeline)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = util::refused_by_validate(&pipeline);
     assert!(
         stderr.trim_end().ends_with(&format!(
             ":7:14: {}: missing (a captioning model folder needs tokenizer.json)",
@@ -231,13 +225,7 @@ fn broken_model_folders_are_named_with_what_is_missing() {
         folder.join("encoder_model.onnx"),
     )
     .unwrap();
-    let output = frameforge()
-        .arg("validate")
-        .arg(&pipeline)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = util::refused_by_validate(&pipeline);
     assert!(
         stderr.trim_end().ends_with(&format!(
             ":7:14: {}: expected input `pixel_values` (float32 [rank 4]), found inputs: input",

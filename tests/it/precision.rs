@@ -10,32 +10,22 @@
 
 use crate::util;
 
-use util::{fixture, model, psnr, Workspace};
+use util::{fixture, model, psnr, refused_by_validate, Workspace, GOLDEN_INPUTS};
 
 /// The float16 form of a model against its float32 original's golden.
 const FLOAT16_PSNR: f64 = 45.0;
 
-const INPUTS: [&str; 3] = ["astronaut_96x80", "coffee_72x64", "chelsea_61x47"];
-
 /// Restores the golden inputs with `file` at `precision`; each output's pixels.
 fn restore(file: &str, precision: &str) -> Vec<image::RgbImage> {
     let ws = Workspace::new();
-    let inputs: Vec<(String, String)> = INPUTS
-        .iter()
-        .map(|name| (format!("golden/{name}.png"), format!("{name}.png")))
-        .collect();
-    let borrowed: Vec<(&str, &str)> = inputs
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    ws.input(&borrowed);
+    ws.golden_inputs();
     let pipeline = ws.pipeline(&format!(
         "device: cpu\nprecision: {precision}\nstages:\n  - restore:\n      model: {}\n",
         model(file).display()
     ));
     let run = ws.run(&pipeline, &[]);
     assert_eq!(run.code, Some(0), "{file}: {}", run.stderr);
-    INPUTS
+    GOLDEN_INPUTS
         .iter()
         .map(|name| {
             image::open(ws.path(&format!("out/{name}.png")))
@@ -51,7 +41,7 @@ fn float16_against_goldens(file: &str, tag: &str) -> f64 {
     let half = restore(file, "fp16");
     let full = restore(file, "fp32");
     let mut lowest = f64::INFINITY;
-    for ((name, half), full) in INPUTS.iter().zip(&half).zip(&full) {
+    for ((name, half), full) in GOLDEN_INPUTS.iter().zip(&half).zip(&full) {
         let golden = image::open(fixture(&format!("golden/{name}.{tag}.png")))
             .unwrap()
             .to_rgb8();
@@ -97,13 +87,7 @@ fn auto_runs_float32_on_the_cpu() {
 fn an_unknown_precision_is_refused_at_its_line() {
     let ws = Workspace::new();
     let pipeline = ws.pipeline("precision: half\nstages:\n  - restore:\n      model: {x2}\n");
-    let output = util::frameforge()
-        .arg("validate")
-        .arg(&pipeline)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_by_validate(&pipeline);
     assert!(
         stderr
             .trim_end()

@@ -9,27 +9,17 @@
 
 use crate::util;
 
-use util::{fixture, max_diff, model, psnr, Workspace};
+use util::{fixture, max_diff, model, psnr, Workspace, GOLDEN_INPUTS};
 
 /// A faithful path is within a level or two of the original (the conversion alone is
 /// above 79 dB); a wrong border padding still reaches about 49 dB on these crops.
 const GOLDEN_PSNR: f64 = 60.0;
 
-const INPUTS: [&str; 3] = ["astronaut_96x80", "coffee_72x64", "chelsea_61x47"];
-
 /// Restores every golden input with `file` at `tile` and compares with the goldens
 /// tagged `tag`; returns the lowest PSNR.
 fn check_model(file: &str, tag: &str, tile: u32) -> f64 {
     let ws = Workspace::new();
-    let inputs: Vec<(String, String)> = INPUTS
-        .iter()
-        .map(|name| (format!("golden/{name}.png"), format!("{name}.png")))
-        .collect();
-    let borrowed: Vec<(&str, &str)> = inputs
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    ws.input(&borrowed);
+    ws.golden_inputs();
     let pipeline = ws.pipeline(&format!(
         "stages:\n  - restore:\n      model: {}\n      tile: {tile}\n      tile_overlap: 16\n",
         model(file).display()
@@ -37,7 +27,7 @@ fn check_model(file: &str, tag: &str, tile: u32) -> f64 {
     let run = ws.run(&pipeline, &[]);
     assert_eq!(run.code, Some(0), "{file}: {}", run.stderr);
     let mut lowest = f64::INFINITY;
-    for name in INPUTS {
+    for name in GOLDEN_INPUTS {
         let restored = image::open(ws.path(&format!("out/{name}.png")))
             .unwrap()
             .to_rgb8();

@@ -155,13 +155,7 @@ fn a_gpu_without_its_provider_is_a_clear_error() {
         let pipeline = ws.pipeline(&format!(
             "device: {device}\nstages:\n  - restore:\n      model: {{x2}}\n"
         ));
-        let output = frameforge()
-            .arg("validate")
-            .arg(&pipeline)
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2));
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = util::refused_by_validate(&pipeline);
         let shown = if device == "tensorrt" {
             "tensorrt:0"
         } else {
@@ -260,13 +254,7 @@ fn nvenc_without_its_driver_is_refused_at_load() {
     let ws = Workspace::new();
     let pipeline =
         ws.pipeline("stages:\n  - restore:\n      model: {x2}\nencode:\n  codec: hevc_nvenc\n");
-    let output = frameforge()
-        .arg("validate")
-        .arg(&pipeline)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = util::refused_by_validate(&pipeline);
     assert!(
         stderr.trim_end().ends_with(
             ":9:10: hevc_nvenc cannot start on this machine (Cannot load libcuda.so.1): NVENC \

@@ -42,6 +42,17 @@ pub fn copy_captioner(to: &Path, leave_out: &[&str]) {
 }
 
 /// The `frameforge` binary built for these tests.
+/// The crops of real photographs the restoration goldens are made from
+/// (`fixtures/golden/NAME.png`, by tools/make_goldens.py).
+pub const GOLDEN_INPUTS: [&str; 3] = ["astronaut_96x80", "coffee_72x64", "chelsea_61x47"];
+
+/// Runs `frameforge validate PIPELINE`, which must refuse it (exit 2); its stderr.
+pub fn refused_by_validate(pipeline: &Path) -> String {
+    let output = frameforge().arg("validate").arg(pipeline).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 pub fn frameforge() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("frameforge").expect("binary is built");
     cmd.env_remove("RUST_LOG");
@@ -73,6 +84,19 @@ impl Workspace {
                 .unwrap_or_else(|e| panic!("copy {fixture_path}: {e}"));
         }
         self.path("in")
+    }
+
+    /// Copies the golden inputs (`fixtures/golden/NAME.png`, [`GOLDEN_INPUTS`]) to `in/`.
+    pub fn golden_inputs(&self) -> PathBuf {
+        let files: Vec<(String, String)> = GOLDEN_INPUTS
+            .iter()
+            .map(|name| (format!("golden/{name}.png"), format!("{name}.png")))
+            .collect();
+        let borrowed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(from, to)| (from.as_str(), to.as_str()))
+            .collect();
+        self.input(&borrowed)
     }
 
     /// Writes `pipeline.yaml` with `in/` as input, `out/` as output and `body` appended
