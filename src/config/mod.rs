@@ -46,7 +46,8 @@ pub use problem::{Location, Problem, Problems};
 pub use schema::{
     CaptionSpec, Container, DecodeErrorPolicy, EncodeSpec, Existing, ImageFormat, InputSpec,
     Naming, OutputSpec, Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, XmpOutput,
-    DEFAULT_CODEC, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, MIN_TILE, STAGE_NAMES, TOP_LEVEL_FIELDS,
+    DEFAULT_CODEC, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, MAX_TILE_BATCH, MIN_TILE, STAGE_NAMES,
+    TOP_LEVEL_FIELDS,
 };
 
 use paths::{base_dir, resolve};

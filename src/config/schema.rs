@@ -35,6 +35,8 @@ pub const DEFAULT_TILE: u32 = 256;
 /// The smallest tile edge accepted; smaller tiles spend most of their work
 /// on the overlap.
 pub const MIN_TILE: u32 = 32;
+/// The most tiles one run may hold (`tile_batch`).
+pub const MAX_TILE_BATCH: u32 = 64;
 
 /// Pixels shared by neighbouring tiles when the pipeline does not say.
 pub const DEFAULT_TILE_OVERLAP: u32 = 16;
@@ -241,6 +243,10 @@ pub struct RestoreSpec {
     /// Pixels shared by neighbouring tiles, hiding seams.
     #[serde(default = "default_tile_overlap")]
     pub tile_overlap: u32,
+    /// Tiles of one window shape run together as one batch of up to this many: on a
+    /// GPU, fewer and larger runs keep it busier; on a CPU they gain nothing.
+    #[serde(default = "default_tile_batch")]
+    pub tile_batch: u32,
     /// The scale this stage delivers when it differs from the model's own (a ×4 model
     /// used for ×2): the model's output is resized with Lanczos-3.
     #[serde(default)]
@@ -292,6 +298,10 @@ fn default_caption_batch() -> u32 {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_tile_batch() -> u32 {
+    1
 }
 
 fn default_tile_overlap() -> u32 {
@@ -405,7 +415,7 @@ mod tests {
         let error = parse::<RestoreSpec>("model: m.onnx\ntilee: 3").unwrap_err();
         assert_eq!(
             error,
-            "unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `scale`"
+            "unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `tile_batch`, `scale`"
         );
     }
 

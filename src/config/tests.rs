@@ -65,6 +65,7 @@ fn minimal_pipeline_gets_resolved_paths_and_defaults() {
             model: base.join("m.onnx"),
             tile: None,
             tile_overlap: DEFAULT_TILE_OVERLAP,
+            tile_batch: 1,
             scale: None,
         })]
     );
@@ -108,7 +109,7 @@ encode: {crf: 60}
             "1:1: unknown field `foo`, expected one of `name`, `input`, `output`, `device`, `precision`, `stages`, `encode`, `run`",
             "2:21: unknown field `foo`, expected one of `path`, `include`, `exclude`, `on_decode_error`",
             "5:13: unknown variant `maybe`, expected one of `skip`, `overwrite`, `fail`",
-            "9:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `scale`",
+            "9:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `tile_batch`, `scale`",
             "12:13: tile `big` is not a whole number (expected 0 for whole frame, or >= 32)",
             "13:5: unknown stage `denoise`, expected one of `filter`, `restore`, `caption`",
             "14:5: invalid type: integer `5`, expected a mapping with one stage name (one of `filter`, `restore`, `caption`)",
@@ -306,7 +307,7 @@ fn a_section_with_only_unknown_fields_is_still_checked() {
         vec![
             "2:9: input path does not exist: nowhere",
             "3:3: unknown field `inclde`, expected one of `path`, `include`, `exclude`, `on_decode_error`",
-            "6:30: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `scale`",
+            "6:30: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `tile_batch`, `scale`",
             "6:46: tile 8 is too small (expected 0 for whole frame, or >= 32)",
         ]
     );
@@ -341,6 +342,7 @@ stages:
             model: work.dir.path().join("m.onnx"),
             tile: Some(128),
             tile_overlap: 8,
+            tile_batch: 1,
             scale: None,
         })
     );

@@ -13,7 +13,8 @@ use super::input_filter::{compile_glob, GlobList};
 use super::paths::{resolve, same_place};
 use super::positions::{child_path, item_path};
 use super::schema::{
-    CaptionSpec, EncodeSpec, InputSpec, OutputSpec, RestoreSpec, StageSpec, MIN_TILE,
+    CaptionSpec, EncodeSpec, InputSpec, OutputSpec, RestoreSpec, StageSpec, MAX_TILE_BATCH,
+    MIN_TILE,
 };
 use super::sections::Sections;
 
@@ -242,6 +243,15 @@ fn check_restore(path: &str, restore: &RestoreSpec, base: &Path, findings: &mut 
             ));
         }
     }
+    if !(1..=MAX_TILE_BATCH).contains(&restore.tile_batch) {
+        findings.push(Finding::new(
+            child_path(path, "tile_batch"),
+            format!(
+                "tile_batch {} is out of range (expected 1 to {MAX_TILE_BATCH})",
+                restore.tile_batch
+            ),
+        ));
+    }
     let Some(tile) = restore.tile else {
         // The effective tile comes from the model's sidecar, so the overlap
         // can only be checked once the model is opened.
@@ -318,6 +328,7 @@ mod tests {
             model: PathBuf::from(model),
             tile,
             tile_overlap,
+            tile_batch: 1,
             scale: None,
         })
     }

@@ -6,8 +6,9 @@
 
 use ndarray::{s, Array4, ArrayView4, Axis};
 
-/// The images a model of `channels` channels is fed for one RGB tile `[1,3,h,w]`, as a
-/// batch `[k,channels,h,w]`.
+/// The images a model of `channels` channels is fed for RGB tiles `[n,3,h,w]`, as a
+/// batch `[k,channels,h,w]`: one image per tile, except for a gray model, which takes
+/// one tile at a time (`n` = 1) as one to three images.
 pub fn model_images(rgb: ArrayView4<'_, f32>, channels: u32) -> Array4<f32> {
     match channels {
         1 => {
@@ -35,7 +36,7 @@ pub fn model_images(rgb: ArrayView4<'_, f32>, channels: u32) -> Array4<f32> {
 }
 
 /// Puts a model's results `[k,channels,H,W]` for the images of [`model_images`] back
-/// together as one RGB tile `[1,3,H,W]`.
+/// together as RGB tiles `[n,3,H,W]`.
 pub fn rgb_result(results: &Array4<f32>, channels: u32) -> Array4<f32> {
     let (count, _, h, w) = results.dim();
     match channels {
@@ -48,8 +49,8 @@ pub fn rgb_result(results: &Array4<f32>, channels: u32) -> Array4<f32> {
             }
             rgb
         }
-        4 => results.slice(s![0..1, 0..3, .., ..]).to_owned(),
-        _ => results.slice(s![0..1, .., .., ..]).to_owned(),
+        4 => results.slice(s![.., 0..3, .., ..]).to_owned(),
+        _ => results.clone(),
     }
 }
 

@@ -24,3 +24,4 @@ pub mod shared_weights;
 pub mod sidecar;
 pub mod signature;
 pub mod tile;
+pub mod tile_run;

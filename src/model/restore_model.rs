@@ -1,6 +1,6 @@
 //! An image-to-image restoration model: one ONNX Runtime session and the interface found
 //! when the model was first loaded (signature, scale, size multiple). Tiles come in as
-//! RGB float32 `[1,3,h,w]` in 0..1 and go out as `[1,3,h·s,w·s]`; what lies between
+//! RGB float32 `[n,3,h,w]` in 0..1 and go out as `[n,3,h·s,w·s]`; what lies between
 //! (channels, fixed batch, float16, constant inputs, another output scale) is adapted
 //! here, and a result with NaN or Inf fails the file instead of turning black.
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Precision;
 use half::f16;
-use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, IxDyn};
+use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, Axis, IxDyn};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{Tensor, TensorRef};
 
@@ -220,13 +220,24 @@ impl RestoreModel {
         &self.interface.sidecar
     }
 
-    /// Restores one RGB tile `[1,3,h,w]` (h and w as the window rule allows) into
-    /// `[1,3,h·scale,w·scale]`.
+    /// Restores RGB tiles `[n,3,h,w]` (h and w as the window rule allows) into
+    /// `[n,3,h·scale,w·scale]`, each tile alone; tiles the model cannot take in one run
+    /// (a fixed batch size, a gray model) are run in several.
     ///
     /// # Errors
     /// ONNX Runtime fails, the output has the wrong shape, or it holds NaN or Inf.
     pub fn infer(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>, RestoreModelError> {
         let channels = self.interface.signature.channels;
+        if channels == 1 && input.dim().0 > 1 {
+            // A gray model takes the planes of one tile as images of their own.
+            let results = input
+                .outer_iter()
+                .map(|tile| self.infer(tile.insert_axis(Axis(0))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let views: Vec<_> = results.iter().map(|r| r.view()).collect();
+            return ndarray::concatenate(Axis(0), &views)
+                .map_err(|e| self.run_error(e.to_string()));
+        }
         let images = model_images(input, channels);
         let count = images.dim().0;
         let results = batches(images, self.interface.signature.input.batch)

@@ -1,12 +1,12 @@
-//! Tiled inference: an image is cut into tiles, each tile is run with a margin of real
-//! neighbouring pixels (reflected at the image border), and only the tile's own part of
-//! each result is kept, so the seams of a tiled run match a whole-frame run.
+//! How a frame is cut for tiled inference: into tiles, each run in a window with a
+//! margin of real neighbouring pixels (reflected at the image border), so that when only
+//! the tile's own part of each result is kept (`tile_run`), the seams of a tiled run
+//! match a whole-frame run.
 //!
 //! Memory is bounded by the tile size, not the frame size: a 4K frame at tile 256 needs
 //! only a few MB of model input at a time.
 
-use image::{ImageBuffer, Pixel, Primitive};
-use ndarray::{Array4, ArrayView4};
+use image::{ImageBuffer, Primitive};
 
 /// How a frame is cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub struct TileLayout {
     pub one_shape: bool,
     /// What the model demands of window heights and widths.
     pub window: WindowRule,
+    /// Tiles whose windows share one shape run together, up to this many in one batch
+    /// (`tile_batch`); 1 runs each alone.
+    pub per_run: u32,
 }
 
 /// What a model demands of the size of the windows it runs on, per axis.
@@ -91,11 +94,11 @@ impl Sample for u16 {
 /// One tile: the output region it owns and the input window it is run on (window
 /// coordinates may lie outside the image; those pixels are reflected).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    start: i64,
-    end: i64,
-    window_start: i64,
-    window_end: i64,
+pub(super) struct Span {
+    pub(super) start: i64,
+    pub(super) end: i64,
+    pub(super) window_start: i64,
+    pub(super) window_end: i64,
 }
 
 /// The spans that cover `len` pixels along one axis: tiles of `tile` pixels (the last
@@ -191,7 +194,7 @@ fn free_spans(len: u32, layout: TileLayout) -> Vec<Span> {
 
 /// Index into `0..len` with mirror reflection that does not repeat the edge pixel
 /// (numpy's and PyTorch's `reflect`), folding as often as needed for tiny images.
-fn reflect(index: i64, len: i64) -> usize {
+pub(super) fn reflect(index: i64, len: i64) -> usize {
     if len <= 1 {
         return 0;
     }
@@ -207,8 +210,16 @@ fn reflect(index: i64, len: i64) -> usize {
 /// One tile of a frame: the output region it owns and the window it is run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tile {
-    row: Span,
-    column: Span,
+    pub(super) row: Span,
+    pub(super) column: Span,
+}
+
+impl Tile {
+    /// The height and width of the window the tile is run on.
+    pub fn window_size(&self) -> (usize, usize) {
+        let size = |span: Span| (span.window_end - span.window_start) as usize;
+        (size(self.row), size(self.column))
+    }
 }
 
 /// The tiles that cover a `width` × `height` frame, row by row.
@@ -220,189 +231,9 @@ pub fn tiles(width: u32, height: u32, layout: TileLayout) -> Vec<Tile> {
         .collect()
 }
 
-/// Restores `source` tile by tile with `infer`, which maps a [1,3,h,w] batch in 0..1 to
-/// [1,3,h·scale,w·scale].
-///
-/// # Errors
-/// Whatever `infer` returns, or a result of the wrong shape (reported through
-/// `shape_error`).
-pub fn restore_tiled<S, E>(
-    source: &RgbImageOf<S>,
-    scale: u32,
-    layout: TileLayout,
-    mut infer: impl FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>, E>,
-    shape_error: impl Fn(String) -> E,
-) -> Result<RgbImageOf<S>, E>
-where
-    S: Sample,
-    image::Rgb<S>: Pixel<Subpixel = S>,
-{
-    let (width, height) = source.dimensions();
-    let mut output: RgbImageOf<S> = ImageBuffer::new(width * scale, height * scale);
-    for tile in tiles(width, height, layout) {
-        let result = restore_tile(source, tile, scale, &mut infer, &shape_error)?;
-        place_tile(&result, &mut output, tile, scale);
-    }
-    Ok(output)
-}
-
-/// Runs `infer` on the window of one tile of `source` and checks the result's shape.
-///
-/// # Errors
-/// Whatever `infer` returns, or a result of the wrong shape (reported through
-/// `shape_error`).
-pub fn restore_tile<S, E>(
-    source: &RgbImageOf<S>,
-    tile: Tile,
-    scale: u32,
-    infer: impl FnOnce(ArrayView4<'_, f32>) -> Result<Array4<f32>, E>,
-    shape_error: impl Fn(String) -> E,
-) -> Result<Array4<f32>, E>
-where
-    S: Sample,
-    image::Rgb<S>: Pixel<Subpixel = S>,
-{
-    let input = gather(source, tile.row, tile.column);
-    let result = infer(input.view())?;
-    let scale = scale as usize;
-    let expected = (1, 3, input.dim().2 * scale, input.dim().3 * scale);
-    if result.dim() != expected {
-        return Err(shape_error(format!(
-            "model output {:?} for input {:?} (expected {:?})",
-            result.dim(),
-            input.dim(),
-            expected
-        )));
-    }
-    Ok(result)
-}
-
-/// Writes the part of a tile's (shape-checked) result that the tile owns into `output`,
-/// an image `scale` times the source's size.
-pub fn place_tile<S: Sample>(
-    result: &Array4<f32>,
-    output: &mut RgbImageOf<S>,
-    tile: Tile,
-    scale: u32,
-) where
-    image::Rgb<S>: Pixel<Subpixel = S>,
-{
-    let out_width = output.width() as usize;
-    scatter(
-        result,
-        output,
-        out_width,
-        tile.row,
-        tile.column,
-        scale as usize,
-    );
-}
-
-/// Copies the window of `row` × `column` into a model input batch.
-fn gather<S: Sample>(source: &RgbImageOf<S>, row: Span, column: Span) -> Array4<f32>
-where
-    image::Rgb<S>: Pixel<Subpixel = S>,
-{
-    let (width, height) = (i64::from(source.width()), i64::from(source.height()));
-    let window_h = (row.window_end - row.window_start) as usize;
-    let window_w = (column.window_end - column.window_start) as usize;
-    let raw = source.as_raw();
-    let columns: Vec<usize> = (column.window_start..column.window_end)
-        .map(|x| reflect(x, width))
-        .collect();
-    let mut batch = Array4::<f32>::zeros((1, 3, window_h, window_w));
-    for (wy, y) in (row.window_start..row.window_end).enumerate() {
-        let line = reflect(y, height) * width as usize * 3;
-        for (wx, &x) in columns.iter().enumerate() {
-            let at = line + x * 3;
-            for c in 0..3 {
-                batch[[0, c, wy, wx]] = raw[at + c].to_unit();
-            }
-        }
-    }
-    batch
-}
-
-/// Writes the part of `result` that `row` × `column` owns into `output`.
-fn scatter<S: Sample>(
-    result: &Array4<f32>,
-    output: &mut RgbImageOf<S>,
-    out_width: usize,
-    row: Span,
-    column: Span,
-    scale: usize,
-) where
-    image::Rgb<S>: Pixel<Subpixel = S>,
-{
-    let raw: &mut [S] = output;
-    let skip_y = (row.start - row.window_start) as usize * scale;
-    let skip_x = (column.start - column.window_start) as usize * scale;
-    let rows = (row.end - row.start) as usize * scale;
-    let cols = (column.end - column.start) as usize * scale;
-    let y0 = row.start as usize * scale;
-    let x0 = column.start as usize * scale;
-    for dy in 0..rows {
-        let line = (y0 + dy) * out_width * 3;
-        for dx in 0..cols {
-            let at = line + (x0 + dx) * 3;
-            for c in 0..3 {
-                raw[at + c] = S::from_unit(result[[0, c, skip_y + dy, skip_x + dx]]);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array4;
-
-    /// A stand-in model: nearest-neighbour ×scale plus a 3×3 box blur, so results depend
-    /// on neighbours the way a convolutional network's do.
-    fn blur_upscale(input: ArrayView4<'_, f32>, scale: usize) -> Array4<f32> {
-        let (_, c, h, w) = input.dim();
-        let mut out = Array4::zeros((1, c, h * scale, w * scale));
-        for ch in 0..c {
-            for y in 0..h {
-                for x in 0..w {
-                    let mut sum = 0.0;
-                    let mut n = 0.0;
-                    for dy in -1i64..=1 {
-                        for dx in -1i64..=1 {
-                            let (yy, xx) = (y as i64 + dy, x as i64 + dx);
-                            if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
-                                sum += input[[0, ch, yy as usize, xx as usize]];
-                                n += 1.0;
-                            }
-                        }
-                    }
-                    for sy in 0..scale {
-                        for sx in 0..scale {
-                            out[[0, ch, y * scale + sy, x * scale + sx]] = sum / n;
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    fn pattern(width: u32, height: u32) -> RgbImageOf<u8> {
-        ImageBuffer::from_fn(width, height, |x, y| {
-            image::Rgb([(x * 7 + y * 3) as u8, (x * x + y) as u8, (y * 11) as u8])
-        })
-    }
-
-    fn run(image: &RgbImageOf<u8>, layout: TileLayout) -> RgbImageOf<u8> {
-        restore_tiled(
-            image,
-            2,
-            layout,
-            |v| Ok::<_, String>(blur_upscale(v, 2)),
-            |e| e,
-        )
-        .unwrap()
-    }
 
     #[test]
     fn spans_cover_the_axis_exactly_once() {
@@ -412,6 +243,7 @@ mod tests {
             pad: 10,
             one_shape: false,
             window: WindowRule::default(),
+            per_run: 1,
         };
         let s = spans(70, layout, AxisRule::default());
         let got: Vec<_> = s
@@ -453,6 +285,7 @@ mod tests {
                     pad,
                     one_shape: true,
                     window: WindowRule::default(),
+                    per_run: 1,
                 };
                 let s = spans(len, layout, AxisRule::default());
                 let size = s[0].window_end - s[0].window_start;
@@ -479,6 +312,7 @@ mod tests {
             pad: 10,
             one_shape: false,
             window: WindowRule::default(),
+            per_run: 1,
         };
         let s = spans(50, layout, AxisRule::default());
         assert_eq!(s.len(), 1);
@@ -494,154 +328,10 @@ mod tests {
     }
 
     #[test]
-    fn tiled_equals_whole_frame_when_overlap_covers_the_receptive_field() {
-        let image = pattern(75, 41);
-        let whole = run(
-            &image,
-            TileLayout {
-                tile: 0,
-                overlap: 0,
-                pad: 3,
-                one_shape: false,
-                window: WindowRule::default(),
-            },
-        );
-        let tiled = run(
-            &image,
-            TileLayout {
-                tile: 16,
-                overlap: 2,
-                pad: 3,
-                one_shape: false,
-                window: WindowRule::default(),
-            },
-        );
-        assert_eq!(whole.dimensions(), (150, 82));
-        assert_eq!(whole, tiled);
-        let one_shape = run(
-            &image,
-            TileLayout {
-                tile: 16,
-                overlap: 2,
-                pad: 3,
-                one_shape: true,
-                window: WindowRule::default(),
-            },
-        );
-        assert_eq!(whole, one_shape);
-    }
-
-    #[test]
-    fn fixed_and_multiple_windows_give_the_whole_frame_result() {
-        let image = pattern(75, 41);
-        let whole = run(
-            &image,
-            TileLayout {
-                tile: 0,
-                overlap: 0,
-                pad: 3,
-                one_shape: false,
-                window: WindowRule::default(),
-            },
-        );
-        let fixed = |h, w| WindowRule {
-            height: AxisRule {
-                fixed: Some(h),
-                multiple: 1,
-            },
-            width: AxisRule {
-                fixed: Some(w),
-                multiple: 1,
-            },
-        };
-        let multiple = WindowRule {
-            height: AxisRule {
-                fixed: None,
-                multiple: 8,
-            },
-            width: AxisRule {
-                fixed: None,
-                multiple: 16,
-            },
-        };
-        // Windows smaller than the image, a multiple, and windows larger than the image.
-        for window in [fixed(16, 24), multiple, fixed(64, 128)] {
-            for one_shape in [false, true] {
-                let layout = TileLayout {
-                    tile: 16,
-                    overlap: 2,
-                    pad: 3,
-                    one_shape,
-                    window,
-                };
-                for tile in tiles(75, 41, layout) {
-                    let h = (tile.row.window_end - tile.row.window_start) as u32;
-                    let w = (tile.column.window_end - tile.column.window_start) as u32;
-                    match window.height.fixed {
-                        Some(size) => assert_eq!((h, w), (size, window.width.fixed.unwrap())),
-                        None => assert_eq!((h % 8, w % 16), (0, 0), "{h}x{w}"),
-                    }
-                }
-                assert_eq!(
-                    run(&image, layout),
-                    whole,
-                    "{window:?} one_shape {one_shape}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn zero_overlap_shows_seams() {
-        let image = pattern(64, 64);
-        let whole = run(
-            &image,
-            TileLayout {
-                tile: 0,
-                overlap: 0,
-                pad: 3,
-                one_shape: false,
-                window: WindowRule::default(),
-            },
-        );
-        let tiled = run(
-            &image,
-            TileLayout {
-                tile: 16,
-                overlap: 0,
-                pad: 3,
-                one_shape: false,
-                window: WindowRule::default(),
-            },
-        );
-        assert_ne!(whole, tiled);
-    }
-
-    #[test]
     fn sixteen_bit_samples_round_trip() {
         assert_eq!(u16::from_unit(1.2), 65535);
         assert_eq!(u16::from_unit(-0.1), 0);
         assert_eq!(u8::from_unit(0.5), 128);
         assert_eq!(u8::from_unit(200.0 / 255.0), 200);
-    }
-
-    #[test]
-    fn wrong_output_shape_is_an_error() {
-        let image = pattern(8, 8);
-        let err = restore_tiled(
-            &image,
-            2,
-            TileLayout {
-                tile: 0,
-                overlap: 0,
-                pad: 0,
-                one_shape: false,
-                window: WindowRule::default(),
-            },
-            |v| Ok::<_, String>(blur_upscale(v, 3)),
-            |e| e,
-        )
-        .unwrap_err();
-        assert!(err.contains("expected (1, 3, 16, 16)"), "{err}");
     }
 }

@@ -5,7 +5,7 @@
 use image::ImageBuffer;
 
 use crate::media::image_io::{Colour, Rgb16Image};
-use crate::model::tile::{place_tile, tiles};
+use crate::model::tile_run::{place_run, tile_runs};
 
 use super::{RestoreStage, StageError};
 
@@ -24,15 +24,15 @@ pub fn process_frame(stages: &mut [RestoreStage], frame: Colour) -> Result<Colou
     Ok(frame)
 }
 
-/// What [`RestoreStage::process`] does, on 16-bit samples: the same tiles, each computed
-/// alone and placed the same way.
+/// What [`RestoreStage::process`] does, on 16-bit samples: the same runs of tiles, each
+/// tile computed alone and placed the same way.
 fn process16(stage: &mut RestoreStage, image: &Rgb16Image) -> Result<Rgb16Image, StageError> {
     let (width, height) = image.dimensions();
     let scale = stage.scale();
     let mut output = ImageBuffer::new(width * scale, height * scale);
-    for tile in tiles(width, height, stage.layout()) {
-        let result = stage.restore_tile(image, tile)?;
-        place_tile(&result, &mut output, tile, scale);
+    for run in tile_runs(width, height, stage.layout()) {
+        let result = stage.restore_run(image, &run)?;
+        place_run(&result, &mut output, &run, scale);
     }
     Ok(output)
 }

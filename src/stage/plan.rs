@@ -247,6 +247,7 @@ fn restore_step(
         pad: sidecar.tile_pad.unwrap_or(DEFAULT_TILE_PAD),
         one_shape: model.device() != Device::Cpu,
         window: model.interface().window_rule(),
+        per_run: spec.tile_batch,
     };
     let step = RestoreStep {
         model: spec.model.clone(),

@@ -4,7 +4,8 @@ use image::RgbImage;
 use ndarray::Array4;
 
 use crate::model::restore_model::{RestoreModel, RestoreModelError};
-use crate::model::tile::{restore_tile, restore_tiled, RgbImageOf, Sample, Tile, TileLayout};
+use crate::model::tile::{RgbImageOf, Sample, Tile, TileLayout};
+use crate::model::tile_run::{restore_run, restore_tiled};
 
 use super::StageError;
 
@@ -54,16 +55,17 @@ impl RestoreStage {
         )?)
     }
 
-    /// Runs one tile of a frame (8 or 16 bits a sample): the model's output for the
-    /// tile's window, to be placed with [`crate::model::tile::place_tile`]. Lets several
-    /// instances share the tiles of one large image.
+    /// Runs one run of tiles of a frame (8 or 16 bits a sample, tiles of one window
+    /// shape): the model's output for each tile's window, to be placed with
+    /// [`crate::model::tile_run::place_run`]. Lets several instances share the tiles of
+    /// one large image.
     ///
     /// # Errors
-    /// The model fails on this tile.
-    pub fn restore_tile<S: Sample>(
+    /// The model fails on these tiles.
+    pub fn restore_run<S: Sample>(
         &mut self,
         frame: &RgbImageOf<S>,
-        tile: Tile,
+        run: &[Tile],
     ) -> Result<Array4<f32>, StageError>
     where
         image::Rgb<S>: image::Pixel<Subpixel = S>,
@@ -71,9 +73,9 @@ impl RestoreStage {
         let scale = self.model.scale();
         let shape_error = self.shape_error();
         let model = &mut self.model;
-        Ok(restore_tile(
+        Ok(restore_run(
             frame,
-            tile,
+            run,
             scale,
             |batch| model.infer(batch),
             shape_error,

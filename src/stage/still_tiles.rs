@@ -8,12 +8,13 @@ use std::sync::{Mutex, PoisonError};
 use image::{ImageBuffer, Pixel};
 
 use crate::media::image_io::Colour;
-use crate::model::tile::{place_tile, tiles, RgbImageOf, Sample, TileLayout};
+use crate::model::tile::{RgbImageOf, Sample, TileLayout};
+use crate::model::tile_run::{place_run, tile_runs};
 
 use super::{StageError, StagePool};
 
-/// Runs every stage of `pool`'s plan on `colour`, each stage's tiles spread over up to
-/// the pool's capacity of instances. The result equals running one instance on the
+/// Runs every stage of `pool`'s plan on `colour`, each stage's runs of tiles spread over
+/// up to the pool's capacity of instances. The result equals running one instance on the
 /// whole image: every tile is computed alone either way.
 ///
 /// # Errors
@@ -54,8 +55,8 @@ where
     image::Rgb<S>: Pixel<Subpixel = S>,
 {
     let (width, height) = image.dimensions();
-    let tiles = tiles(width, height, step.layout);
-    let workers = pool.capacity().min(tiles.len()).max(1);
+    let runs = tile_runs(width, height, step.layout);
+    let workers = pool.capacity().min(runs.len()).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let output = Mutex::new(ImageBuffer::new(width * step.scale, height * step.scale));
@@ -63,13 +64,13 @@ where
         pool.with(|stages| {
             let stage = &mut stages[step.index];
             while !failed.load(Ordering::Relaxed) {
-                let Some(&tile) = tiles.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     break;
                 };
-                match stage.restore_tile(image, tile) {
+                match stage.restore_run(image, run) {
                     Ok(result) => {
                         let mut output = output.lock().unwrap_or_else(PoisonError::into_inner);
-                        place_tile(&result, &mut output, tile, step.scale);
+                        place_run(&result, &mut output, run, step.scale);
                     }
                     Err(error) => {
                         failed.store(true, Ordering::Relaxed);

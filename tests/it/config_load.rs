@@ -115,6 +115,7 @@ fn minimal_fixture_resolves_paths_and_applies_defaults() {
             model: base.join(MODEL),
             tile: None,
             tile_overlap: 16,
+            tile_batch: 1,
             scale: None,
         })]
     );
@@ -147,12 +148,14 @@ fn full_fixture_keeps_every_written_setting() {
                 model: base.join(MODEL),
                 tile: Some(128),
                 tile_overlap: 8,
+                tile_batch: 4,
                 scale: None,
             }),
             StageSpec::Restore(RestoreSpec {
                 model: base.join(MODEL),
                 tile: Some(0),
                 tile_overlap: 16,
+                tile_batch: 1,
                 scale: Some(1),
             }),
         ]

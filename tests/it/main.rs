@@ -32,6 +32,7 @@ mod restore_images;
 mod restore_models;
 mod slurm_array;
 mod terminal_progress;
+mod tile_batch;
 mod validate_cli;
 mod video_checkpoints;
 mod video_containers;

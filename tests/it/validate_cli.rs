@@ -61,7 +61,7 @@ fn run_with_an_invalid_pipeline_exits_2_and_writes_nothing() {
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(
         lines[0].ends_with(
-            ":8:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `scale`"
+            ":8:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `tile_batch`, `scale`"
         ),
         "{stderr}"
     );
