@@ -46,7 +46,7 @@ pub fn settle_precision(
     let mut interface = model.interface().clone();
     interface.precision = Precision::Fp16;
     let path = model.path().display().to_string();
-    let half = RestoreModel::reopen(model.path(), config, &interface);
+    let half = RestoreModel::reopen(model.path(), config, &interface, None);
     if precision == Precision::Fp16 {
         return half;
     }

@@ -23,5 +23,6 @@ pub mod session;
 pub mod shared_weights;
 pub mod sidecar;
 pub mod signature;
+pub mod tensorrt_profile;
 pub mod tile;
 pub mod tile_run;

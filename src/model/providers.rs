@@ -12,6 +12,7 @@ use ort::session::builder::SessionBuilder;
 
 use super::runtime::{loaded_library, preload_failures, Device};
 use super::session::SessionError;
+use super::tensorrt_profile::ShapeProfile;
 
 /// Below the user's cache directory: TensorRT's engines and timing caches, so an engine
 /// is built once per model, shape and GPU.
@@ -22,12 +23,19 @@ pub fn cuda_in_library() -> bool {
     matches!(ort::ep::CUDA::is_available(), Ok(true))
 }
 
-/// `builder` with the providers for `device`; the CPU needs none.
+/// `builder` with the providers for `device`; the CPU needs none. TensorRT gets the
+/// input shapes in `profile` when there is one, and may run float16 kernels when the
+/// model is the float16 form (`half`).
 ///
 /// # Errors
 /// The device's provider is not in the loaded library, or cannot start (its CUDA, cuDNN
 /// or TensorRT libraries are missing, or there is no such GPU).
-pub fn register(builder: SessionBuilder, device: Device) -> Result<SessionBuilder, SessionError> {
+pub fn register(
+    builder: SessionBuilder,
+    device: Device,
+    profile: Option<&ShapeProfile>,
+    half: bool,
+) -> Result<SessionBuilder, SessionError> {
     let unavailable = |reason: String| SessionError::GpuUnavailable { device, reason };
     let (id, tensorrt) = match device {
         Device::Cpu => return Ok(builder),
@@ -35,10 +43,7 @@ pub fn register(builder: SessionBuilder, device: Device) -> Result<SessionBuilde
         Device::TensorRt(id) => (id, true),
     };
     let id = i32::try_from(id).map_err(|_| unavailable("device index too large".into()))?;
-    if tensorrt {
-        require::<ort::ep::TensorRT>("TensorRT").map_err(unavailable)?;
-    }
-    require::<ort::ep::CUDA>("CUDA").map_err(unavailable)?;
+    require_for(device)?;
     let cuda = ort::ep::CUDA::default()
         .with_device_id(id)
         .build()
@@ -46,23 +51,44 @@ pub fn register(builder: SessionBuilder, device: Device) -> Result<SessionBuilde
     let registered = if tensorrt {
         let cache = tensorrt_cache().map_err(unavailable)?;
         let cache = cache.to_string_lossy();
-        // Float16 comes from the graph, as `precision` and its float16 check decide:
-        // TensorRT's own fp16 mode would pick float16 layer by layer for any model,
-        // also those it ruins (SPAN x2 ch48 ends 33 dB from float32).
-        let provider = ort::ep::TensorRT::default()
+        // Float16 follows `precision` and its float16 check: TensorRT's fp16 mode is on
+        // only for a graph already converted to float16 (which it needs to run float16
+        // kernels at all); on for every model, it would pick float16 layer by layer also
+        // for those it ruins (SPAN x2 ch48 ends 33 dB from float32).
+        let mut provider = ort::ep::TensorRT::default()
             .with_device_id(id)
-            .with_fp16(false)
+            .with_fp16(half)
             .with_engine_cache(true)
             .with_engine_cache_path(&cache)
             .with_timing_cache(true)
-            .with_timing_cache_path(&cache)
-            .build()
-            .error_on_failure();
+            .with_timing_cache_path(&cache);
+        if let Some(profile) = profile {
+            provider = provider
+                .with_profile_min_shapes(profile.option(profile.min))
+                .with_profile_opt_shapes(profile.option(profile.opt))
+                .with_profile_max_shapes(profile.option(profile.max));
+        }
+        let provider = provider.build().error_on_failure();
         builder.with_execution_providers([provider, cuda])
     } else {
         builder.with_execution_providers([cuda])
     };
     registered.map_err(|e| unavailable(provider_failure(&ort::Error::<()>::from(e).to_string())))
+}
+
+/// Whether the providers `device` needs are in the loaded library.
+///
+/// # Errors
+/// One is not, named with the library and the way to the GPU build.
+pub fn require_for(device: Device) -> Result<(), SessionError> {
+    let unavailable = |reason: String| SessionError::GpuUnavailable { device, reason };
+    if let Device::TensorRt(_) = device {
+        require::<ort::ep::TensorRT>("TensorRT").map_err(unavailable)?;
+    }
+    if device != Device::Cpu {
+        require::<ort::ep::CUDA>("CUDA").map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 /// Whether provider `P` (named `name`) is in the loaded library; if not, why not.

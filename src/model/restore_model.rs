@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::config::Precision;
+use crate::config::{Device as DeviceSetting, Precision};
 use half::f16;
 use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, Axis, IxDyn};
 use ort::session::{Session, SessionInputValue};
@@ -19,10 +19,12 @@ use super::feed::{batches, join_batches, model_images, rgb_result};
 use super::float16_check::settle_precision;
 use super::probe::{find_shape_rules, Known, MAX_SCALE};
 use super::resample::resize_rgb;
-use super::runtime::Device;
-use super::session::{open_session, SessionConfig, SessionError};
+use super::providers::require_for;
+use super::runtime::{environment, Device};
+use super::session::{open_session, open_session_for_windows, SessionConfig, SessionError};
 use super::sidecar::{read_sidecar, RestoreSidecar, SidecarError};
 use super::signature::{read_signature, Element, PortInfo, Signature, SignatureHints};
+use super::tensorrt_profile::ShapeProfile;
 use super::tile::{AxisRule, WindowRule};
 
 /// Errors of a restoration model.
@@ -86,6 +88,9 @@ pub struct RestoreModel {
     /// the interface is known), and the buffers of the last tile shape.
     binds: bool,
     bound: Option<BoundRun>,
+    /// Whether TensorRT built its engine when the session was made (for a shape
+    /// profile), rather than at the first run of each shape.
+    engine_at_open: bool,
 }
 
 impl RestoreModel {
@@ -95,7 +100,31 @@ impl RestoreModel {
     /// # Errors
     /// The model cannot be opened, takes or gives something a restore stage cannot use
     /// (each named with its tensor), or its scale is not an integer from 1 to 8.
+    ///
+    /// On TensorRT, which would build an engine for every probe's shape, the interface
+    /// and the float width are found on CUDA on the same GPU; the stage's sessions are
+    /// then opened on TensorRT with [`RestoreModel::reopen`] and the windows' profile.
     pub fn load(path: &Path, config: SessionConfig) -> Result<Self, RestoreModelError> {
+        if let DeviceSetting::TensorRt(id) = config.device {
+            let tensorrt = Device::TensorRt(id);
+            environment().map_err(SessionError::from)?;
+            require_for(tensorrt)?;
+            let on_cuda = SessionConfig {
+                device: DeviceSetting::Cuda(id),
+                ..config
+            };
+            // CUDA's failure is TensorRT's: it runs on CUDA.
+            return Self::load(path, on_cuda).map_err(|error| match error {
+                RestoreModelError::Session(SessionError::GpuUnavailable { reason, .. }) => {
+                    SessionError::GpuUnavailable {
+                        device: tensorrt,
+                        reason,
+                    }
+                    .into()
+                }
+                other => other,
+            });
+        }
         let sidecar = read_sidecar(path)?.unwrap_or_default();
         // The interface is found on the model as it is; its float width is settled after.
         let as_it_is = SessionConfig {
@@ -140,6 +169,7 @@ impl RestoreModel {
             output_scale: 1,
             binds: false,
             bound: None,
+            engine_at_open: false,
         };
         let rules = find_shape_rules(known, |h, w| model.probe(h, w)).map_err(interface_error)?;
         model.interface.scale = rules.scale;
@@ -149,7 +179,9 @@ impl RestoreModel {
         settle_precision(model, config.precision)
     }
 
-    /// Opens another session of a model whose interface [`RestoreModel::load`] found.
+    /// Opens another session of a model whose interface [`RestoreModel::load`] found,
+    /// for windows within `profile` where the stage knows them (TensorRT builds its
+    /// engine for them as the session is made).
     ///
     /// # Errors
     /// The model cannot be opened again.
@@ -157,12 +189,13 @@ impl RestoreModel {
         path: &Path,
         config: SessionConfig,
         interface: &ModelInterface,
+        profile: Option<&ShapeProfile>,
     ) -> Result<Self, RestoreModelError> {
         let config = SessionConfig {
             precision: interface.precision,
             ..config
         };
-        let (session, device) = open_session(path, config)?;
+        let (session, device) = open_session_for_windows(path, config, profile)?;
         Ok(Self {
             path: path.to_path_buf(),
             session,
@@ -171,6 +204,7 @@ impl RestoreModel {
             output_scale: interface.scale,
             binds: interface.can_bind(),
             bound: None,
+            engine_at_open: profile.is_some(),
         })
     }
 
@@ -256,7 +290,7 @@ impl RestoreModel {
     /// One run on a batch the model takes, its output checked for shape and for values
     /// that are not finite.
     fn run_checked(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>, RestoreModelError> {
-        let output = if matches!(self.device, Device::TensorRt(_)) {
+        let output = if matches!(self.device, Device::TensorRt(_)) && !self.engine_at_open {
             let (device, path) = (self.device, self.path.clone());
             timed_first_run(device, &path, batch.shape(), || self.run(batch))?
         } else {

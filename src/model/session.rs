@@ -17,6 +17,7 @@ use super::onnx_write::ModelParts;
 use super::providers;
 use super::runtime::{environment, Device, RuntimeError};
 use super::shared_weights::session_weights;
+use super::tensorrt_profile::ShapeProfile;
 use crate::config::{Device as DeviceSetting, Precision};
 
 /// How to build a session.
@@ -55,7 +56,20 @@ pub fn open_session(
     model: &Path,
     config: SessionConfig,
 ) -> Result<(Session, Device), SessionError> {
-    open(Source::File(model), config)
+    open(Source::File(model), config, None)
+}
+
+/// [`open_session`] for a model run on windows within `profile` (a restore stage's
+/// tiles): TensorRT builds its engine for those shapes when the session is made.
+///
+/// # Errors
+/// As [`open_session`].
+pub fn open_session_for_windows(
+    model: &Path,
+    config: SessionConfig,
+    profile: Option<&ShapeProfile>,
+) -> Result<(Session, Device), SessionError> {
+    open(Source::File(model), config, profile)
 }
 
 /// Opens a model made of `parts` of `file` (see `onnx_file`): its weights are read by
@@ -80,6 +94,7 @@ pub fn open_session_from_parts(
             parts,
         },
         config,
+        None,
     )
 }
 
@@ -104,7 +119,11 @@ impl Source<'_> {
     }
 }
 
-fn open(model: Source<'_>, config: SessionConfig) -> Result<(Session, Device), SessionError> {
+fn open(
+    model: Source<'_>,
+    config: SessionConfig,
+    profile: Option<&ShapeProfile>,
+) -> Result<(Session, Device), SessionError> {
     let device = match config.device {
         DeviceSetting::Cpu => Device::Cpu,
         DeviceSetting::Cuda(id) => Device::Cuda(id),
@@ -114,9 +133,9 @@ fn open(model: Source<'_>, config: SessionConfig) -> Result<(Session, Device), S
             // A library without CUDA (the CPU build) is the normal case on a machine
             // without a GPU, not something to warn about.
             if !providers::cuda_in_library() {
-                return Ok((build(model, config, Device::Cpu)?, Device::Cpu));
+                return Ok((build(model, config, Device::Cpu, None)?, Device::Cpu));
             }
-            match build(model, config, Device::Cuda(0)) {
+            match build(model, config, Device::Cuda(0), None) {
                 Ok(session) => return Ok((session, Device::Cuda(0))),
                 Err(SessionError::GpuUnavailable { reason, .. }) => {
                     if !AUTO_FALLBACK_WARNED.swap(true, Ordering::Relaxed) {
@@ -130,13 +149,14 @@ fn open(model: Source<'_>, config: SessionConfig) -> Result<(Session, Device), S
             }
         }
     };
-    Ok((build(model, config, device)?, device))
+    Ok((build(model, config, device, profile)?, device))
 }
 
 fn build(
     model: Source<'_>,
     config: SessionConfig,
     device: Device,
+    profile: Option<&ShapeProfile>,
 ) -> Result<Session, SessionError> {
     let env = environment()?;
     let load_error = |e: ort::Error| SessionError::Load {
@@ -158,7 +178,8 @@ fn build(
         // (about 70 MB per session at tile 256) and gains nothing measurable here.
         .with_memory_pattern(false)
         .map_err(|e| load_error(e.into()))?;
-    builder = providers::register(builder, device)?;
+    let half = config.precision == Precision::Fp16;
+    builder = providers::register(builder, device, profile, half)?;
     match model {
         Source::File(path) => return commit_file(builder, path, config.precision),
         Source::Parts { bytes, file, parts } => {

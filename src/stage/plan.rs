@@ -8,12 +8,15 @@ use crate::caption::generate::Settings;
 use crate::caption::model::CaptionModel;
 use crate::caption::sampler::SamplingMode;
 use crate::caption::CaptionModelError;
+use crate::config::Device as DeviceSetting;
 use crate::config::{
     parse_duration, CaptionSpec, Draft, Problems, RestoreSpec, StageSpec, DEFAULT_TILE,
 };
+use crate::model::engine_build::timed_engine_at_open;
 use crate::model::restore_model::{ModelInterface, RestoreModel, RestoreModelError};
 use crate::model::runtime::Device;
 use crate::model::session::SessionConfig;
+use crate::model::tensorrt_profile::ShapeProfile;
 use crate::model::tile::TileLayout;
 
 use super::caption::{CaptionSetup, Captioner, CheckedCaptioner};
@@ -37,6 +40,8 @@ struct RestoreStep {
     interface: ModelInterface,
     output_scale: Option<u32>,
     layout: TileLayout,
+    /// The window shapes TensorRT builds its engine for (on TensorRT, where known).
+    profile: Option<ShapeProfile>,
 }
 
 /// Consecutive filter stages, run as one libavfilter chain.
@@ -216,8 +221,13 @@ impl StagePlan {
         self.restores
             .iter()
             .map(|step| {
-                let model = RestoreModel::reopen(&step.model, self.session, &step.interface)?
-                    .with_output_scale(step.output_scale)?;
+                let model = RestoreModel::reopen(
+                    &step.model,
+                    self.session,
+                    &step.interface,
+                    step.profile.as_ref(),
+                )?
+                .with_output_scale(step.output_scale)?;
                 Ok(RestoreStage::new(model, step.layout))
             })
             .collect()
@@ -234,7 +244,8 @@ fn model_exists(stage: &StageSpec) -> bool {
 }
 
 /// Loads a restore stage's model once to check it: the step that runs it, its scale
-/// and where it runs.
+/// and where it runs. On TensorRT, one session is opened for the stage's windows, which
+/// builds the engine its workers then read from the cache.
 fn restore_step(
     spec: &RestoreSpec,
     session: SessionConfig,
@@ -249,13 +260,26 @@ fn restore_step(
         window: model.interface().window_rule(),
         per_run: spec.tile_batch,
     };
+    let mut device = model.device();
+    let mut profile = None;
+    if let DeviceSetting::TensorRt(_) = session.device {
+        profile = ShapeProfile::for_windows(model.interface(), &layout);
+        let open =
+            || RestoreModel::reopen(&spec.model, session, model.interface(), profile.as_ref());
+        let tensorrt = match &profile {
+            Some(profile) => timed_engine_at_open(&spec.model, profile, open),
+            None => open(),
+        }?;
+        device = tensorrt.device();
+    }
     let step = RestoreStep {
         model: spec.model.clone(),
         interface: model.interface().clone(),
         output_scale: spec.scale,
         layout,
+        profile,
     };
-    Ok((step, model.scale(), model.device()))
+    Ok((step, model.scale(), device))
 }
 
 /// Default interval between captions when neither `every` nor `scene_threshold` is given.
