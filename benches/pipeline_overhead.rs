@@ -2,17 +2,20 @@
 //! inference workers, reorder, encode, mux) divided by pure inference frames per second
 //! on the same decoded frames, with the same model, workers and threads.
 //!
-//! `cargo bench --bench pipeline_overhead -- [CLIP] [--workers N] [--threads N] [--tile N]`
-//! (without CLIP, a 320×240 48-frame clip is generated with the ffmpeg CLI).
+//! `cargo bench --bench pipeline_overhead -- [CLIP] [--workers N] [--threads N] [--tile N]
+//!  [--tile-batch N] [--device cpu|cuda[:N]|tensorrt[:N]] [--precision auto|fp32|fp16]
+//!  [--preset P]` (without CLIP, a 320×240 48-frame clip is generated with the ffmpeg
+//! CLI). On a GPU, `--workers` is the number of sessions (`run: gpu_sessions`) and the
+//! threads are the encoder's and decoder's; x264 at `--preset` (default medium) encodes.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crossbeam_channel::unbounded;
 use frameforge::cancel::Cancel;
-use frameforge::config::Device;
 use frameforge::config::{self, StreamPolicy};
 use frameforge::config::{DecodeErrorPolicy, XmpOutput};
+use frameforge::config::{Device, Precision};
 use frameforge::file_progress::NoProgress;
 use frameforge::media::decode::{SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;
@@ -31,6 +34,10 @@ struct Options {
     workers: usize,
     threads: usize,
     tile: u32,
+    tile_batch: u32,
+    device: Device,
+    precision: Precision,
+    preset: String,
 }
 
 fn parse_options() -> Options {
@@ -39,14 +46,34 @@ fn parse_options() -> Options {
         workers: 2,
         threads: 2,
         tile: 256,
+        tile_batch: 1,
+        device: Device::Cpu,
+        precision: Precision::Fp32,
+        preset: "medium".into(),
     };
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     while let Some(arg) = args.next() {
-        let mut number = || args.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut value = || args.next().unwrap_or_default();
+        let number = |text: String| text.parse::<usize>().unwrap_or(0);
         match arg.as_str() {
-            "--workers" => options.workers = number().max(1),
-            "--threads" => options.threads = number().max(1),
-            "--tile" => options.tile = number() as u32,
+            "--workers" => options.workers = number(value()).max(1),
+            "--threads" => options.threads = number(value()).max(1),
+            "--tile" => options.tile = number(value()) as u32,
+            "--tile-batch" => options.tile_batch = number(value()).max(1) as u32,
+            "--device" => {
+                let text = value();
+                options.device = text
+                    .parse()
+                    .unwrap_or_else(|e| panic!("--device {text}: {e}"));
+            }
+            "--precision" => {
+                options.precision = match value().as_str() {
+                    "auto" => Precision::Auto,
+                    "fp16" => Precision::Fp16,
+                    _ => Precision::Fp32,
+                }
+            }
+            "--preset" => options.preset = value(),
             other => options.clip = Some(PathBuf::from(other)),
         }
     }
@@ -84,19 +111,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| generated_clip(scratch.path()));
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let yaml = format!(
-        "input:\n  path: {}\noutput:\n  path: {}\ndevice: cpu\nstages:\n  - restore:\n      model: {}\n      tile: {}\n",
+        "input:\n  path: {}\noutput:\n  path: {}\ndevice: {}\nprecision: {}\nstages:\n  \
+         - restore:\n      model: {}\n      tile: {}\n      tile_batch: {}\n\
+         encode:\n  preset: {}\n",
         clip.display(),
         scratch.path().join("out").display(),
+        options.device,
+        options.precision,
         root.join("models/realesr-animevideov3-x2.onnx").display(),
-        options.tile
+        options.tile,
+        options.tile_batch,
+        options.preset
     );
     let pipeline_file = scratch.path().join("bench.yaml");
     std::fs::write(&pipeline_file, yaml)?;
     let draft = config::load_draft(&pipeline_file);
     let intra = (options.threads / options.workers).max(1);
     let session = SessionConfig {
-        device: Device::Cpu,
-        precision: frameforge::config::Precision::Fp32,
+        device: options.device,
+        precision: options.precision,
         intra_threads: intra,
     };
     let plan = StagePlan::check(&draft, session).map_err(|p| p.to_string())?;
@@ -186,10 +219,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pure_fps = count as f64 / pure;
     let e2e_fps = count as f64 / end_to_end;
     println!(
-        "clip {} ({count} frames), workers {} × {intra} threads, tile {}",
+        "clip {} ({count} frames), {} {}, workers {} × {intra} threads, tile {} × {} a run",
         clip.display(),
+        plan.device()
+            .map_or_else(|| "?".to_string(), |d| d.to_string()),
+        options.precision,
         options.workers,
-        options.tile
+        options.tile,
+        options.tile_batch
     );
     println!("pure inference: {pure:.2} s, {pure_fps:.2} frames/s");
     println!("end to end:     {end_to_end:.2} s, {e2e_fps:.2} frames/s");

@@ -37,6 +37,44 @@ pub enum Command {
     /// Find captioned shots and images in an output directory: each hit's input, time
     /// range and caption, best match first (exit 0 with hits, 1 without, 2 on error).
     Search(SearchArgs),
+    /// Time a pipeline's restoration here: synthetic frames through its restore stages
+    /// with its device, precision, tiles and sessions, without decoding or encoding (the
+    /// ceiling its models set on a run's frames per second).
+    #[command(after_help = EXIT_CODES)]
+    Speed(SpeedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SpeedArgs {
+    /// The pipeline file (YAML).
+    pub pipeline: PathBuf,
+    /// The frame size to time, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "720x576", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// Frames to time (after one untimed frame per session).
+    #[arg(long, value_name = "N", default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..))]
+    pub frames: u32,
+    /// Inference threads in all (default: the pipeline's `run.threads`, else every core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `720x576` as (720, 576); each side from 1 to 16384.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let invalid = || format!("`{text}` is not a frame size (expected WIDTHxHEIGHT, e.g. 720x576)");
+    let (width, height) = text.split_once(['x', 'X']).ok_or_else(invalid)?;
+    let side = |value: &str| {
+        value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (1..=16384).contains(v))
+            .ok_or_else(invalid)
+    };
+    Ok((side(width)?, side(height)?))
 }
 
 #[derive(Debug, clap::Args)]

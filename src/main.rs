@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => app::validate(args),
         Command::Inspect(args) => app::inspect(args),
         Command::Search(args) => app::search(args),
+        Command::Speed(args) => app::speed(args),
     };
     ExitCode::from(code)
 }

@@ -1,20 +1,22 @@
 //! The commands: `validate` and `inspect` here, `run` in `app/run.rs` (its summary,
 //! report and exit code in `app/finish.rs`, the report's items across runs in
-//! `app/history.rs`). Every command starts by loading the pipeline and its models, with
-//! all problems at once.
+//! `app/history.rs`), `speed` in `app/speed.rs`, `search` in `app/search.rs`. Every
+//! command starts by loading the pipeline and its models, with all problems at once.
 
 mod finish;
 mod history;
 mod run;
 mod search;
+mod speed;
 
 pub use run::run;
 pub use search::search;
+pub use speed::speed;
 
 use std::path::Path;
 
 use crate::cli::{InspectArgs, ValidateArgs};
-use crate::config::{self, Draft, EncodeSpec, LoadedPipeline};
+use crate::config::{self, Draft, EncodeSpec, LoadedPipeline, Pipeline};
 use crate::media::encode::{check_encoder, EncodeSettings};
 use crate::media::filter_graph::{chain_output_size, fixed_output_size, ChainInput};
 use crate::media::frame_size::{size_refusal, typical_source};
@@ -61,6 +63,13 @@ pub fn inspect(args: &InspectArgs) -> u8 {
         intra_threads: 1,
     };
     crate::inspect::inspect(args, session)
+}
+
+/// How many model instances run at once: one single-threaded session per thread on the
+/// CPU, the pipeline's `run.gpu_sessions` on a GPU.
+fn inference_sessions(plan: &StagePlan, pipeline: &Pipeline, threads: usize) -> usize {
+    plan.device()
+        .map_or(threads, |d| d.sessions(threads, pipeline.run.gpu_sessions))
 }
 
 /// Every core, when neither the command line nor the file says how many threads.

@@ -30,7 +30,7 @@ use crate::stage::{StagePlan, StagePool};
 
 use super::finish::{finish, RunStart};
 use super::history::{input_root, report_items, Share};
-use super::{available_threads, encode_settings, exit, load, Stop};
+use super::{available_threads, encode_settings, exit, inference_sessions, load, Stop};
 
 /// Restores every input file; returns the exit code.
 pub fn run(args: &RunArgs) -> u8 {
@@ -318,9 +318,7 @@ impl Workers {
         let device = plan
             .device()
             .map_or_else(|| "none".to_string(), |d| d.to_string());
-        let sessions = plan
-            .device()
-            .map_or(threads, |d| d.sessions(threads, pipeline.run.gpu_sessions));
+        let sessions = inference_sessions(&plan, pipeline, threads);
         let pool = StagePool::new(plan, sessions);
         let captions = pool
             .plan()

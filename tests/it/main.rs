@@ -31,6 +31,7 @@ mod report_history;
 mod restore_images;
 mod restore_models;
 mod slurm_array;
+mod speed_cli;
 mod terminal_progress;
 mod tile_batch;
 mod validate_cli;

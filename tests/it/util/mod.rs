@@ -41,7 +41,6 @@ pub fn copy_captioner(to: &Path, leave_out: &[&str]) {
     }
 }
 
-/// The `frameforge` binary built for these tests.
 /// The crops of real photographs the restoration goldens are made from
 /// (`fixtures/golden/NAME.png`, by tools/make_goldens.py).
 pub const GOLDEN_INPUTS: [&str; 3] = ["astronaut_96x80", "coffee_72x64", "chelsea_61x47"];
@@ -53,6 +52,7 @@ pub fn refused_by_validate(pipeline: &Path) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The `frameforge` binary built for these tests.
 pub fn frameforge() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("frameforge").expect("binary is built");
     cmd.env_remove("RUST_LOG");
