@@ -18,6 +18,9 @@ use crate::stage::{RestoreStage, StageError, StagePlan};
 
 use super::{available_threads, exit, inference_sessions, load};
 
+/// A session's stages after its first frame, and the size that frame came out at.
+type Warmed = Result<(Vec<RestoreStage>, (u32, u32)), StageError>;
+
 /// What a timing found.
 struct Timing {
     frames: usize,
@@ -97,19 +100,18 @@ fn time_frames(
 ) -> Result<Timing, StageError> {
     let frame = synthetic_frame(size);
     let warm_start = Instant::now();
-    let warmed: Vec<Result<(Vec<RestoreStage>, (u32, u32)), StageError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..sessions)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut stages = plan.instantiate()?;
-                        let output = restore(&mut stages, &frame)?;
-                        Ok((stages, output))
-                    })
+    let warmed: Vec<Warmed> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..sessions)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut stages = plan.instantiate()?;
+                    let output = restore(&mut stages, &frame)?;
+                    Ok((stages, output))
                 })
-                .collect();
-            handles.into_iter().map(join).collect()
-        });
+            })
+            .collect();
+        handles.into_iter().map(join).collect()
+    });
     let warm_up = warm_start.elapsed().as_secs_f64();
     let mut instances = Vec::new();
     let mut output = size;
