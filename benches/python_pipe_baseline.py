@@ -1,11 +1,14 @@
 """The typical user script FrameForge is measured against: ffmpeg decodes to a pipe,
 Python runs the ONNX model with onnxruntime frame by frame, ffmpeg encodes from a pipe.
 
-    python benches/python_pipe_baseline.py CLIP MODEL.onnx OUT.mkv --threads 2 --scale 2 [--cuda]
+    python benches/python_pipe_baseline.py CLIP MODEL.onnx OUT.mkv --threads 2 --scale 2
+        [--cuda] [--fp16] [--preset medium]
 
-Same model, same intra-op threads, whole frames, x264 crf 18 like the FrameForge run it
-is compared with; `--cuda` runs the model with the CUDA execution provider, as a user
-with a GPU would. Prints the wall time and frames per second.
+Same model, same intra-op threads, whole frames, x264 crf 18 at `--preset` like the
+FrameForge run it is compared with; `--cuda` runs the model with the CUDA execution
+provider, as a user with a GPU would, and `--fp16` first converts it to float16 the way
+such a user does (onnxruntime's own converter, float32 inputs and outputs kept). Prints
+the wall time and frames per second.
 """
 
 import argparse
@@ -35,13 +38,20 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--cuda", action="store_true")
+    ap.add_argument("--fp16", action="store_true")
+    ap.add_argument("--preset", default="medium")
     a = ap.parse_args()
     w, h, rate = probe(a.clip)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = a.threads
     opts.inter_op_num_threads = 1
     providers = ["CUDAExecutionProvider"] if a.cuda else ["CPUExecutionProvider"]
-    sess = ort.InferenceSession(a.model, opts, providers=providers)
+    model = a.model
+    if a.fp16:
+        import onnx
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+        model = convert_float_to_float16(onnx.load(a.model), keep_io_types=True).SerializeToString()
+    sess = ort.InferenceSession(model, opts, providers=providers)
     if sess.get_providers()[0] != providers[0]:
         sys.exit(f"{providers[0]} is not available: {sess.get_providers()}")
     name = sess.get_inputs()[0].name
@@ -50,7 +60,7 @@ def main():
                            stdout=subprocess.PIPE)
     ow, oh = w * a.scale, h * a.scale
     enc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{ow}x{oh}",
-                            "-r", rate, "-i", "-", "-c:v", "libx264", "-crf", "18", "-preset", "medium",
+                            "-r", rate, "-i", "-", "-c:v", "libx264", "-crf", "18", "-preset", a.preset,
                             "-pix_fmt", "yuv420p", a.out], stdin=subprocess.PIPE)
     frames = 0
     size = w * h * 3

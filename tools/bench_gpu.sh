@@ -2,10 +2,12 @@
 # Restoration and captioning on a CUDA GPU: checks that `device: cuda` gives the CPU's
 # results, then times FrameForge against the ffmpeg pipe → Python onnxruntime → ffmpeg
 # pipe script with the same model on the same GPU, and both on all CPU cores.
-#   tools/bench_gpu.sh [check|speed|cpu|precision]...   (default: all)
-# `precision` needs no Python onnxruntime: FrameForge alone at fp32, fp16 and on TensorRT,
-# the float16 output's PSNR against fp32, the GPU's busy share, and x264 alone (the
-# encoder's ceiling at the output size).
+#   tools/bench_gpu.sh [check|speed|cpu|throughput]...   (default: all)
+# `throughput`: inference alone (`frameforge speed`) at fp32, fp16 and on TensorRT, with
+# several tiles a run, at 720x576 and 1920x1080; end to end with the GPU's busy share and
+# the process's memory over the run; x264 alone (the encoder's ceiling at the output
+# size); the Python pipe script in fp16 with the same encoder; the float16 output's PSNR
+# against fp32; and the RRDB x4plus model where it was carried.
 # On a lent GPU machine: `tools/gpu_bundle/on_device.sh bash tools/bench_gpu.sh` with the
 # bundle tools/make_gpu_bundle.sh makes (carried as .gpu/).
 # Needs: BIN, a frameforge binary; ORT_DYLIB_PATH, ONNX Runtime GPU
@@ -124,25 +126,86 @@ if run_section cpu; then
   speed cpu 720x576 2 "" 1
 fi
 
-if run_section precision; then
-  echo "== float width and TensorRT (animevideov3 x2, 720x576 -> 1440x1152, 240 frames)"
-  clip="$work/pr-720.mp4"
+if run_section throughput; then
+  echo "== throughput: animevideov3 x2 (x264 veryfast crf 18 where encoded)"
+  clip="$work/tp-720.mp4"
   ffmpeg -v error -y -f lavfi -i "testsrc2=size=720x576:rate=24:duration=10" -c:v libx264 -crf 18 -pix_fmt yuv420p "$clip"
-  encoder=$(wall ffmpeg -v error -y -i "$clip" -vf scale=1440:1152 -c:v libx264 -preset veryfast -crf 18 -threads "$CORES" -f null -)
-  printf '  x264 veryfast alone at 1440x1152: %6.2f s (%5.1f fps): the encoder ceiling\n' "$encoder" "$("$PY" -c "print(240 / $encoder)")"
-  for run in "cuda fp32" "cuda fp16" "tensorrt fp16"; do
+  hd="$work/tp-1080.mp4"
+  ffmpeg -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=24:duration=4" -c:v libx264 -crf 18 -pix_fmt yuv420p "$hd"
+  for size in 1440x1152 3840x2160; do
+    source=$clip; frames=240
+    [ "$size" = 3840x2160 ] && source=$hd && frames=96
+    encoder=$(wall ffmpeg -v error -y -i "$source" -vf "scale=${size/x/:}" -c:v libx264 -preset veryfast -crf 18 -threads "$CORES" -f null -)
+    printf '  x264 veryfast alone at %s: %6.2f s for %d frames (%5.1f fps): the encoder ceiling\n' "$size" "$encoder" "$frames" "$("$PY" -c "print($frames / $encoder)")"
+  done
+
+  echo "  -- inference alone (frameforge speed, 4 sessions, first frame of each not counted)"
+  speed_of() { # device precision tile tile_batch size frames [model]
+    local yaml="$work/speed-$1-$2-$3-$4.yaml"
+    sed -e "s#^device: .*#device: $1#" -e "s#^precision: .*#precision: $2#" -e "s#      tile: .*#      tile: $3\n      tile_batch: $4#" \
+      -e "s#model: .*#model: ${7:-$model}#" "$(restore_pipeline "$clip" "$work/unused" "$1" "$3" libx264 4 "$2")" >"$yaml"
+    "$BIN" speed "$yaml" --size "$5" --frames "$6" --json 2>"$work/speed.log" | "$PY" -c "import json,sys; s=json.load(sys.stdin); print(f\"{s['frames_per_second']:7.1f} fps ({s['input_megapixels_per_second']:.0f} Mpixel/s in), warm-up {s['warm_up_seconds']:.1f} s\")" \
+      || { tail -3 "$work/speed.log"; echo "failed"; }
+  }
+  for run in "cuda fp32 0 1" "cuda fp16 0 1" "cuda fp16 288 1" "cuda fp16 288 4" "tensorrt fp16 0 1" "tensorrt fp16 288 1" "tensorrt fp16 288 4"; do
     set -- $run
+    printf '  720x576   %-8s %-4s tile %3s x %s a run: %s\n' "$1" "$2" "$3" "$4" "$(speed_of "$1" "$2" "$3" "$4" 720x576 480)"
+  done
+  for run in "cuda fp16 0 1" "tensorrt fp16 0 1" "tensorrt fp16 544 2"; do
+    set -- $run
+    printf '  1920x1080 %-8s %-4s tile %3s x %s a run: %s\n' "$1" "$2" "$3" "$4" "$(speed_of "$1" "$2" "$3" "$4" 1920x1080 96)"
+  done
+
+  echo "  -- end to end (frameforge run, 4 sessions), GPU busy and resident memory over the run"
+  end_to_end() { # label source frames device precision tile
     nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 200 >"$work/busy.log" &
-    sampler=$!
-    took=$(RUST_LOG=frameforge=info wall "$BIN" run "$(restore_pipeline "$clip" "$work/pr-$1-$2" "$1" 0 libx264 4 "$2" veryfast)" --threads "$CORES" --force)
+    local sampler=$! start end pid
+    start=$(date +%s.%N)
+    "$BIN" run "$(restore_pipeline "$2" "$work/e2e-$1" "$4" "$6" libx264 4 "$5" veryfast)" --threads "$CORES" --force --quiet >"$work/last.log" 2>&1 &
+    pid=$!
+    : >"$work/rss.log"
+    while kill -0 "$pid" 2>/dev/null; do
+      awk '/VmRSS/ {print $2}' "/proc/$pid/status" >>"$work/rss.log" 2>/dev/null || true
+      sleep 0.5
+    done
+    wait "$pid" || { tail -5 "$work/last.log"; kill "$sampler"; return 0; }
+    end=$(date +%s.%N)
     kill "$sampler"
-    busy=$("$PY" -c "import sys; v=[float(x) for x in open(sys.argv[1]) if x.strip()]; print(round(sum(v)/max(len(v),1)))" "$work/busy.log")
-    printf '  %-8s %-4s %6.2f s (%5.1f fps), GPU busy %s%%\n' "$1" "$2" "$took" "$("$PY" -c "print(240 / $took)")" "$busy"
-    grep -h "float16\|float32\|tensorrt" "$work/last.log" | head -2 | sed 's/^/    /'
+    "$PY" - "$1" "$3" "$start" "$end" "$work/busy.log" "$work/rss.log" <<'PY'
+import sys
+label, frames, start, end, busy, rss = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
+b = [float(x) for x in open(busy) if x.strip()]
+r = [int(x) / 1024 for x in open(rss) if x.strip()]
+q = lambda f: r[min(len(r) - 1, int(len(r) * f))] if r else 0
+took = end - start
+print(f"  {label:<28} {took:6.2f} s ({frames / took:5.1f} fps), GPU busy {sum(b) / max(len(b), 1):.0f}% "
+      f"(median {sorted(b)[len(b) // 2] if b else 0:.0f}%), RSS MB at 25/50/75/100%: {q(.25):.0f}/{q(.5):.0f}/{q(.75):.0f}/{q(.999):.0f}")
+PY
+  }
+  end_to_end "720x576 cuda fp32" "$clip" 240 cuda fp32 0
+  end_to_end "720x576 cuda fp16" "$clip" 240 cuda fp16 0
+  end_to_end "720x576 tensorrt fp16" "$clip" 240 tensorrt fp16 0
+  end_to_end "1920x1080 tensorrt fp16" "$hd" 96 tensorrt fp16 0
+
+  echo "  -- the Python pipe script on the same GPU, same encoder (x264 veryfast crf 18), whole frames"
+  for flag in "" --fp16; do
+    theirs=$(wall "$PY" benches/python_pipe_baseline.py "$clip" "$model" "$work/py.mkv" --threads "$CORES" --cuda $flag --preset veryfast) \
+      && printf '  python pipe %-6s 720x576: %6.2f s (%5.1f fps)\n' "${flag:-fp32}" "$theirs" "$("$PY" -c "print(240 / $theirs)")" \
+      || echo "  python pipe ${flag:-fp32}: failed (a Python onnxruntime with CUDA is needed)"
   done
-  for run in "cuda fp32" "cuda fp16"; do
-    set -- $run
-    "$BIN" run "$(restore_pipeline "$clip" "$work/lossless-$2" cuda 0 ffv1 4 "$2")" --quiet --force >/dev/null
+
+  for precision in fp32 fp16; do
+    "$BIN" run "$(restore_pipeline "$clip" "$work/lossless-$precision" cuda 0 ffv1 4 "$precision")" --quiet --force >/dev/null
   done
-  printf '  fp16 against fp32 (ffv1): %s\n' "$(psnr "$work/lossless-fp32/pr-720.mkv" "$work/lossless-fp16/pr-720.mkv")"
+  printf '  fp16 against fp32 (ffv1): %s\n' "$(psnr "$work/lossless-fp32/tp-720.mkv" "$work/lossless-fp16/tp-720.mkv")"
+
+  heavy=$PWD/models/realesrgan-x4plus.onnx
+  if [ -f "$heavy" ]; then
+    for run in "cuda fp16 0 1" "tensorrt fp16 0 1"; do
+      set -- $run
+      printf '  x4plus 720x576 %-8s %-4s: %s\n' "$1" "$2" "$(speed_of "$1" "$2" "$3" "$4" 720x576 48 "$heavy")"
+    done
+  else
+    echo "  x4plus: not carried (models/realesrgan-x4plus.onnx is installed by tools/install_models.sh)"
+  fi
 fi
