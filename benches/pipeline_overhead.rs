@@ -14,7 +14,7 @@ use std::time::Instant;
 use crossbeam_channel::unbounded;
 use frameforge::cancel::Cancel;
 use frameforge::config::{self, StreamPolicy};
-use frameforge::config::{DecodeErrorPolicy, XmpOutput};
+use frameforge::config::{DecodeErrorPolicy, VideoDecoder, XmpOutput};
 use frameforge::config::{Device, Precision};
 use frameforge::file_progress::NoProgress;
 use frameforge::media::decode::{SourceItem, VideoSource};
@@ -144,6 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             audio: false,
             subtitles: false,
         },
+        VideoDecoder::Software,
     )?;
     let mut frames = Vec::new();
     while let Some(item) = source.next_item()? {
@@ -199,6 +200,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             subtitles: true,
         },
         damage: DecodeErrorPolicy::Fail,
+        decoder: VideoDecoder::Software,
         cancel: &cancel,
         xmp: XmpSettings {
             place: XmpOutput::Off,

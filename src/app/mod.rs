@@ -16,10 +16,11 @@ pub use speed::speed;
 use std::path::Path;
 
 use crate::cli::{InspectArgs, ValidateArgs};
-use crate::config::{self, Draft, EncodeSpec, LoadedPipeline, Pipeline};
+use crate::config::{self, Draft, EncodeSpec, LoadedPipeline, Pipeline, VideoDecoder};
 use crate::media::encode::{check_encoder, EncodeSettings};
 use crate::media::filter_graph::{chain_output_size, fixed_output_size, ChainInput};
 use crate::media::frame_size::{size_refusal, typical_source};
+use crate::media::hardware_decoder::nvdec_refusal;
 use crate::media::hardware_encoder::hardware_refusal;
 use crate::model::session::SessionConfig;
 use crate::stage::StagePlan;
@@ -116,7 +117,7 @@ fn load(path: &Path, threads: Option<u32>) -> Result<(LoadedPipeline, StagePlan)
     let threads = threads
         .or(draft.threads())
         .map_or_else(available_threads, |t| t as usize);
-    let mut later = encoder_problems(&draft);
+    let mut later = codec_problems(&draft);
     let plan = match StagePlan::check_for_run(&draft, session, threads) {
         Ok(plan) => Some(plan),
         Err(problems) => {
@@ -146,10 +147,11 @@ fn load(path: &Path, threads: Option<u32>) -> Result<(LoadedPipeline, StagePlan)
     }
 }
 
-/// An encoder or pixel format this ffmpeg lacks, as a pipeline problem at its line
-/// (rather than the same failure for every file of the batch). Caption-only pipelines
-/// encode nothing, so their `encode` section is not held against them.
-fn encoder_problems(draft: &Draft) -> config::Problems {
+/// An encoder or pixel format this ffmpeg lacks, or a hardware encoder or decoder that
+/// cannot start here, as a pipeline problem at its line (rather than the same failure for
+/// every file of the batch). Caption-only pipelines encode nothing, so their `encode`
+/// section is not held against them.
+fn codec_problems(draft: &Draft) -> config::Problems {
     let mut problems = config::Problems::new();
     let encodes = draft
         .stages()
@@ -160,6 +162,11 @@ fn encoder_problems(draft: &Draft) -> config::Problems {
             problems.push(draft.problem(&format!("encode.{field}"), message));
         } else if let Some(refusal) = hardware_refusal(&settings) {
             problems.push(draft.problem("encode.codec", refusal));
+        }
+    }
+    if draft.decoder() == VideoDecoder::Nvdec {
+        if let Some(refusal) = nvdec_refusal() {
+            problems.push(draft.problem("input.decoder", refusal));
         }
     }
     problems

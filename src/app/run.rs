@@ -130,6 +130,7 @@ fn run_batch(
             codec_named: loaded.locate("encode.codec").is_some(),
             copy: copy_policy(pipeline.encode.audio, pipeline.encode.subtitles),
             damage: pipeline.input.on_decode_error,
+            decoder: pipeline.input.decoder,
             cancel,
             xmp: XmpSettings {
                 place: pipeline.output.xmp,

@@ -11,7 +11,7 @@ use super::device::Device;
 use super::positions::PositionIndex;
 use super::precision::Precision;
 use super::problem::{Problem, Problems};
-use super::schema::{EncodeSpec, Pipeline, StageSpec};
+use super::schema::{EncodeSpec, Pipeline, StageSpec, VideoDecoder};
 use super::sections::Sections;
 use super::LoadedPipeline;
 
@@ -84,6 +84,17 @@ impl Draft {
     #[must_use]
     pub fn threads(&self) -> Option<u32> {
         self.sections.run.as_ref().and_then(|run| run.threads)
+    }
+
+    /// Which decoder reads video: the file's, or the default when it has none or its
+    /// `input` section could not be read.
+    #[must_use]
+    pub fn decoder(&self) -> VideoDecoder {
+        self.sections
+            .input
+            .as_ref()
+            .map(|input| input.decoder)
+            .unwrap_or_default()
     }
 
     /// The float width of restoration models: the file's, or `auto`.

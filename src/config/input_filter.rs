@@ -156,6 +156,7 @@ mod tests {
             include: include.map(|globs| globs.iter().map(|g| (*g).to_owned()).collect()),
             exclude: exclude.iter().map(|g| (*g).to_owned()).collect(),
             on_decode_error: crate::config::DecodeErrorPolicy::Fail,
+            decoder: crate::config::VideoDecoder::Software,
         }
     }
 

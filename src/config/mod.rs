@@ -45,9 +45,9 @@ pub use precision::Precision;
 pub use problem::{Location, Problem, Problems};
 pub use schema::{
     CaptionSpec, Container, DecodeErrorPolicy, EncodeSpec, Existing, ImageFormat, InputSpec,
-    Naming, OutputSpec, Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, XmpOutput,
-    DEFAULT_CODEC, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, MAX_TILE_BATCH, MIN_TILE, STAGE_NAMES,
-    TOP_LEVEL_FIELDS,
+    Naming, OutputSpec, Pipeline, RestoreSpec, RunSpec, StageSpec, StreamPolicy, VideoDecoder,
+    XmpOutput, DEFAULT_CODEC, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, MAX_TILE_BATCH, MIN_TILE,
+    STAGE_NAMES, TOP_LEVEL_FIELDS,
 };
 
 use paths::{base_dir, resolve};

@@ -125,6 +125,22 @@ pub struct InputSpec {
     /// What a video decode error in the middle of a stream does.
     #[serde(default)]
     pub on_decode_error: DecodeErrorPolicy,
+    /// Which decoder reads video.
+    #[serde(default)]
+    pub decoder: VideoDecoder,
+}
+
+/// Which decoder reads video.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoDecoder {
+    /// ffmpeg's decoders on the CPU (frame-threaded).
+    #[default]
+    Software,
+    /// NVIDIA's video decoder (ffmpeg's `*_cuvid`) for the 8-bit 4:2:0 H.264, HEVC,
+    /// MPEG-1/2/4, VC-1, VP8/9 and AV1 it reads; other video, or a file it cannot open,
+    /// is decoded on the CPU.
+    Nvdec,
 }
 
 /// What to do when a frame cannot be decoded in the middle of a video.

@@ -107,7 +107,7 @@ encode: {crf: 60}
         work.problems(text),
         vec![
             "1:1: unknown field `foo`, expected one of `name`, `input`, `output`, `device`, `precision`, `stages`, `encode`, `run`",
-            "2:21: unknown field `foo`, expected one of `path`, `include`, `exclude`, `on_decode_error`",
+            "2:21: unknown field `foo`, expected one of `path`, `include`, `exclude`, `on_decode_error`, `decoder`",
             "5:13: unknown variant `maybe`, expected one of `skip`, `overwrite`, `fail`",
             "9:7: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `tile_batch`, `scale`",
             "12:13: tile `big` is not a whole number (expected 0 for whole frame, or >= 32)",
@@ -306,7 +306,7 @@ fn a_section_with_only_unknown_fields_is_still_checked() {
         work.problems(text),
         vec![
             "2:9: input path does not exist: nowhere",
-            "3:3: unknown field `inclde`, expected one of `path`, `include`, `exclude`, `on_decode_error`",
+            "3:3: unknown field `inclde`, expected one of `path`, `include`, `exclude`, `on_decode_error`, `decoder`",
             "6:30: unknown field `tilee`, expected one of `model`, `tile`, `tile_overlap`, `tile_batch`, `scale`",
             "6:46: tile 8 is too small (expected 0 for whole frame, or >= 32)",
         ]

@@ -311,6 +311,7 @@ mod tests {
             include: None,
             exclude: Vec::new(),
             on_decode_error: crate::config::DecodeErrorPolicy::Fail,
+            decoder: crate::config::VideoDecoder::Software,
         }
     }
 

@@ -19,10 +19,11 @@ use super::decode_graph::{build_graph, is_deep, pick_frame_rate, RgbConversion};
 use super::error::{FfmpegContext, MediaError};
 use super::filter_graph::{end_input, is_again, node, sink_format};
 use super::graph_timing::GraphTiming;
+use super::hardware_decoder::open_nvdec;
 use super::image_io::Colour;
 use super::layout::{CopyPolicy, StreamLayout};
 use super::rgb_frames::{closed_captions_of, colour_from};
-use crate::config::DecodeErrorPolicy;
+use crate::config::{DecodeErrorPolicy, VideoDecoder};
 
 /// Facts about the main video stream.
 #[derive(Debug, Clone, Copy)]
@@ -123,8 +124,23 @@ fn open_input(path: &Path) -> Result<Input, MediaError> {
     })
 }
 
-/// A frame-threaded decoder for the video stream.
-fn open_decoder(stream: &ffmpeg_next::Stream<'_>) -> Result<decoder::Video, MediaError> {
+/// The video stream's decoder: NVDEC when `choice` asks for it and it reads the stream,
+/// else ffmpeg's own, frame-threaded. A file NVDEC will not open is decoded on the CPU,
+/// with a warning naming `name` and ffmpeg's reason.
+fn open_decoder(
+    stream: &ffmpeg_next::Stream<'_>,
+    choice: VideoDecoder,
+    name: &str,
+) -> Result<decoder::Video, MediaError> {
+    if choice == VideoDecoder::Nvdec {
+        match open_nvdec(stream.parameters()) {
+            Some(Ok(decoder)) => return Ok(decoder),
+            Some(Err(reason)) => {
+                tracing::warn!("{name}: NVDEC cannot decode it ({reason}); decoding on the CPU")
+            }
+            None => tracing::debug!("{name}: NVDEC does not read this video; decoding on the CPU"),
+        }
+    }
     let mut context = codec::context::Context::from_parameters(stream.parameters())
         .context(|| "cannot read video stream parameters".into())?;
     context.set_threading(codec::threading::Config::kind(
@@ -200,8 +216,9 @@ fn container_end(input: &Input) -> Option<f64> {
 }
 
 impl VideoSource {
-    /// Opens `path`, its best video stream and a filter graph of `filters` (libavfilter
-    /// syntax, applied before the RGB `conversion`).
+    /// Opens `path`, its best video stream with the decoder `choice` asks for, and a
+    /// filter graph of `filters` (libavfilter syntax, applied before the RGB
+    /// `conversion`).
     ///
     /// # Errors
     /// The file cannot be opened, has no video stream, its codec has no decoder, or the
@@ -211,6 +228,7 @@ impl VideoSource {
         filters: &[String],
         conversion: RgbConversion,
         policy: CopyPolicy,
+        choice: VideoDecoder,
     ) -> Result<(Self, StreamLayout), MediaError> {
         super::init();
         let name = path.display().to_string();
@@ -220,7 +238,7 @@ impl VideoSource {
             .best(media::Type::Video)
             .ok_or_else(|| MediaError::Unsupported("no video stream".into()))?;
         let video_index = stream.index();
-        let decoder = open_decoder(&stream)?;
+        let decoder = open_decoder(&stream, choice, &name)?;
         let layout = StreamLayout::from_input(&input, video_index, policy);
         let (graph, mut info, timing) = open_graph(&input, &stream, &decoder, filters, conversion)?;
         info.display_rotation = layout.display_rotation().unwrap_or(0.0);

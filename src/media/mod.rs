@@ -12,6 +12,7 @@ pub mod ffmpeg_log;
 pub mod filter_graph;
 pub mod frame_size;
 pub mod graph_timing;
+pub mod hardware_decoder;
 pub mod hardware_encoder;
 pub mod image_io;
 

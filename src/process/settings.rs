@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use crate::cancel::Cancel;
-use crate::config::{Container, DecodeErrorPolicy, StreamPolicy, XmpOutput};
+use crate::config::{Container, DecodeErrorPolicy, StreamPolicy, VideoDecoder, XmpOutput};
 use crate::media::encode::EncodeSettings;
 use crate::media::layout::CopyPolicy;
 use crate::media::muxer_format::MuxerFormat;
@@ -32,6 +32,8 @@ pub struct ProcessSettings<'a> {
     pub copy: CopyPolicy,
     /// What a frame that cannot be decoded does.
     pub damage: DecodeErrorPolicy,
+    /// Which decoder reads video.
+    pub decoder: VideoDecoder,
     pub cancel: &'a Cancel,
     /// Where outputs' XMP metadata goes, and the run's provenance for it.
     pub xmp: XmpSettings<'a>,

@@ -192,7 +192,8 @@ fn open_source(
     } else {
         RgbConversion::Fast
     };
-    let (mut source, layout) = VideoSource::open(input, &filters, conversion, settings.copy)?;
+    let (mut source, layout) =
+        VideoSource::open(input, &filters, conversion, settings.copy, settings.decoder)?;
     source.set_damage_policy(settings.damage);
     Ok((source, layout))
 }

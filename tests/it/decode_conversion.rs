@@ -1,7 +1,8 @@
 //! The two YUV→RGB conversions of the decode side: the fast one used for frames that are
 //! only captioned stays within a level or two of the exact one used for restoration, for
 //! each colour matrix and range (so a shot-change score or a caption does not depend on
-//! which one ran).
+//! which one ran). Asking for NVDEC gives the CPU decoder's frames: NVDEC's where it
+//! runs (H.264 decoding is exact), the CPU's where it cannot open.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,6 +11,7 @@
 
 use crate::util;
 
+use frameforge::config::VideoDecoder;
 use frameforge::media::decode::{SourceItem, VideoSource};
 use frameforge::media::decode_graph::RgbConversion;
 use frameforge::media::layout::CopyPolicy;
@@ -17,11 +19,16 @@ use image::RgbImage;
 use util::{fixture, psnr};
 
 fn frames(name: &str, conversion: RgbConversion) -> Vec<RgbImage> {
+    frames_by(name, conversion, VideoDecoder::Software)
+}
+
+fn frames_by(name: &str, conversion: RgbConversion, decoder: VideoDecoder) -> Vec<RgbImage> {
     let policy = CopyPolicy {
         audio: false,
         subtitles: false,
     };
-    let (mut source, _) = VideoSource::open(&fixture(name), &[], conversion, policy).unwrap();
+    let (mut source, _) =
+        VideoSource::open(&fixture(name), &[], conversion, policy, decoder).unwrap();
     let mut frames = Vec::new();
     while let Some(item) = source.next_item().unwrap() {
         if let SourceItem::Frame(frame) = item {
@@ -70,5 +77,20 @@ fn fast_conversion_matches_the_exact_one_within_two_levels() {
             "{name}: {} frames compared; first: {db:.1} dB, mean shift {shift:?}",
             exact.len()
         );
+    }
+}
+
+#[test]
+fn nvdec_gives_the_frames_the_cpu_decoder_gives() {
+    // H.264 (NVDEC reads it, or cannot open here and the CPU decodes) and FFV1 (which
+    // NVDEC does not read).
+    for name in ["video/h264_aac_subs_chapters.mkv", "video/ffv1.mkv"] {
+        let cpu = frames(name, RgbConversion::Exact);
+        let nvdec = frames_by(name, RgbConversion::Exact, VideoDecoder::Nvdec);
+        assert!(!cpu.is_empty(), "{name}");
+        assert_eq!(cpu.len(), nvdec.len(), "{name}: frame count");
+        for (index, (a, b)) in cpu.iter().zip(&nvdec).enumerate() {
+            assert_eq!(a, b, "{name} frame {index}");
+        }
     }
 }

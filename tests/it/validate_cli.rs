@@ -265,3 +265,27 @@ fn nvenc_without_its_driver_is_refused_at_load() {
         "{stderr}"
     );
 }
+
+/// `input.decoder: nvdec` on a machine without NVIDIA's driver is one problem at its
+/// line, with ffmpeg's reason and the way back to the CPU.
+#[test]
+fn nvdec_without_its_driver_is_refused_at_load() {
+    if std::path::Path::new("/proc/driver/nvidia/version").exists() {
+        return;
+    }
+    let ws = Workspace::new();
+    let pipeline = ws.pipeline_with(
+        "  decoder: nvdec\n",
+        "out",
+        "stages:\n  - restore:\n      model: {x2}\n",
+    );
+    let stderr = util::refused_by_validate(&pipeline);
+    assert!(
+        stderr.trim_end().ends_with(
+            ":3:12: NVDEC cannot start on this machine (Cannot load libnvcuvid.so.1; Failed \
+             loading nvcuvid): it needs an NVIDIA GPU and its driver's libcuda and \
+             libnvcuvid; `decoder: software` decodes on the CPU"
+        ),
+        "{stderr}"
+    );
+}
