@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::cli::InspectArgs;
-use crate::model::restore_model::{port_infos, ModelInterface, RestoreModel};
+use crate::config::Device;
+use crate::model::restore_model::{port_infos, ModelInterface, RestoreModel, RestoreModelError};
 use crate::model::session::SessionConfig;
 use crate::model::sidecar::{read_sidecar, sidecar_path, RestoreSidecar};
 use crate::model::signature::{format_dims, ImagePort, PortInfo};
@@ -21,6 +22,21 @@ struct Findings {
     sidecar: Result<Option<RestoreSidecar>, String>,
     ports: Result<(Vec<PortInfo>, Vec<PortInfo>), String>,
     interface: Result<(ModelInterface, String), String>,
+}
+
+/// The interface of a loaded model and the device it runs on. On TensorRT the model was
+/// probed on CUDA (`RestoreModel::load`), so a TensorRT session is opened to say so.
+fn where_it_runs(
+    path: &Path,
+    session: SessionConfig,
+    model: RestoreModel,
+) -> Result<(ModelInterface, String), RestoreModelError> {
+    let interface = model.interface().clone();
+    let device = match session.device {
+        Device::TensorRt(_) => RestoreModel::reopen(path, session, &interface, None)?.device(),
+        _ => model.device(),
+    };
+    Ok((interface, device.to_string()))
 }
 
 /// Runs `inspect`; exit 0 when the model can run here, 2 when it cannot.
@@ -38,7 +54,7 @@ pub fn inspect(args: &InspectArgs, session: SessionConfig) -> u8 {
         sidecar: read_sidecar(path).map_err(|e| e.to_string()),
         ports,
         interface: loaded
-            .map(|model| (model.interface().clone(), model.device().to_string()))
+            .and_then(|model| where_it_runs(path, session, model))
             .map_err(|e| e.to_string()),
     };
     if args.json {
