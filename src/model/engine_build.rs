@@ -3,10 +3,12 @@
 //! cache. The first session of each model and profile, or the first run of each model and
 //! shape without one, in a process is announced before and timed after, so that a long
 //! start reads as what it is and the build time is reported once per model and shape.
+//! Other sessions meeting the same model and shape meanwhile wait for that build to end
+//! and then read the engine from the cache, rather than each building it at once.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::runtime::Device;
@@ -15,7 +17,9 @@ use super::tensorrt_profile::ShapeProfile;
 /// A model file and an input shape it has run at, or a profile it was opened for.
 type ModelShape = (PathBuf, String);
 
-static SEEN: Mutex<Option<HashSet<ModelShape>>> = Mutex::new(None);
+/// Every model and shape met, and whether its engine is ready (its first build over).
+static BUILDS: Mutex<Option<HashMap<ModelShape, bool>>> = Mutex::new(None);
+static BUILT: Condvar = Condvar::new();
 
 /// Runs `run`, the inference of `path` at input `shape` on `device`; on TensorRT, the
 /// first such run in this process is announced and timed.
@@ -25,20 +29,32 @@ pub fn timed_first_run<R>(
     shape: &[usize],
     run: impl FnOnce() -> R,
 ) -> R {
-    if !matches!(device, Device::TensorRt(_)) || !first_time(path, &format!("{shape:?}")) {
+    if !matches!(device, Device::TensorRt(_)) {
         return run();
     }
-    announced(path, &format!("input {shape:?}"), run)
+    let key = format!("{shape:?}");
+    match first_time(path, &key) {
+        Some(build) => {
+            let result = announced(path, &format!("input {shape:?}"), run);
+            drop(build);
+            result
+        }
+        None => run(),
+    }
 }
 
 /// Opens a TensorRT session of `path` for `profile` with `open`, which builds its engine
 /// for that profile (or reads it from the cache); the first such opening in this process
 /// is announced and timed.
 pub fn timed_engine_at_open<R>(path: &Path, profile: &ShapeProfile, open: impl FnOnce() -> R) -> R {
-    if !first_time(path, &profile.describe()) {
-        return open();
+    match first_time(path, &profile.describe()) {
+        Some(build) => {
+            let result = announced(path, &format!("inputs {}", profile.describe()), open);
+            drop(build);
+            result
+        }
+        None => open(),
     }
-    announced(path, &format!("inputs {}", profile.describe()), open)
 }
 
 /// Runs `work`, announced before and timed after as preparing the engine for `what`.
@@ -57,13 +73,39 @@ fn announced<R>(path: &Path, what: &str, work: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Whether this is the first time `path` meets `shape` (a shape or a profile) in this
-/// process.
-fn first_time(path: &Path, shape: &str) -> bool {
-    SEEN.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get_or_insert_with(HashSet::new)
-        .insert((path.to_path_buf(), shape.to_string()))
+/// The first build of an engine, marked ready when it ends (also by a panic).
+struct FirstBuild(ModelShape);
+
+impl Drop for FirstBuild {
+    fn drop(&mut self) {
+        let mut builds = BUILDS.lock().unwrap_or_else(PoisonError::into_inner);
+        builds
+            .get_or_insert_with(HashMap::new)
+            .insert(self.0.clone(), true);
+        BUILT.notify_all();
+    }
+}
+
+/// `Some` when this is the first time `path` meets `shape` (a shape or a profile) in this
+/// process: the caller builds the engine, and holds the returned guard until it is done.
+/// `None` once that build is over; while it lasts, this waits for it.
+fn first_time(path: &Path, shape: &str) -> Option<FirstBuild> {
+    let key = (path.to_path_buf(), shape.to_string());
+    let mut builds = BUILDS.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        match builds.get_or_insert_with(HashMap::new).get(&key) {
+            None => {
+                builds
+                    .get_or_insert_with(HashMap::new)
+                    .insert(key.clone(), false);
+                return Some(FirstBuild(key));
+            }
+            Some(true) => return None,
+            Some(false) => {
+                builds = BUILT.wait(builds).unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -73,20 +115,17 @@ mod tests {
     #[test]
     fn each_model_and_shape_is_new_once() {
         let model = Path::new("/models/first_time_test.onnx");
-        assert!(first_time(model, "[1, 3, 64, 64]"));
-        assert!(!first_time(model, "[1, 3, 64, 64]"));
-        assert!(first_time(model, "[1, 3, 64, 96]"));
-        assert!(first_time(
-            Path::new("/models/other.onnx"),
-            "[1, 3, 64, 64]"
-        ));
+        assert!(first_time(model, "[1, 3, 64, 64]").is_some());
+        assert!(first_time(model, "[1, 3, 64, 64]").is_none());
+        assert!(first_time(model, "[1, 3, 64, 96]").is_some());
+        assert!(first_time(Path::new("/models/other.onnx"), "[1, 3, 64, 64]").is_some());
     }
 
     #[test]
     fn other_devices_run_without_being_recorded() {
         let model = Path::new("/models/cpu_test.onnx");
         assert_eq!(timed_first_run(Device::Cpu, model, &[1, 3, 8, 8], || 7), 7);
-        assert!(first_time(model, "[1, 3, 8, 8]"));
+        assert!(first_time(model, "[1, 3, 8, 8]").is_some());
         assert_eq!(
             timed_first_run(Device::TensorRt(0), model, &[1, 3, 8, 8], || 8),
             8
@@ -95,7 +134,29 @@ mod tests {
             timed_first_run(Device::TensorRt(0), model, &[1, 3, 4, 4], || 9),
             9
         );
-        assert!(!first_time(model, "[1, 3, 4, 4]"));
+        assert!(first_time(model, "[1, 3, 4, 4]").is_none());
+    }
+
+    #[test]
+    fn sessions_meeting_a_shape_together_wait_for_its_first_build() {
+        let model = Path::new("/models/together_test.onnx");
+        let events = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    timed_first_run(Device::TensorRt(0), model, &[1, 3, 16, 16], || {
+                        events.lock().unwrap().push("start");
+                        std::thread::sleep(std::time::Duration::from_millis(30));
+                        events.lock().unwrap().push("end");
+                    })
+                });
+            }
+        });
+        let events = events.into_inner().unwrap();
+        assert_eq!(events.len(), 8);
+        // The first run (the build) ends before any other starts.
+        assert_eq!(&events[..2], ["start", "end"], "{events:?}");
+        assert!(first_time(model, "[1, 3, 16, 16]").is_none());
     }
 
     #[test]
@@ -108,7 +169,7 @@ mod tests {
             max: [2, 3, 288, 288],
         };
         assert_eq!(timed_engine_at_open(model, &profile, || 1), 1);
-        assert!(!first_time(model, &profile.describe()));
+        assert!(first_time(model, &profile.describe()).is_none());
         assert_eq!(timed_engine_at_open(model, &profile, || 2), 2);
     }
 }
