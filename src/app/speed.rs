@@ -13,7 +13,7 @@ use image::RgbImage;
 
 use crate::cli::SpeedArgs;
 use crate::media::image_io::Colour;
-use crate::stage::frame::process_frame;
+use crate::stage::frame::{process_frame, process_frames};
 use crate::stage::{RestoreStage, StageError, StagePlan};
 
 use super::{available_threads, exit, inference_sessions, load};
@@ -120,6 +120,8 @@ fn time_frames(
         instances.push(stages);
         output = size;
     }
+    // As a run's workers do, each session takes as many frames at once as fill its runs.
+    let per_run = plan.frames_per_run(size.0, size.1);
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     let results: Vec<Result<(), StageError>> = std::thread::scope(|scope| {
@@ -127,11 +129,13 @@ fn time_frames(
             .iter_mut()
             .map(|stages| {
                 let (next, frame) = (&next, &frame);
-                scope.spawn(move || {
-                    while next.fetch_add(1, Ordering::Relaxed) < frames {
-                        restore(stages, frame)?;
+                scope.spawn(move || loop {
+                    let first = next.fetch_add(per_run, Ordering::Relaxed);
+                    if first >= frames {
+                        return Ok(());
                     }
-                    Ok(())
+                    let taken = vec![Colour::Eight(frame.clone()); per_run.min(frames - first)];
+                    process_frames(stages, taken)?;
                 })
             })
             .collect();

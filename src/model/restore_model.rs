@@ -97,13 +97,13 @@ impl RestoreModel {
     /// Loads the model and finds its interface: the signature, then the scale and size
     /// multiple from fixed shapes, the sidecar, or probe runs.
     ///
-    /// # Errors
-    /// The model cannot be opened, takes or gives something a restore stage cannot use
-    /// (each named with its tensor), or its scale is not an integer from 1 to 8.
-    ///
     /// On TensorRT, which would build an engine for every probe's shape, the interface
     /// and the float width are found on CUDA on the same GPU; the stage's sessions are
     /// then opened on TensorRT with [`RestoreModel::reopen`] and the windows' profile.
+    ///
+    /// # Errors
+    /// The model cannot be opened, takes or gives something a restore stage cannot use
+    /// (each named with its tensor), or its scale is not an integer from 1 to 8.
     pub fn load(path: &Path, config: SessionConfig) -> Result<Self, RestoreModelError> {
         if let DeviceSetting::TensorRt(id) = config.device {
             let tensorrt = Device::TensorRt(id);

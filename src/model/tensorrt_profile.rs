@@ -196,7 +196,7 @@ mod tests {
             let profile = ShapeProfile::for_windows(&interface(None, 3, None), &layout).unwrap();
             for (width, height) in [(1, 1), (7, 300), (61, 47), (720, 576), (1920, 1080)] {
                 for run in tile_runs(width, height, layout) {
-                    let (h, w) = run[0].window_size();
+                    let (h, w) = run[0].1.window_size();
                     let shape = [run.len(), 3, h, w];
                     let inside =
                         (0..4).all(|d| profile.min[d] <= shape[d] && shape[d] <= profile.max[d]);

@@ -9,25 +9,38 @@ use ndarray::{Array4, ArrayView3, ArrayView4, ArrayViewMut3};
 
 use super::tile::{reflect, tiles, RgbImageOf, Sample, Tile, TileLayout};
 
+/// A tile of one of several frames run together: the frame's place among them, and
+/// the tile.
+pub type FrameTile = (usize, Tile);
+
 /// The tiles of a `width` × `height` frame in runs: tiles with windows of one shape, at
 /// most `layout.per_run` in a run. Every tile owns its own part of the output, so the
 /// order they run in does not matter; grouping by shape lets the inner tiles of a frame
 /// cut without one shape (their windows equal, the border's differ) still run together.
-pub fn tile_runs(width: u32, height: u32, layout: TileLayout) -> Vec<Vec<Tile>> {
+pub fn tile_runs(width: u32, height: u32, layout: TileLayout) -> Vec<Vec<FrameTile>> {
+    frame_tile_runs(&[(width, height)], layout)
+}
+
+/// [`tile_runs`] over several frames of the given sizes at once: tiles of one window
+/// shape run together whichever frame they belong to, so frames restored whole (one
+/// tile each) can share a run too.
+pub fn frame_tile_runs(sizes: &[(u32, u32)], layout: TileLayout) -> Vec<Vec<FrameTile>> {
     let per_run = layout.per_run.max(1) as usize;
-    let mut by_shape: Vec<Vec<Tile>> = Vec::new();
-    for tile in tiles(width, height, layout) {
-        match by_shape
-            .iter_mut()
-            .find(|group| group[0].window_size() == tile.window_size())
-        {
-            Some(group) => group.push(tile),
-            None => by_shape.push(vec![tile]),
+    let mut by_shape: Vec<Vec<FrameTile>> = Vec::new();
+    for (frame, &(width, height)) in sizes.iter().enumerate() {
+        for tile in tiles(width, height, layout) {
+            match by_shape
+                .iter_mut()
+                .find(|group| group[0].1.window_size() == tile.window_size())
+            {
+                Some(group) => group.push((frame, tile)),
+                None => by_shape.push(vec![(frame, tile)]),
+            }
         }
     }
     by_shape
         .iter()
-        .flat_map(|group| group.chunks(per_run).map(<[Tile]>::to_vec))
+        .flat_map(|group| group.chunks(per_run).map(<[FrameTile]>::to_vec))
         .collect()
 }
 
@@ -41,31 +54,54 @@ pub fn restore_tiled<S, E>(
     source: &RgbImageOf<S>,
     scale: u32,
     layout: TileLayout,
-    mut infer: impl FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>, E>,
+    infer: impl FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>, E>,
     shape_error: impl Fn(String) -> E,
 ) -> Result<RgbImageOf<S>, E>
 where
     S: Sample,
     image::Rgb<S>: Pixel<Subpixel = S>,
 {
-    let (width, height) = source.dimensions();
-    let mut output: RgbImageOf<S> = ImageBuffer::new(width * scale, height * scale);
-    for run in tile_runs(width, height, layout) {
-        let result = restore_run(source, &run, scale, &mut infer, &shape_error)?;
-        place_run(&result, &mut output, &run, scale);
-    }
-    Ok(output)
+    let mut restored = restore_frames(&[source], scale, layout, infer, shape_error)?;
+    Ok(restored.pop().unwrap_or_default())
 }
 
-/// Runs `infer` once on the windows of `run` (tiles of one window shape) stacked as a
-/// batch, and checks the result's shape.
+/// [`restore_tiled`] for several frames at once, their tiles of one shape run together.
+///
+/// # Errors
+/// Whatever `infer` returns, or a result of the wrong shape (reported through
+/// `shape_error`).
+pub fn restore_frames<S, E>(
+    sources: &[&RgbImageOf<S>],
+    scale: u32,
+    layout: TileLayout,
+    mut infer: impl FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>, E>,
+    shape_error: impl Fn(String) -> E,
+) -> Result<Vec<RgbImageOf<S>>, E>
+where
+    S: Sample,
+    image::Rgb<S>: Pixel<Subpixel = S>,
+{
+    let sizes: Vec<(u32, u32)> = sources.iter().map(|s| s.dimensions()).collect();
+    let mut outputs: Vec<RgbImageOf<S>> = sizes
+        .iter()
+        .map(|&(width, height)| ImageBuffer::new(width * scale, height * scale))
+        .collect();
+    for run in frame_tile_runs(&sizes, layout) {
+        let result = restore_run(sources, &run, scale, &mut infer, &shape_error)?;
+        place_run(&result, &mut outputs, &run, scale);
+    }
+    Ok(outputs)
+}
+
+/// Runs `infer` once on the windows of `run` (tiles of one window shape, of the frames
+/// in `sources`) stacked as a batch, and checks the result's shape.
 ///
 /// # Errors
 /// Whatever `infer` returns, or a result of the wrong shape (reported through
 /// `shape_error`).
 pub fn restore_run<S, E>(
-    source: &RgbImageOf<S>,
-    run: &[Tile],
+    sources: &[&RgbImageOf<S>],
+    run: &[FrameTile],
     scale: u32,
     infer: impl FnOnce(ArrayView4<'_, f32>) -> Result<Array4<f32>, E>,
     shape_error: impl Fn(String) -> E,
@@ -74,10 +110,12 @@ where
     S: Sample,
     image::Rgb<S>: Pixel<Subpixel = S>,
 {
-    let (window_h, window_w) = run.first().map_or((0, 0), |tile| tile.window_size());
+    let (window_h, window_w) = run.first().map_or((0, 0), |(_, tile)| tile.window_size());
     let mut batch = Array4::<f32>::zeros((run.len(), 3, window_h, window_w));
-    for (slot, tile) in batch.outer_iter_mut().zip(run) {
-        gather(source, *tile, slot);
+    for (slot, &(frame, tile)) in batch.outer_iter_mut().zip(run) {
+        if let Some(source) = sources.get(frame) {
+            gather(source, tile, slot);
+        }
     }
     let result = infer(batch.view())?;
     let scale = scale as usize;
@@ -94,17 +132,19 @@ where
 }
 
 /// Writes the part of each tile's (shape-checked) result in `result` that the tile owns
-/// into `output`, an image `scale` times the source's size.
+/// into its frame's output in `outputs`, each `scale` times its source's size.
 pub fn place_run<S: Sample>(
     result: &Array4<f32>,
-    output: &mut RgbImageOf<S>,
-    run: &[Tile],
+    outputs: &mut [RgbImageOf<S>],
+    run: &[FrameTile],
     scale: u32,
 ) where
     image::Rgb<S>: Pixel<Subpixel = S>,
 {
-    for (tile_result, tile) in result.outer_iter().zip(run) {
-        scatter(tile_result, output, *tile, scale as usize);
+    for (tile_result, &(frame, tile)) in result.outer_iter().zip(run) {
+        if let Some(output) = outputs.get_mut(frame) {
+            scatter(tile_result, output, tile, scale as usize);
+        }
     }
 }
 
@@ -281,7 +321,9 @@ mod tests {
             assert_eq!(runs.iter().map(Vec::len).sum::<usize>(), 4 * 5);
             for run in &runs {
                 assert!(run.len() <= per_run as usize);
-                assert!(run.iter().all(|t| t.window_size() == run[0].window_size()));
+                assert!(run
+                    .iter()
+                    .all(|(_, t)| t.window_size() == run[0].1.window_size()));
             }
             assert_eq!(run(&image, cut(per_run)), alone, "per_run {per_run}");
         }
@@ -359,5 +401,39 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("expected (1, 3, 16, 16)"), "{err}");
+    }
+
+    #[test]
+    fn whole_frames_run_together_and_come_out_as_alone() {
+        let frames = [pattern(30, 20), pattern(30, 20), pattern(30, 20)];
+        let sources: Vec<&RgbImageOf<u8>> = frames.iter().collect();
+        let whole = |per_run| TileLayout {
+            per_run,
+            ..layout(0, 0, 3, false)
+        };
+        assert_eq!(frame_tile_runs(&[(30, 20); 3], whole(1)).len(), 3);
+        assert_eq!(
+            frame_tile_runs(&[(30, 20); 3], whole(2))
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            [2, 1]
+        );
+        let mut runs = 0;
+        let together = restore_frames(
+            &sources,
+            2,
+            whole(3),
+            |v| {
+                runs += 1;
+                Ok::<_, String>(blur_upscale(v, 2))
+            },
+            |e| e,
+        )
+        .unwrap();
+        assert_eq!(runs, 1);
+        for (frame, restored) in frames.iter().zip(&together) {
+            assert_eq!(restored, &run(frame, whole(1)));
+        }
     }
 }

@@ -33,7 +33,7 @@ use crate::media::mux::Muxer;
 use crate::media::muxer_format::MuxerFormat;
 use crate::media::post_filter::PostFilter;
 use crate::report::FileSummary;
-use crate::stage::frame::process_frame;
+use crate::stage::frame::process_frames;
 use crate::stage::{StagePlan, StagePool};
 
 use super::after_restore::AfterRestore;
@@ -286,9 +286,16 @@ fn run_threads(
     let info = source.info();
     let resume_from = end.as_ref().map_or(0, |end| end.sink.resume_from());
     let workers = settings.pool.capacity();
-    let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * FRAMES_PER_WORKER);
+    // A worker that runs several frames together (`tile_batch`) needs them waiting.
+    let plan = settings.pool.plan();
+    let per_worker = if plan.has_frame_stages() {
+        FRAMES_PER_WORKER.max(plan.frames_per_run(info.width, info.height))
+    } else {
+        FRAMES_PER_WORKER
+    };
+    let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * per_worker);
     let (packet_tx, packet_rx) = bounded::<(usize, Packet)>(PACKET_QUEUE);
-    let (result_tx, result_rx) = bounded::<FrameResult>(workers * FRAMES_PER_WORKER);
+    let (result_tx, result_rx) = bounded::<FrameResult>(workers * per_worker);
     let batch = caption.map_or(1, |(setup, _)| setup.batch);
     let (sample_tx, sample_rx) = bounded::<(f64, Array3<f32>)>(batch * 2);
     std::thread::scope(|scope| {
@@ -413,30 +420,91 @@ fn decode_loop(
     Ok((source.damaged_frames(), source.interlacing()))
 }
 
+/// Restores the frames a worker receives. Where the restore stages run several tiles at
+/// once (`tile_batch`), the worker takes as many frames as are waiting, up to what fills
+/// a run, so whole frames share model runs too.
 fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Sender<FrameResult>) {
-    for (index, frame) in frames {
+    while let Ok(first) = frames.recv() {
+        let (width, height) = first.1.image.dimensions();
+        let wanted = if pool.plan().has_frame_stages() {
+            pool.plan().frames_per_run(width, height)
+        } else {
+            1
+        };
+        let mut taken = vec![first];
+        while taken.len() < wanted {
+            match frames.try_recv() {
+                Ok(frame) => taken.push(frame),
+                Err(_) => break,
+            }
+        }
+        if !restore_taken(pool, taken, results) {
+            return;
+        }
+    }
+}
+
+/// Restores `taken` frames together and sends their results; false when the writer is
+/// gone or the frames failed (the file fails on the first frame's error).
+fn restore_taken(
+    pool: &StagePool,
+    taken: Vec<(u64, RgbFrame)>,
+    results: &Sender<FrameResult>,
+) -> bool {
+    let mut frames = Vec::with_capacity(taken.len());
+    let mut images = Vec::with_capacity(taken.len());
+    for (index, frame) in taken {
         // Only the first frame's source is kept (the report's "before" picture); every
         // other frame moves through the stages without a copy.
         let source = (index == 0).then(|| frame.image.clone());
-        let image = frame.image;
-        let restored = if pool.plan().has_frame_stages() {
-            pool.with(|stages| process_frame(stages, image))
-                .and_then(|r| r)
-        } else {
-            Ok(image)
-        }
-        .map(Some);
-        let failed = restored.is_err();
-        let result = FrameResult {
+        images.push(frame.image);
+        frames.push((
             index,
-            pts: frame.pts,
-            duration: frame.duration,
-            restored,
+            frame.pts,
+            frame.duration,
+            frame.closed_captions,
             source,
-            closed_captions: frame.closed_captions,
-        };
-        if results.send(result).is_err() || failed {
-            return;
+        ));
+    }
+    let restored = if pool.plan().has_frame_stages() {
+        pool.with(|stages| process_frames(stages, images))
+            .and_then(|r| r)
+    } else {
+        Ok(images)
+    };
+    match restored {
+        Ok(images) => {
+            for ((index, pts, duration, closed_captions, source), image) in
+                frames.into_iter().zip(images)
+            {
+                let result = FrameResult {
+                    index,
+                    pts,
+                    duration,
+                    restored: Ok(Some(image)),
+                    source,
+                    closed_captions,
+                };
+                if results.send(result).is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+        Err(error) => {
+            if let Some((index, pts, duration, closed_captions, source)) = frames.into_iter().next()
+            {
+                let result = FrameResult {
+                    index,
+                    pts,
+                    duration,
+                    restored: Err(error),
+                    source,
+                    closed_captions,
+                };
+                let _ = results.send(result);
+            }
+            false
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::model::restore_model::{ModelInterface, RestoreModel, RestoreModelErro
 use crate::model::runtime::Device;
 use crate::model::session::SessionConfig;
 use crate::model::tensorrt_profile::ShapeProfile;
-use crate::model::tile::TileLayout;
+use crate::model::tile::{tiles, TileLayout};
 
 use super::caption::{CaptionSetup, Captioner, CheckedCaptioner};
 use super::restore::RestoreStage;
@@ -211,6 +211,21 @@ impl StagePlan {
     /// Where the models run (`None` without restore stages).
     pub fn device(&self) -> Option<Device> {
         self.device
+    }
+
+    /// How many frames of `width` × `height` a worker takes at once so that the restore
+    /// stages' `tile_batch` can be filled: enough frames for `tile_batch` tiles of the
+    /// stage that needs most, and 1 when every stage runs tiles one by one.
+    pub fn frames_per_run(&self, width: u32, height: u32) -> usize {
+        let mut size = (width, height);
+        let mut frames = 1;
+        for step in &self.restores {
+            let tiles = tiles(size.0, size.1, step.layout).len().max(1);
+            frames = frames.max((step.layout.per_run.max(1) as usize).div_ceil(tiles));
+            let scale = step.output_scale.unwrap_or(step.interface.scale);
+            size = (size.0 * scale, size.1 * scale);
+        }
+        frames
     }
 
     /// Fresh stage instances with their own sessions, for one worker.

@@ -4,8 +4,8 @@ use image::RgbImage;
 use ndarray::Array4;
 
 use crate::model::restore_model::{RestoreModel, RestoreModelError};
-use crate::model::tile::{RgbImageOf, Sample, Tile, TileLayout};
-use crate::model::tile_run::{restore_run, restore_tiled};
+use crate::model::tile::{RgbImageOf, Sample, TileLayout};
+use crate::model::tile_run::{restore_frames, restore_run, restore_tiled, FrameTile};
 
 use super::StageError;
 
@@ -55,8 +55,32 @@ impl RestoreStage {
         )?)
     }
 
-    /// Runs one run of tiles of a frame (8 or 16 bits a sample, tiles of one window
-    /// shape): the model's output for each tile's window, to be placed with
+    /// Restores several frames of one size (8 or 16 bits a sample) at once, their tiles
+    /// of one window shape run together as `tile_batch` allows.
+    ///
+    /// # Errors
+    /// The model fails on these frames.
+    pub fn restore_frames<S: Sample>(
+        &mut self,
+        frames: &[&RgbImageOf<S>],
+    ) -> Result<Vec<RgbImageOf<S>>, StageError>
+    where
+        image::Rgb<S>: image::Pixel<Subpixel = S>,
+    {
+        let scale = self.model.scale();
+        let shape_error = self.shape_error();
+        let model = &mut self.model;
+        Ok(restore_frames(
+            frames,
+            scale,
+            self.layout,
+            |batch| model.infer(batch),
+            shape_error,
+        )?)
+    }
+
+    /// Runs one run of tiles (of one window shape, of the frames in `frames`): the
+    /// model's output for each tile's window, to be placed with
     /// [`crate::model::tile_run::place_run`]. Lets several instances share the tiles of
     /// one large image.
     ///
@@ -64,8 +88,8 @@ impl RestoreStage {
     /// The model fails on these tiles.
     pub fn restore_run<S: Sample>(
         &mut self,
-        frame: &RgbImageOf<S>,
-        run: &[Tile],
+        frames: &[&RgbImageOf<S>],
+        run: &[FrameTile],
     ) -> Result<Array4<f32>, StageError>
     where
         image::Rgb<S>: image::Pixel<Subpixel = S>,
@@ -74,7 +98,7 @@ impl RestoreStage {
         let shape_error = self.shape_error();
         let model = &mut self.model;
         Ok(restore_run(
-            frame,
+            frames,
             run,
             scale,
             |batch| model.infer(batch),

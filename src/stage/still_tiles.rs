@@ -67,10 +67,10 @@ where
                 let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     break;
                 };
-                match stage.restore_run(image, run) {
+                match stage.restore_run(&[image], run) {
                     Ok(result) => {
                         let mut output = output.lock().unwrap_or_else(PoisonError::into_inner);
-                        place_run(&result, &mut output, run, step.scale);
+                        place_run(&result, std::slice::from_mut(&mut *output), run, step.scale);
                     }
                     Err(error) => {
                         failed.store(true, Ordering::Relaxed);

@@ -1,7 +1,7 @@
-//! `tile_batch`: tiles of one window shape run together as one batch. Each tile is still
-//! computed alone, so the pictures equal those of tiles run one by one, for every model
-//! convention (free or fixed batch, gray, RGBA, an output scale) and for 8- and 16-bit
-//! video frames.
+//! `tile_batch`: tiles of one window shape run together as one batch, also across the
+//! frames of a video (whole frames with `tile: 0`). Each tile is still computed alone, so
+//! the pictures equal those of tiles run one by one, for every model convention (free or
+//! fixed batch, gray, RGBA, an output scale) and for 8- and 16-bit video frames.
 
 #![allow(
     clippy::unwrap_used,
@@ -64,15 +64,20 @@ fn tiles_run_together_give_the_pictures_of_tiles_run_alone() {
     }
 }
 
-/// Restores every video under `in/` to FFV1 in `pixel_format` with `tile_batch`, into
-/// the workspace folder `outN` (N the tile batch).
-fn restore_videos(ws: &Workspace, tile_batch: u32, pixel_format: &str) -> std::path::PathBuf {
-    let out = format!("out{tile_batch}");
+/// Restores every video under `in/` to FFV1 in `pixel_format` at `tile` with
+/// `tile_batch`, into the workspace folder `outT-N`.
+fn restore_videos(
+    ws: &Workspace,
+    tile: u32,
+    tile_batch: u32,
+    pixel_format: &str,
+) -> std::path::PathBuf {
+    let out = format!("out{tile}-{tile_batch}");
     let pipeline = ws.pipeline_with(
         "",
         &out,
         &format!(
-            "stages:\n  - restore:\n      model: {{x2}}\n      tile: 32\n      tile_overlap: 8\n      \
+            "stages:\n  - restore:\n      model: {{x2}}\n      tile: {tile}\n      tile_overlap: 8\n      \
              tile_batch: {tile_batch}\nencode:\n  codec: ffv1\n  pixel_format: {pixel_format}\n"
         ),
     );
@@ -107,21 +112,24 @@ fn video_frames_of_8_and_16_bits_come_out_the_same_in_batches() {
             pixel_format,
             video.to_str().unwrap(),
         ]);
-        let alone = restore_videos(&ws, 1, pixel_format);
-        let together = restore_videos(&ws, 4, pixel_format);
-        let a = decode_rgb(&alone.join("clip.mkv"));
-        let b = decode_rgb(&together.join("clip.mkv"));
-        assert_eq!(a.len(), 3);
-        assert_eq!(a.len(), b.len());
-        for (index, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert_eq!(x.dimensions(), y.dimensions());
-            let worst = max_diff(x.as_raw(), y.as_raw());
-            assert!(
-                worst <= 1,
-                "{pixel_format} frame {index}: differs by up to {worst}"
-            );
+        // Tiles of each frame together, and whole frames together (up to three a run).
+        for (tile, tile_batch) in [(32, 4), (0, 3)] {
+            let alone = restore_videos(&ws, tile, 1, pixel_format);
+            let together = restore_videos(&ws, tile, tile_batch, pixel_format);
+            let a = decode_rgb(&alone.join("clip.mkv"));
+            let b = decode_rgb(&together.join("clip.mkv"));
+            assert_eq!(a.len(), 3);
+            assert_eq!(a.len(), b.len());
+            for (index, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(x.dimensions(), y.dimensions());
+                let worst = max_diff(x.as_raw(), y.as_raw());
+                assert!(
+                    worst <= 1,
+                    "{pixel_format} tile {tile} frame {index}: differs by up to {worst}"
+                );
+            }
+            assert_ne!(a[0], a[1], "the frames differ");
         }
-        assert_ne!(a[0], a[1], "the frames differ");
     }
 }
 
