@@ -149,7 +149,7 @@ if run_section throughput; then
   }
   # TensorRT builds an engine per model, precision and shape (profile) the first time:
   # tens of seconds each, so only the telling ones are timed.
-  for run in "cuda fp32 0 1" "cuda fp16 0 1" "cuda fp16 288 1" "cuda fp16 288 4" "tensorrt fp16 0 1" "tensorrt fp16 288 4"; do
+  for run in "cuda fp32 0 1" "cuda fp16 0 1" "cuda fp16 0 2" "cuda fp16 288 4" "tensorrt fp16 0 1" "tensorrt fp16 0 2" "tensorrt fp16 288 4"; do
     set -- $run
     printf '  720x576   %-8s %-4s tile %3s x %s a run: %s\n' "$1" "$2" "$3" "$4" "$(speed_of "$1" "$2" "$3" "$4" 720x576 480)"
   done
