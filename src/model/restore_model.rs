@@ -27,6 +27,10 @@ use super::signature::{read_signature, Element, PortInfo, Signature, SignatureHi
 use super::tensorrt_profile::ShapeProfile;
 use super::tile::{AxisRule, WindowRule};
 
+/// Run shapes whose bound buffers a model keeps (a frame's full runs, its shorter last
+/// run, and those of a second frame size).
+const BOUND_SHAPES: usize = 4;
+
 /// Errors of a restoration model.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreModelError {
@@ -85,9 +89,11 @@ pub struct RestoreModel {
     /// The scale results are delivered at (the model's own unless an output scale is set).
     output_scale: u32,
     /// Whether runs go through bound buffers (float32 ports and no constant inputs, once
-    /// the interface is known), and the buffers of the last tile shape.
+    /// the interface is known), and the buffers of the last few run shapes, most recent
+    /// last: a frame's full runs and its last, shorter one alternate, and pinned memory
+    /// is slow to allocate.
     binds: bool,
-    bound: Option<BoundRun>,
+    bound: Vec<BoundRun>,
     /// Whether TensorRT built its engine when the session was made (for a shape
     /// profile), rather than at the first run of each shape.
     engine_at_open: bool,
@@ -168,7 +174,7 @@ impl RestoreModel {
             device,
             output_scale: 1,
             binds: false,
-            bound: None,
+            bound: Vec::new(),
             engine_at_open: false,
         };
         let rules = find_shape_rules(known, |h, w| model.probe(h, w)).map_err(interface_error)?;
@@ -203,7 +209,7 @@ impl RestoreModel {
             device,
             output_scale: interface.scale,
             binds: interface.can_bind(),
-            bound: None,
+            bound: Vec::new(),
             engine_at_open: profile.is_some(),
         })
     }
@@ -399,7 +405,7 @@ impl RestoreModel {
             .map_err(|e| run_error(format!("output is not 4-dimensional: {e}")))
     }
 
-    /// One run through the bound buffers, bound anew when the tile shape changes.
+    /// One run through the bound buffers of this run's shape, bound when it is new.
     fn run_bound(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>, RestoreModelError> {
         let (n, c, h, w) = batch.dim();
         let scale = self.interface.scale as usize;
@@ -416,11 +422,13 @@ impl RestoreModel {
             path: path.display().to_string(),
             message: e.to_string(),
         };
-        let current = match bound.take() {
-            Some(fitting) if fitting.fits(shapes.0, shapes.1) => fitting,
-            old => {
-                // The old buffers go before the new ones are allocated.
-                drop(old);
+        let current = match bound.iter().position(|b| b.fits(shapes.0, shapes.1)) {
+            Some(at) => bound.remove(at),
+            None => {
+                if bound.len() >= BOUND_SHAPES {
+                    // The oldest buffers go before new ones are allocated.
+                    bound.remove(0);
+                }
                 let ports = (
                     interface.signature.input.name.as_str(),
                     interface.signature.output.name.as_str(),
@@ -428,10 +436,9 @@ impl RestoreModel {
                 BoundRun::new(session, *device, ports, shapes.0, shapes.1).map_err(run_error)?
             }
         };
-        bound
-            .insert(current)
-            .run(session, batch.view())
-            .map_err(run_error)
+        bound.push(current);
+        let last = bound.len() - 1;
+        bound[last].run(session, batch.view()).map_err(run_error)
     }
 
     fn run_error(&self, message: String) -> RestoreModelError {
