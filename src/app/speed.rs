@@ -13,7 +13,7 @@ use image::RgbImage;
 
 use crate::cli::SpeedArgs;
 use crate::media::image_io::Colour;
-use crate::stage::frame::{process_frame, process_frames};
+use crate::stage::frame::process_frames;
 use crate::stage::{RestoreStage, StageError, StagePlan};
 
 use super::{available_threads, exit, inference_sessions, load};
@@ -99,14 +99,17 @@ fn time_frames(
     frames: usize,
 ) -> Result<Timing, StageError> {
     let frame = synthetic_frame(size);
+    // As a run's workers do, each session takes as many frames at once as fill its runs;
+    // its first such batch, untimed, meets every run shape the timed ones will.
+    let per_run = plan.frames_per_run(size.0, size.1);
     let warm_start = Instant::now();
     let warmed: Vec<Warmed> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..sessions)
             .map(|_| {
                 scope.spawn(|| {
                     let mut stages = plan.instantiate()?;
-                    let output = restore(&mut stages, &frame)?;
-                    Ok((stages, output))
+                    let restored = restore(&mut stages, &frame, per_run)?;
+                    Ok((stages, restored))
                 })
             })
             .collect();
@@ -120,8 +123,6 @@ fn time_frames(
         instances.push(stages);
         output = size;
     }
-    // As a run's workers do, each session takes as many frames at once as fill its runs.
-    let per_run = plan.frames_per_run(size.0, size.1);
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     let results: Vec<Result<(), StageError>> = std::thread::scope(|scope| {
@@ -134,8 +135,7 @@ fn time_frames(
                     if first >= frames {
                         return Ok(());
                     }
-                    let taken = vec![Colour::Eight(frame.clone()); per_run.min(frames - first)];
-                    process_frames(stages, taken)?;
+                    restore(stages, frame, per_run.min(frames - first))?;
                 })
             })
             .collect();
@@ -151,12 +151,18 @@ fn time_frames(
     })
 }
 
-/// One frame through every stage; the size it comes out at.
-fn restore(stages: &mut [RestoreStage], frame: &RgbImage) -> Result<(u32, u32), StageError> {
-    match process_frame(stages, Colour::Eight(frame.clone()))? {
-        Colour::Eight(image) => Ok(image.dimensions()),
-        Colour::Sixteen(image) => Ok(image.dimensions()),
-    }
+/// `count` copies of `frame` through every stage together; the size they come out at.
+fn restore(
+    stages: &mut [RestoreStage],
+    frame: &RgbImage,
+    count: usize,
+) -> Result<(u32, u32), StageError> {
+    let restored = process_frames(stages, vec![Colour::Eight(frame.clone()); count])?;
+    Ok(match restored.first() {
+        Some(Colour::Eight(image)) => image.dimensions(),
+        Some(Colour::Sixteen(image)) => image.dimensions(),
+        None => (0, 0),
+    })
 }
 
 fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {

@@ -44,28 +44,9 @@ pub fn frame_tile_runs(sizes: &[(u32, u32)], layout: TileLayout) -> Vec<Vec<Fram
         .collect()
 }
 
-/// Restores `source` run by run with `infer`, which maps a batch `[n,3,h,w]` in 0..1 to
-/// `[n,3,h·scale,w·scale]`.
-///
-/// # Errors
-/// Whatever `infer` returns, or a result of the wrong shape (reported through
-/// `shape_error`).
-pub fn restore_tiled<S, E>(
-    source: &RgbImageOf<S>,
-    scale: u32,
-    layout: TileLayout,
-    infer: impl FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>, E>,
-    shape_error: impl Fn(String) -> E,
-) -> Result<RgbImageOf<S>, E>
-where
-    S: Sample,
-    image::Rgb<S>: Pixel<Subpixel = S>,
-{
-    let mut restored = restore_frames(&[source], scale, layout, infer, shape_error)?;
-    Ok(restored.pop().unwrap_or_default())
-}
-
-/// [`restore_tiled`] for several frames at once, their tiles of one shape run together.
+/// Restores `sources` (frames) run by run with `infer`, which maps a batch `[n,3,h,w]`
+/// in 0..1 to `[n,3,h·scale,w·scale]`; tiles of one window shape run together, from any
+/// of the frames.
 ///
 /// # Errors
 /// Whatever `infer` returns, or a result of the wrong shape (reported through
@@ -203,6 +184,18 @@ fn scatter<S: Sample>(
 mod tests {
     use super::*;
     use crate::model::tile::{AxisRule, WindowRule};
+
+    /// One frame through [`restore_frames`].
+    fn restore_tiled(
+        source: &RgbImageOf<u8>,
+        scale: u32,
+        layout: TileLayout,
+        infer: impl FnMut(ArrayView4<'_, f32>) -> Result<Array4<f32>, String>,
+        shape_error: impl Fn(String) -> String,
+    ) -> Result<RgbImageOf<u8>, String> {
+        let mut restored = restore_frames(&[source], scale, layout, infer, shape_error)?;
+        Ok(restored.pop().unwrap())
+    }
 
     /// A stand-in model: nearest-neighbour ×scale plus a 3×3 box blur, so results depend
     /// on neighbours the way a convolutional network's do. Each image of the batch alone.

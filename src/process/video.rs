@@ -287,12 +287,8 @@ fn run_threads(
     let resume_from = end.as_ref().map_or(0, |end| end.sink.resume_from());
     let workers = settings.pool.capacity();
     // A worker that runs several frames together (`tile_batch`) needs them waiting.
-    let plan = settings.pool.plan();
-    let per_worker = if plan.has_frame_stages() {
-        FRAMES_PER_WORKER.max(plan.frames_per_run(info.width, info.height))
-    } else {
-        FRAMES_PER_WORKER
-    };
+    let frames_per_run = settings.pool.plan().frames_per_run(info.width, info.height);
+    let per_worker = FRAMES_PER_WORKER.max(frames_per_run);
     let (frame_tx, frame_rx) = bounded::<(u64, RgbFrame)>(workers * per_worker);
     let (packet_tx, packet_rx) = bounded::<(usize, Packet)>(PACKET_QUEUE);
     let (result_tx, result_rx) = bounded::<FrameResult>(workers * per_worker);
@@ -312,7 +308,7 @@ fn run_threads(
         for _ in 0..workers {
             let frames = frame_rx.clone();
             let results = result_tx.clone();
-            scope.spawn(move || infer_loop(settings.pool, &frames, &results));
+            scope.spawn(move || infer_loop(settings.pool, frames_per_run, &frames, &results));
         }
         drop(frame_rx);
         drop(result_tx);
@@ -421,18 +417,17 @@ fn decode_loop(
 }
 
 /// Restores the frames a worker receives. Where the restore stages run several tiles at
-/// once (`tile_batch`), the worker takes as many frames as are waiting, up to what fills
-/// a run, so whole frames share model runs too.
-fn infer_loop(pool: &StagePool, frames: &Receiver<(u64, RgbFrame)>, results: &Sender<FrameResult>) {
+/// once (`tile_batch`), the worker takes as many frames as are waiting, up to
+/// `frames_per_run`, so whole frames share model runs too.
+fn infer_loop(
+    pool: &StagePool,
+    frames_per_run: usize,
+    frames: &Receiver<(u64, RgbFrame)>,
+    results: &Sender<FrameResult>,
+) {
     while let Ok(first) = frames.recv() {
-        let (width, height) = first.1.image.dimensions();
-        let wanted = if pool.plan().has_frame_stages() {
-            pool.plan().frames_per_run(width, height)
-        } else {
-            1
-        };
         let mut taken = vec![first];
-        while taken.len() < wanted {
+        while taken.len() < frames_per_run {
             match frames.try_recv() {
                 Ok(frame) => taken.push(frame),
                 Err(_) => break,
@@ -451,21 +446,24 @@ fn restore_taken(
     taken: Vec<(u64, RgbFrame)>,
     results: &Sender<FrameResult>,
 ) -> bool {
-    let mut frames = Vec::with_capacity(taken.len());
     let mut images = Vec::with_capacity(taken.len());
-    for (index, frame) in taken {
-        // Only the first frame's source is kept (the report's "before" picture); every
-        // other frame moves through the stages without a copy.
-        let source = (index == 0).then(|| frame.image.clone());
-        images.push(frame.image);
-        frames.push((
-            index,
-            frame.pts,
-            frame.duration,
-            frame.closed_captions,
-            source,
-        ));
-    }
+    let pending: Vec<FrameResult> = taken
+        .into_iter()
+        .map(|(index, frame)| {
+            // Only the first frame's source is kept (the report's "before" picture);
+            // every other frame moves through the stages without a copy.
+            let source = (index == 0).then(|| frame.image.clone());
+            images.push(frame.image);
+            FrameResult {
+                index,
+                pts: frame.pts,
+                duration: frame.duration,
+                restored: Ok(None),
+                source,
+                closed_captions: frame.closed_captions,
+            }
+        })
+        .collect();
     let restored = if pool.plan().has_frame_stages() {
         pool.with(|stages| process_frames(stages, images))
             .and_then(|r| r)
@@ -473,36 +471,15 @@ fn restore_taken(
         Ok(images)
     };
     match restored {
-        Ok(images) => {
-            for ((index, pts, duration, closed_captions, source), image) in
-                frames.into_iter().zip(images)
-            {
-                let result = FrameResult {
-                    index,
-                    pts,
-                    duration,
-                    restored: Ok(Some(image)),
-                    source,
-                    closed_captions,
-                };
-                if results.send(result).is_err() {
-                    return false;
-                }
-            }
-            true
-        }
+        Ok(images) => pending.into_iter().zip(images).all(|(mut result, image)| {
+            result.restored = Ok(Some(image));
+            results.send(result).is_ok()
+        }),
         Err(error) => {
-            if let Some((index, pts, duration, closed_captions, source)) = frames.into_iter().next()
-            {
-                let result = FrameResult {
-                    index,
-                    pts,
-                    duration,
-                    restored: Err(error),
-                    source,
-                    closed_captions,
-                };
-                let _ = results.send(result);
+            if let Some(mut first) = pending.into_iter().next() {
+                first.restored = Err(error);
+                // The file fails either way; a writer already gone has its own error.
+                let _ = results.send(first);
             }
             false
         }

@@ -10,10 +10,7 @@ use image::RgbImage;
 use super::{RestoreStage, StageError};
 
 /// Runs `stages` in order on `frame`.
-///
-/// # Errors
-/// A stage fails on the frame (the first failure).
-pub fn process_frame(stages: &mut [RestoreStage], frame: Colour) -> Result<Colour, StageError> {
+fn process_frame(stages: &mut [RestoreStage], frame: Colour) -> Result<Colour, StageError> {
     let mut restored = process_frames(stages, vec![frame])?;
     Ok(restored.pop().unwrap_or(Colour::Eight(RgbImage::new(0, 0))))
 }

@@ -5,7 +5,7 @@ use ndarray::Array4;
 
 use crate::model::restore_model::{RestoreModel, RestoreModelError};
 use crate::model::tile::{RgbImageOf, Sample, TileLayout};
-use crate::model::tile_run::{restore_frames, restore_run, restore_tiled, FrameTile};
+use crate::model::tile_run::{restore_frames, restore_run, FrameTile};
 
 use super::StageError;
 
@@ -36,23 +36,8 @@ impl RestoreStage {
     /// # Errors
     /// The model fails on this frame.
     pub fn process(&mut self, frame: &RgbImage) -> Result<RgbImage, StageError> {
-        self.run(frame)
-    }
-
-    fn run<S: Sample>(&mut self, frame: &RgbImageOf<S>) -> Result<RgbImageOf<S>, StageError>
-    where
-        image::Rgb<S>: image::Pixel<Subpixel = S>,
-    {
-        let scale = self.model.scale();
-        let shape_error = self.shape_error();
-        let model = &mut self.model;
-        Ok(restore_tiled(
-            frame,
-            scale,
-            self.layout,
-            |batch| model.infer(batch),
-            shape_error,
-        )?)
+        let mut restored = self.restore_frames(&[frame])?;
+        Ok(restored.pop().unwrap_or_default())
     }
 
     /// Restores several frames of one size (8 or 16 bits a sample) at once, their tiles
